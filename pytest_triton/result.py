@@ -1,0 +1,110 @@
+"""The data model of a measurement: per-window samples, per-step aggregates, the whole result.
+
+Windows are kept (not only aggregates) so baselines can bound changes with confidence intervals.
+All latencies are milliseconds, throughputs inferences per second, server times microseconds per
+request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ServerSplit:
+    """Average server-side time per request in one window, from the statistics extension."""
+
+    queue_us: float = 0.0
+    compute_input_us: float = 0.0
+    compute_infer_us: float = 0.0
+    compute_output_us: float = 0.0
+    # success time minus the parts above: Triton's own overhead
+    overhead_us: float = 0.0
+    requests: int = 0  # successful inferences the split was computed over
+
+    @property
+    def total_us(self) -> float:
+        return (
+            self.queue_us
+            + self.compute_input_us
+            + self.compute_infer_us
+            + self.compute_output_us
+            + self.overhead_us
+        )
+
+
+@dataclass(frozen=True)
+class WindowSample:
+    """One measurement window at one load point."""
+
+    duration_s: float
+    requests: int  # completed inferences (successful)
+    errors: int
+    throughput: float  # successful inferences / s
+    avg_ms: float
+    p50_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    server: ServerSplit = field(default_factory=ServerSplit)
+    client_overhead_us: float = 0.0  # client latency minus server total, per request
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """All windows at one load point, with the aggregate over its measured (stable) windows."""
+
+    concurrency: int | None
+    request_rate: float | None
+    windows: tuple[WindowSample, ...]
+    stable: bool
+    throughput: float
+    avg_ms: float
+    p50_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    server: ServerSplit = field(default_factory=ServerSplit)
+    client_overhead_us: float = 0.0
+    client_bound: bool = False  # the load generator, not the server, was the limit
+    metrics: dict[str, float] = field(default_factory=dict)  # server / GPU metrics
+
+    @property
+    def load_point(self) -> str:
+        """How steps are matched across runs: 'c4' (concurrency 4) or 'r100' (100 infer/s)."""
+        if self.concurrency is not None:
+            return f"c{self.concurrency}"
+        return f"r{self.request_rate:g}"
+
+    @property
+    def error_rate(self) -> float:
+        total = self.requests + self.errors
+        return self.errors / total if total else 0.0
+
+    def latency(self, stat: str) -> float:
+        """Latency statistic by name: p50, p90, p95, p99 or avg."""
+        return float(getattr(self, f"{stat}_ms"))
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one test measured for one model."""
+
+    model: str
+    version: str | None
+    steps: tuple[StepResult, ...]
+    duration_s: float
+    capacity: float | None = None  # highest throughput at which the SLO latency bounds held
+    notes: tuple[str, ...] = ()  # e.g. "step c64 did not stabilise"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> StepResult:
+        """The step with the highest throughput."""
+        return max(self.steps, key=lambda s: s.throughput)
+
+    def step(self, load_point: str) -> StepResult | None:
+        return next((s for s in self.steps if s.load_point == load_point), None)

@@ -1,0 +1,106 @@
+"""Frozen specifications: what options and markers turn into before any work is done.
+
+Data flows option/marker -> spec -> server / model load / measurement. Specs are plain, hashable
+values so they can be compared, stored in baselines and used as cache keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+ServerMode = Literal["local", "docker", "remote"]
+Protocol = Literal["grpc", "http"]
+
+
+def frozen_mapping(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """A read-only copy, so a spec cannot be changed behind the back of whoever holds it."""
+    return MappingProxyType(dict(values or {}))
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How to get a Triton server for the session."""
+
+    mode: ServerMode
+    model_repository: Path | None = None
+    # local mode: None means "the tritonserver shipped in the nvidia-pytriton wheel".
+    server_path: Path | None = None
+    # docker mode
+    image: str | None = None
+    gpus: str = "none"  # "all", "none" or comma separated ids
+    shm_size: str = "256m"
+    mounts: tuple[str, ...] = ()  # "host:container[:ro|rw]"
+    env: Mapping[str, str] = field(default_factory=frozen_mapping)
+    # remote mode: "host:port" of the gRPC and HTTP endpoints
+    url: str | None = None
+    http_url: str | None = None
+    # passed through to tritonserver as --key=value (Model Analyzer's triton_server_flags)
+    flags: Mapping[str, str] = field(default_factory=frozen_mapping)
+    startup_timeout_s: float = 120.0
+    log_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to load (explicit model control) with an optional config override."""
+
+    name: str
+    version: str | None = None
+    config: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    load_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class SLO:
+    """Service level objectives a measurement is judged against. None means "not gated"."""
+
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    avg_ms: float | None = None
+    min_throughput: float | None = None  # inferences per second
+    max_error_rate: float | None = None  # 0..1
+    min_capacity: float | None = None  # infer/s at which the latency bounds still hold
+    max_gpu_memory_mb: float | None = None
+
+    def latency_bounds(self) -> dict[str, float]:
+        """The latency bounds that are set, keyed by statistic name (p50, ..., avg)."""
+        names = ("p50", "p90", "p95", "p99", "avg")
+        bounds = {n: getattr(self, f"{n}_ms") for n in names}
+        return {n: float(v) for n, v in bounds.items() if v is not None}
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f) is None for f in self.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """How to load the model while measuring.
+
+    `concurrency` lists the closed-loop load points (outstanding requests); `auto` ramps double
+    concurrency from 1 to `max_concurrency` until throughput plateaus or an SLO bound breaks.
+    """
+
+    concurrency: tuple[int, ...] = (1,)
+    auto: bool = False
+    max_concurrency: int = 128
+    request_rate: tuple[float, ...] = ()  # open-loop load points (infer/s); excludes concurrency
+    rate_distribution: Literal["constant", "poisson"] = "constant"
+    protocol: Protocol = "grpc"
+    batch_size: int = 1
+    warmup_s: float = 1.0
+    window_s: float = 2.0
+    window_requests: int | None = None  # count-based windows when set
+    stability_pct: float = 10.0
+    max_trials: int = 10
+    plateau_steps: int = 4
+    plateau_gain_pct: float = 5.0
+    # user shapes for dynamic (-1) dims, per input name
+    shapes: Mapping[str, tuple[int, ...]] = field(default_factory=frozen_mapping)
+    seed: int = 0
+    driver: Literal["native", "perf_analyzer"] = "native"
