@@ -1,0 +1,254 @@
+"""Launch a tritonserver binary: by default the one shipped in the nvidia-pytriton wheel.
+
+The wheel's server needs a little setup to run outside pytriton: a backend directory holding the
+python backend plus the stub built for *this* interpreter, a cache directory, and a library path
+with the wheel's bundled libraries and libpython. The child is bound to our lifetime with
+PR_SET_PDEATHSIG so a SIGKILLed pytest cannot leave it running.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+from pytest_triton.errors import ConfigError, ServerNotFoundError, ServerStartError
+from pytest_triton.server.args import server_argv
+from pytest_triton.server.base import Endpoints, ServerContext, ServerIdentity, read_log_tail
+from pytest_triton.server.ports import ensure_free, free_ports
+from pytest_triton.server.readiness import wait_until_ready
+from pytest_triton.spec import ServerSpec
+
+_PR_SET_PDEATHSIG = 1
+STOP_TIMEOUT_S = 30.0
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: SIGKILL me when my parent dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def bundled_server_root() -> Path | None:
+    """<site-packages>/pytriton/tritonserver from the nvidia-pytriton wheel, if installed.
+
+    Located with find_spec so pytriton itself (and its heavy imports) is never imported.
+    """
+    spec = importlib.util.find_spec("pytriton")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations))) / "tritonserver"
+    return root if (root / "bin" / "tritonserver").exists() else None
+
+
+NOT_FOUND_HELP = (
+    "no tritonserver found: install the bundled CPU/GPU server with "
+    "`pip install 'pytest-triton[server]'` (the nvidia-pytriton wheel), point "
+    "--triton-server-path at a tritonserver binary, run in a container with --triton-image, "
+    "or use a running server with --triton-url"
+)
+
+
+class LocalServer(ServerContext):
+    """A tritonserver child process on free 127.0.0.1 ports, explicit model control."""
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        workdir: Path,
+        fixed_ports: tuple[int, int, int] | None = None,
+    ) -> None:
+        if spec.model_repository is None:
+            raise ConfigError("local mode needs a model repository: set --triton-model-repository")
+        if not spec.model_repository.is_dir():
+            raise ConfigError(
+                f"model repository {spec.model_repository} does not exist or is not a directory; "
+                "fix --triton-model-repository (or the triton_model_repository ini value)"
+            )
+        self._spec = spec
+        self._workdir = workdir
+        self._fixed_ports = fixed_ports
+        self._binary, self._bundled_root = self._find_binary(spec.server_path)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+        self._log_path = (spec.log_dir or workdir) / "tritonserver.log"
+        self._server_id = f"pytest-triton-{uuid.uuid4().hex[:12]}"
+        self._endpoints: Endpoints | None = None
+        self._version = ""
+
+    # -- Server protocol -------------------------------------------------------------------
+    @property
+    def endpoints(self) -> Endpoints:
+        if self._endpoints is None:
+            raise RuntimeError("server not started")
+        return self._endpoints
+
+    @property
+    def managed(self) -> bool:
+        return True
+
+    @property
+    def log_path(self) -> Path | None:
+        return self._log_path
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def is_alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return read_log_tail(self._log_path, lines)
+
+    def identity(self) -> ServerIdentity:
+        return ServerIdentity(
+            kind="local",
+            version=self._version,
+            source=str(self._binary),
+            digest=_sha256(self._binary),
+        )
+
+    def start(self) -> None:
+        if self._fixed_ports:
+            for port in self._fixed_ports:
+                ensure_free(port)
+            http, grpc, metrics = self._fixed_ports
+        else:
+            http, grpc, metrics = free_ports(3)
+        argv = server_argv(
+            str(self._binary),
+            self._spec.model_repository or "",
+            http,
+            grpc,
+            metrics,
+            {"id": self._server_id, **self._backend_flags(), **dict(self._spec.flags)},
+        )
+        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_file = self._log_path.open("ab")
+        self._proc = subprocess.Popen(
+            argv,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self._child_env(),
+            # Own process group: a Ctrl-C in the terminal reaches pytest, which then stops the
+            # server in order, instead of both dying at once mid-measurement.
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        self._endpoints = Endpoints(
+            grpc=f"127.0.0.1:{grpc}", http=f"127.0.0.1:{http}", metrics=f"127.0.0.1:{metrics}"
+        )
+        try:
+            probe = wait_until_ready(
+                self._endpoints.http,
+                timeout_s=self._spec.startup_timeout_s,
+                is_alive=self.is_alive,
+                log_tail=self.log_tail,
+                expected_id=self._server_id,
+            )
+        except BaseException:
+            self.stop()
+            raise
+        self._version = probe.version or ""
+
+    def stop(self) -> None:
+        """SIGINT (Triton drains and exits), then SIGKILL after a deadline. Idempotent."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    # -- setup of the wheel's server ---------------------------------------------------------
+    @staticmethod
+    def _find_binary(server_path: Path | None) -> tuple[Path, Path | None]:
+        if server_path is not None:
+            path = Path(server_path)
+            if path.is_dir():
+                path = path / "bin" / "tritonserver"
+            if not (path.is_file() and os.access(path, os.X_OK)):
+                raise ServerNotFoundError(
+                    f"--triton-server-path {server_path} is not an executable tritonserver; "
+                    + NOT_FOUND_HELP
+                )
+            return path, None
+        root = bundled_server_root()
+        if root is None:
+            raise ServerNotFoundError(NOT_FOUND_HELP)
+        return root / "bin" / "tritonserver", root
+
+    def _backend_flags(self) -> dict[str, str]:
+        if self._bundled_root is None:
+            return {}
+        return {
+            "backend-directory": str(self._prepare_backends(self._bundled_root)),
+            "cache-directory": str(self._workdir / "cache"),
+        }
+
+    def _prepare_backends(self, root: Path) -> Path:
+        """backends/python with the stub matching this interpreter (the wheel ships several)."""
+        py = f"{sys.version_info.major}.{sys.version_info.minor}"
+        stub = root / "python_backend_stubs" / py / "triton_python_backend_stub"
+        if not stub.exists():
+            have = sorted(p.name for p in (root / "python_backend_stubs").iterdir())
+            raise ServerStartError(
+                f"the nvidia-pytriton wheel has no python backend stub for Python {py} "
+                f"(it has {', '.join(have)}); run pytest with one of those Python versions"
+            )
+        backends = self._workdir / "backends"
+        target = backends / "python"
+        if not target.exists():
+            shutil.copytree(root / "backends" / "python", target)
+            shutil.copy2(stub, target / "triton_python_backend_stub")
+        (self._workdir / "cache").mkdir(parents=True, exist_ok=True)
+        return backends
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self._bundled_root is not None:
+            libs = self._bundled_root.parent.parent / "nvidia_pytriton.libs"
+            libdir = sysconfig.get_config_var("LIBDIR") or ""
+            parts = [str(libs), libdir, env.get("LD_LIBRARY_PATH", "")]
+            env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in parts if p)
+            # The python stub embeds this interpreter's libpython; give models the same
+            # packages the tests see (numpy in the venv, not whatever the base install has).
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in [*_site_paths(), env.get("PYTHONPATH", "")] if p
+            )
+        env.update(_as_str_mapping(self._spec.env))
+        return env
+
+
+def _site_paths() -> list[str]:
+    paths = sysconfig.get_paths()
+    return list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
+
+
+def _as_str_mapping(values: Mapping[str, str]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in values.items()}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
