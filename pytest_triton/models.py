@@ -1,0 +1,207 @@
+"""Explicit model control: load with a config override, unload, read config and metadata.
+
+The control plane uses plain HTTP (urllib) so nothing heavy is imported to load a model.
+A config override replaces whole top-level fields of the model's own config (as Model Analyzer's
+model_config_parameters do): `{"instance_group": [{"count": 2, "kind": "KIND_CPU"}]}` changes
+the instance groups and keeps inputs, outputs and backend.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pytest_triton.errors import ConfigError, ModelLoadError
+from pytest_triton.spec import ModelSpec
+
+
+def validate_config_override(model: str, override: Mapping[str, Any]) -> None:
+    """Raise ConfigError unless `override` parses as (part of) Triton's ModelConfig message."""
+    if not isinstance(override, Mapping):
+        raise ConfigError(
+            f"model {model!r}: config override must be a dict of ModelConfig fields, "
+            f"got {type(override).__name__}"
+        )
+    from google.protobuf import json_format
+    from tritonclient.grpc import model_config_pb2
+
+    try:
+        json_format.ParseDict(dict(override), model_config_pb2.ModelConfig())
+    except json_format.ParseError as exc:
+        raise ConfigError(
+            f"model {model!r}: malformed config override: {exc} "
+            "(fields use config.pbtxt names, e.g. instance_group, max_batch_size, "
+            "dynamic_batching)"
+        ) from None
+
+
+def read_repository_config(repository: Path, model: str) -> dict[str, Any] | None:
+    """The model's config.pbtxt as a JSON-style dict, or None when it has none (auto-complete)."""
+    path = repository / model / "config.pbtxt"
+    if not path.exists():
+        return None
+    from google.protobuf import json_format, text_format
+    from tritonclient.grpc import model_config_pb2
+
+    try:
+        message = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
+    except text_format.ParseError as exc:
+        raise ModelLoadError(f"{path} is not a valid model configuration: {exc}") from None
+    config: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    return config
+
+
+def effective_config(
+    base: Mapping[str, Any] | None, override: Mapping[str, Any], model: str
+) -> dict[str, Any]:
+    """Base config with the override's top-level fields replacing the base's."""
+    merged = dict(base or {})
+    merged.update(override)
+    merged["name"] = model
+    return merged
+
+
+class ModelController:
+    """Loads and unloads models on one server through its HTTP repository API."""
+
+    def __init__(
+        self,
+        http: str,
+        model_repository: Path | None,
+        log_tail: Callable[[], str] = lambda: "",
+    ) -> None:
+        self._http = http
+        self._repository = model_repository
+        self._log_tail = log_tail
+
+    def available_models(self) -> list[str]:
+        """Model names in the local repository (directories), sorted."""
+        if self._repository is None or not self._repository.is_dir():
+            return []
+        return sorted(p.name for p in self._repository.iterdir() if p.is_dir())
+
+    def load(self, spec: ModelSpec) -> dict[str, Any]:
+        """Load `spec` and return its effective config as the server reports it."""
+        self._check_in_repository(spec.name)
+        body: dict[str, Any] = {}
+        if spec.config:
+            base = (
+                read_repository_config(self._repository, spec.name)
+                if self._repository is not None and self._repository.is_dir()
+                else None
+            )
+            if base is None:
+                # Remote repository or auto-completed config: ask the server for its view.
+                self._post_load(spec, {})
+                base = self.config(spec.name)
+            body = {"parameters": {"config": json.dumps(effective_config(base, spec.config, spec.name))}}
+        self._post_load(spec, body)
+        if not self.is_ready(spec.name, spec.version):
+            raise ModelLoadError(
+                f"model {spec.name!r} version {spec.version or 'latest'} is not ready after "
+                "loading; check the model's version directories"
+                + _tail(self._log_tail())
+            )
+        return self.config(spec.name)
+
+    def unload(self, name: str) -> None:
+        self._request("POST", f"/v2/repository/models/{_q(name)}/unload", {}, timeout_s=60.0)
+
+    def config(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("GET", f"/v2/models/{_q(name)}/config", None)
+        return result
+
+    def metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
+        path = f"/v2/models/{_q(name)}" + (f"/versions/{_q(version)}" if version else "")
+        result: dict[str, Any] = self._request("GET", path, None)
+        return result
+
+    def is_ready(self, name: str, version: str | None = None) -> bool:
+        path = f"/v2/models/{_q(name)}" + (f"/versions/{_q(version)}" if version else "") + "/ready"
+        try:
+            with urllib.request.urlopen(f"http://{self._http}{path}", timeout=5.0) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    # -- internals ---------------------------------------------------------------------------
+    def _check_in_repository(self, name: str) -> None:
+        available = self.available_models()
+        if self._repository is not None and self._repository.is_dir() and name not in available:
+            raise ModelLoadError(
+                f"model {name!r} is not in the model repository {self._repository} "
+                f"(it has: {', '.join(available) or 'no models'}); fix the name in "
+                "@pytest.mark.triton_model or --triton-model-repository"
+            )
+
+    def _post_load(self, spec: ModelSpec, body: dict[str, Any]) -> None:
+        try:
+            self._request(
+                "POST",
+                f"/v2/repository/models/{_q(spec.name)}/load",
+                body,
+                timeout_s=spec.load_timeout_s,
+            )
+        except TimeoutError:
+            # A python stub that cannot start makes Triton's load request hang forever.
+            raise ModelLoadError(
+                f"model {spec.name!r} did not finish loading within {spec.load_timeout_s:g}s "
+                "(a python backend stub that cannot start hangs the load; see the log tail, "
+                "or raise the load timeout)" + _tail(self._log_tail())
+            ) from None
+        except _TritonHTTPError as exc:
+            raise ModelLoadError(
+                f"Triton failed to load model {spec.name!r}: {exc.message}" + _tail(self._log_tail())
+            ) from None
+
+    def _request(
+        self, method: str, path: str, body: dict[str, Any] | None, timeout_s: float = 30.0
+    ) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"http://{self._http}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"} if data is not None else {},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raise _TritonHTTPError(_error_text(exc.read())) from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, (socket.timeout, TimeoutError)):
+                raise TimeoutError() from None
+            raise ModelLoadError(
+                f"cannot reach Triton at {self._http}: {exc.reason}" + _tail(self._log_tail())
+            ) from None
+        except (socket.timeout, TimeoutError):
+            raise TimeoutError() from None
+        return json.loads(raw) if raw else {}
+
+
+class _TritonHTTPError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _error_text(raw: bytes) -> str:
+    try:
+        return str(json.loads(raw).get("error", raw.decode(errors="replace")))
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def _q(part: str) -> str:
+    return urllib.parse.quote(part, safe="")
+
+
+def _tail(log: str) -> str:
+    return f"\n--- tritonserver log (tail) ---\n{log}" if log else ""
