@@ -1,1 +1,35 @@
-"""The pytest11 entry point: registers the plugin's hook modules."""
+"""The pytest11 entry point: options, markers, fixtures and hooks of pytest-triton.
+
+Only this module is registered; it pulls in the fixture and hook modules so pytest sees them.
+Nothing heavy is imported here: a suite without triton tests pays for option parsing only.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .fixtures import triton, triton_models, triton_server
+from .hooks import (
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_exception_interact,
+    pytest_runtest_call,
+    pytest_terminal_summary,
+)
+from .options import add_options
+
+__all__ = [
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_exception_interact",
+    "pytest_runtest_call",
+    "pytest_terminal_summary",
+    "triton",
+    "triton_models",
+    "triton_server",
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)

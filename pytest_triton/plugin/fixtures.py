@@ -1,0 +1,93 @@
+"""Fixtures: one Triton server per session, a model cache, and the per-test `triton` handle."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_triton.errors import TritonTestError
+from pytest_triton.models import ModelController
+from pytest_triton.result import StepResult
+from pytest_triton.server.base import Server
+
+from .handle import Triton
+from .loadspec import option_defaults
+from .models_cache import ModelCache
+from .options import get_option
+from .server_factory import make_server, server_spec
+from .state import SPECS_KEY
+
+
+class TritonRemoteWarning(UserWarning):
+    """Measuring a server whose other load pytest-triton cannot control."""
+
+
+@pytest.fixture(scope="session")
+def triton_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The session's Triton server: started once, stopped at session end (explicit model control)."""
+    workdir = tmp_path_factory.mktemp("triton")
+    try:
+        spec = server_spec(request.config, workdir)
+        server = make_server(request.config, spec, workdir)
+        if not server.managed:
+            from pytest_triton.server.remote import UNCONTROLLED_LOAD_WARNING
+
+            warnings.warn(TritonRemoteWarning(UNCONTROLLED_LOAD_WARNING), stacklevel=1)
+        server.start()
+    except TritonTestError as exc:
+        pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def triton_models(request: pytest.FixtureRequest, triton_server: Server) -> Iterator[ModelCache]:
+    """Loaded models of the session, reused across tests with the same config override."""
+    repository = get_option(request.config, "triton_model_repository")
+    cache = ModelCache(
+        ModelController(triton_server.endpoints.http, repository, triton_server.log_tail)
+    )
+    yield cache
+    if triton_server.is_alive() and triton_server.managed:
+        cache.unload_all()
+
+
+@pytest.fixture
+def triton(request: pytest.FixtureRequest, triton_server: Server, triton_models: ModelCache) -> Triton:
+    """Load the @triton_model model and measure it: `triton.measure()` -> Measurement."""
+    item = request.node
+    specs = item.stash.get(SPECS_KEY, None)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+
+    def progress(step: StepResult) -> None:
+        if reporter is not None:
+            p99 = f"{step.p99_ms:.2f} ms"
+            stable = "stable" if step.stable else "UNSTABLE"
+            bound = " client-bound" if step.client_bound else ""
+            reporter.write_line(
+                f"  [triton] {item.name} {step.load_point}: {step.throughput:.1f} infer/s, "
+                f"p99 {p99}, {stable}{bound}"
+            )
+
+    handle = Triton(
+        triton_server,
+        triton_models,
+        model=specs.model if specs else None,
+        slo=specs.slo if specs else None,
+        load_layers=(option_defaults(request.config), specs.load_overrides if specs else {}),
+        progress=progress,
+    )
+    if handle.model is not None:
+        try:
+            triton_models.ensure(handle.model)
+        except TritonTestError as exc:
+            pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+    item.stash[HANDLE_KEY] = handle
+    return handle
+
+
+HANDLE_KEY = pytest.StashKey[Triton]()

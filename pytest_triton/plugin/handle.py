@@ -1,0 +1,84 @@
+"""The `triton` fixture's value: what a test uses to load models and measure them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pytest_triton.errors import ConfigError
+from pytest_triton.outcome import Recorded
+from pytest_triton.result import Measurement, StepResult
+from pytest_triton.server.base import Endpoints, Server
+from pytest_triton.spec import SLO, LoadSpec, ModelSpec
+
+from .loadspec import build_load_spec
+from .models_cache import ModelCache
+
+
+class Triton:
+    """Per-test access to the session's server.
+
+    `measure()` loads the model of @triton_model (or the one named), applies the layered load
+    settings and records the Measurement; the plugin judges it against @triton_slo (and the
+    stored baseline) when the test body returns.
+    """
+
+    def __init__(
+        self,
+        server: Server,
+        models: ModelCache,
+        model: ModelSpec | None,
+        slo: SLO | None,
+        load_layers: tuple[Mapping[str, Any], ...],
+        progress: Callable[[StepResult], None] | None = None,
+    ) -> None:
+        self.server = server
+        self._models = models
+        self._model = model
+        self.slo = slo
+        self._load_layers = load_layers
+        self._progress = progress
+        self.recorded: list[Recorded] = []
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return self.server.endpoints
+
+    @property
+    def model(self) -> ModelSpec | None:
+        return self._model
+
+    def load_model(self, name: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Load (or reuse) a model with an optional config override; returns its config."""
+        return self._models.ensure(ModelSpec(name=name, config=dict(config or {})))
+
+    def measure(self, model: str | None = None, **load: Any) -> Measurement:
+        """Measure a model at the configured load points; `load` overrides any LoadSpec field."""
+        spec = self._model_spec(model)
+        load_spec = build_load_spec(*self._load_layers, load)
+        effective = self._models.ensure(spec)
+        from pytest_triton.load.engine import measure
+
+        measurement = measure(
+            self.server.endpoints,
+            spec.name,
+            spec.version,
+            load_spec,
+            self.slo,
+            is_alive=self.server.is_alive,
+            progress=self._progress,
+        )
+        self.recorded.append(Recorded(measurement, spec, load_spec, self.slo, effective))
+        return measurement
+
+    def _model_spec(self, name: str | None) -> ModelSpec:
+        if name is None:
+            if self._model is None:
+                raise ConfigError(
+                    "triton.measure() needs a model: pass its name or mark the test with "
+                    "@pytest.mark.triton_model('name')"
+                )
+            return self._model
+        if self._model is not None and self._model.name == name:
+            return self._model
+        return ModelSpec(name=name)

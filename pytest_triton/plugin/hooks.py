@@ -1,0 +1,96 @@
+"""pytest hooks: validate markers at collection, judge measurements after each test, summarise."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import pytest
+
+from pytest_triton.errors import ConfigError, TritonTestError
+from pytest_triton.slo import check_slo
+
+from .fixtures import HANDLE_KEY
+from .markers import MARKERS, register_markers, specs_for
+from .options import get_option
+from .state import SPECS_KEY, STATE_KEY, JudgedResult, SessionState
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    register_markers(config)
+    config.stash[STATE_KEY] = SessionState()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Validate every test's triton markers before anything starts; report all problems at once."""
+    problems: list[str] = []
+    load_timeout = get_option(config, "triton_load_timeout")
+    for item in items:
+        if not any(item.get_closest_marker(name) for name in MARKERS):
+            continue
+        try:
+            item.stash[SPECS_KEY] = specs_for(item, load_timeout)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
+        # A marked test measures through the `triton` fixture even if it does not name it.
+        fixturenames = getattr(item, "fixturenames", None)
+        if fixturenames is not None and "triton" not in fixturenames:
+            fixturenames.append("triton")
+    if problems:
+        raise pytest.UsageError("invalid pytest-triton markers:\n  " + "\n  ".join(problems))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """After the test body returns, judge what it measured; a breach fails this test only."""
+    result = yield
+    handle = item.stash.get(HANDLE_KEY, None)
+    specs = item.stash.get(SPECS_KEY, None)
+    if handle is None:
+        return result
+    state = item.config.stash[STATE_KEY]
+    if specs is not None and specs.slo is not None and not handle.recorded:
+        pytest.fail(
+            "test declares @pytest.mark.triton_slo but never called triton.measure(), "
+            "so nothing was checked",
+            pytrace=False,
+        )
+    failures: list[str] = []
+    for recorded in handle.recorded:
+        check = None
+        if recorded.slo is not None and not recorded.slo.is_empty():
+            check = check_slo(recorded.measurement, recorded.slo, ramp=recorded.load.auto)
+        judged = JudgedResult(item.nodeid, recorded, check)
+        if check is not None and not check.passed:
+            judged.failures.append(check.render())
+        unstable = [s.load_point for s in recorded.measurement.steps if not s.stable]
+        if unstable and check is not None:
+            # An SLO verdict from an unstable step is not trustworthy either way: say so.
+            judged.failures.append(
+                f"step(s) {', '.join(unstable)} of {recorded.model.name!r} did not stabilise "
+                "within the trial limit; raise --triton-window or the stability percentage"
+            )
+        state.results.append(judged)
+        failures.extend(judged.failures)
+    if failures:
+        pytest.fail("\n\n".join(failures), pytrace=False)
+    return result
+
+
+def pytest_exception_interact(
+    node: pytest.Item | pytest.Collector, call: pytest.CallInfo[object], report: pytest.TestReport
+) -> None:
+    """Our own errors are user-facing messages: drop the traceback into our internals."""
+    if call.excinfo is not None and isinstance(call.excinfo.value, TritonTestError):
+        report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    state = terminalreporter.config.stash.get(STATE_KEY, None)
+    if not state or not state.results:
+        return
+    from pytest_triton.report.terminal import summary_lines
+
+    terminalreporter.write_sep("=", "triton performance")
+    for line in summary_lines(state.results):
+        terminalreporter.write_line(line)

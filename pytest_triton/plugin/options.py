@@ -1,0 +1,114 @@
+"""--triton-* command line options, each with an ini twin. Precedence: CLI > ini > default.
+
+Every option is declared once in OPTIONS; `add_options` registers both spellings, and
+`get_option` resolves a value in order. Ini paths are relative to the ini file's directory, so
+a checked-in pytest.ini works from any working directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+Kind = Literal["string", "path", "float", "int", "bool", "list"]
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # ini name; the CLI flag is --name with dashes
+    help: str
+    kind: Kind = "string"
+    default: Any = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("triton_model_repository", "model repository served by Triton", "path"),
+    Option(
+        "triton_server_path",
+        "tritonserver binary (default: the one in the nvidia-pytriton wheel)",
+        "path",
+    ),
+    Option("triton_url", "gRPC host:port of an already running Triton (remote mode)"),
+    Option("triton_http_url", "HTTP host:port of the remote Triton (default: gRPC port - 1)"),
+    Option("triton_image", "run Triton from this container image (docker mode)"),
+    Option(
+        "triton_server_flags",
+        "extra tritonserver flags as name=value (repeatable), e.g. log-verbose=1",
+        "list",
+        (),
+    ),
+    Option("triton_startup_timeout", "seconds to wait for the server to be ready", "float", 120.0),
+    Option("triton_load_timeout", "seconds to wait for a model to load", "float", 120.0),
+    Option(
+        "triton_ports",
+        "fixed HTTP,GRPC,METRICS ports for a started server (default: free ephemeral ports)",
+    ),
+    Option("triton_concurrency", "default concurrency load points, e.g. '1,4,8' or 'auto'", "string", "1"),
+    Option("triton_window", "measurement window length in seconds", "float", 2.0),
+    Option("triton_warmup", "warm-up seconds before the first window of each step", "float", 1.0),
+    Option("triton_protocol", "protocol the load driver uses", "string", "grpc", ("grpc", "http")),
+)
+
+_BY_NAME = {o.name: o for o in OPTIONS}
+
+
+def add_options(parser: pytest.Parser, options: tuple[Option, ...] = OPTIONS) -> None:
+    """Register options (also those another plugin module declares, e.g. docker or baselines)."""
+    group = parser.getgroup("triton", "Triton Inference Server performance gate")
+    for option in options:
+        _BY_NAME[option.name] = option
+        kwargs: dict[str, Any] = {"dest": option.name, "default": None, "help": option.help}
+        if option.kind == "list":
+            kwargs["action"] = "append"
+        elif option.kind == "bool":
+            kwargs["action"] = "store_const"
+            kwargs["const"] = True
+        if option.choices:
+            kwargs["choices"] = option.choices
+        group.addoption(option.flag, **kwargs)
+        ini_type = {"path": "string", "list": "linelist", "bool": "bool"}.get(option.kind, "string")
+        parser.addini(option.name, f"{option.help} (twin of {option.flag})", type=ini_type)  # type: ignore[arg-type]
+
+
+def get_option(config: pytest.Config, name: str) -> Any:
+    """The option's value: the command line if given, else the ini value, else the default."""
+    option = _BY_NAME[name]
+    cli = config.getoption(name, default=None)
+    if cli is not None and cli != []:
+        return _convert(option, cli, config, from_ini=False)
+    ini = config.getini(name)
+    if ini not in (None, "", []):
+        return _convert(option, ini, config, from_ini=True)
+    return option.default
+
+
+def _convert(option: Option, value: Any, config: pytest.Config, from_ini: bool) -> Any:
+    name = f"{option.flag} / ini {option.name}"
+    try:
+        if option.kind == "float":
+            return float(value)
+        if option.kind == "int":
+            return int(value)
+        if option.kind == "bool":
+            return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
+        if option.kind == "path":
+            path = Path(str(value)).expanduser()
+            if from_ini and not path.is_absolute() and config.inipath is not None:
+                path = config.inipath.parent / path
+            return path.resolve()
+        if option.kind == "list":
+            items = [value] if isinstance(value, str) else list(value)
+            return tuple(str(v).strip() for v in items if str(v).strip())
+    except ValueError:
+        raise pytest.UsageError(f"{name}: {value!r} is not a valid {option.kind}") from None
+    if option.choices and value not in option.choices:
+        raise pytest.UsageError(f"{name}: {value!r} is not one of {', '.join(option.choices)}")
+    return value

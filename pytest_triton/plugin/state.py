@@ -1,0 +1,20 @@
+"""What the plugin remembers across one pytest session: specs per test and judged results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from pytest_triton.outcome import JudgedResult
+
+from .markers import TestSpecs
+
+
+@dataclass
+class SessionState:
+    results: list[JudgedResult] = field(default_factory=list)
+
+
+STATE_KEY = pytest.StashKey[SessionState]()
+SPECS_KEY = pytest.StashKey[TestSpecs]()
