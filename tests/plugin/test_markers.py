@@ -1,0 +1,104 @@
+"""Marker misuse is caught at collection, before any server starts, with the valid arguments."""
+
+import pytest
+
+
+def test_markers_are_documented(pytester: pytest.Pytester):
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.triton_model(name, version=None, config=None*", "@pytest.mark.triton_slo(p50_ms*"]
+    )
+
+
+def test_strict_markers_clean(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.triton_slo(p99_ms=10)
+        @pytest.mark.triton_model("tiny")
+        @pytest.mark.triton_load(concurrency=[1, 2])
+        def test_x():
+            pass
+        """
+    )
+    result = pytester.runpytest("--strict-markers", "--collect-only", "-q")
+    result.assert_outcomes()
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*test_x*"])
+
+
+@pytest.mark.parametrize(
+    ("marker", "expected"),
+    [
+        ("triton_slo(p99=10)", "*@triton_slo got unknown argument(s) p99; valid: p50_ms, p90_ms*"),
+        ("triton_slo(p99_ms='fast')", "*@triton_slo p99_ms must be a number, got 'fast'*"),
+        ("triton_slo(p99_ms=-1)", "*@triton_slo p99_ms must be positive*"),
+        ("triton_slo(10)", "*@triton_slo takes keyword arguments only*"),
+        ("triton_slo()", "*@triton_slo needs at least one bound*"),
+        ("triton_slo(max_error_rate=5)", "*max_error_rate is a fraction in [[]0, 1]*"),
+        ("triton_model()", "*@triton_model needs a model name*"),
+        ("triton_model('m', colour=1)", "*@triton_model got unknown argument(s) colour; valid: name*"),
+        ("triton_model('m', version='latest')", "*version must be a positive integer*"),
+        ("triton_load(concurency=4)", "*@triton_load got unknown argument(s) concurency*"),
+        (
+            "triton_model('m', config={'instance_groups': [{'count': 2}]})",
+            "*malformed config override*instance_groups*",
+        ),
+        (
+            "triton_model('m', config={'max_batch_size': 'eight'})",
+            "*malformed config override*max_batch_size*",
+        ),
+    ],
+)
+def test_misuse_is_a_usage_error_naming_the_test(pytester: pytest.Pytester, marker, expected):
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.{marker}
+        def test_bad():
+            pass
+
+        def test_unrelated():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*invalid pytest-triton markers:*", "*test_bad*" + expected.lstrip("*")])
+
+
+def test_every_bad_marker_is_reported_at_once(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.triton_slo(p99=1)
+        def test_a():
+            pass
+
+        @pytest.mark.triton_slo(p50=1)
+        def test_b():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.stderr.fnmatch_lines(["*test_a*p99*", "*test_b*p50*"])
+
+
+def test_a_declared_slo_that_is_never_measured_fails(pytester: pytest.Pytester, example_repository):
+    """Nothing silently passes: an SLO with no measurement is a failure, not a green test."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.triton_slo(p99_ms=10)
+        def test_forgot_to_measure(triton_server):
+            pass
+        """
+    )
+    # The plugin adds the `triton` fixture to marked tests, so this starts the real server.
+    result = pytester.runpytest(f"--triton-model-repository={example_repository}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*declares @pytest.mark.triton_slo but never called triton.measure()*"])
