@@ -1,0 +1,152 @@
+"""The bundled tritonserver, started for real: lifecycle, identity, errors, no orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_triton.errors import ConfigError, ModelLoadError, ServerNotFoundError
+from pytest_triton.models import ModelController
+from pytest_triton.server.local import LocalServer, bundled_server_root
+from pytest_triton.server.readiness import http_probe
+from pytest_triton.spec import ModelSpec, ServerSpec
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        bundled_server_root() is None,
+        reason="no bundled tritonserver: pip install 'pytest-triton[server]'",
+    ),
+]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_start_serve_stop(example_repository: Path, tmp_path: Path):
+    server = LocalServer(ServerSpec("local", model_repository=example_repository), tmp_path)
+    with server:
+        pid = server.pid
+        assert pid is not None and pid_alive(pid)
+        assert server.endpoints.http.startswith("127.0.0.1:")
+        ports = {e.rsplit(":", 1)[1] for e in (server.endpoints.http, server.endpoints.grpc)}
+        assert not ports & {"8000", "8001", "8002"}
+        identity = server.identity()
+        assert identity.version.count(".") == 2 and len(identity.digest) == 64
+        assert http_probe(server.endpoints.http).ready
+    assert not pid_alive(pid)
+    assert "Started GRPCInferenceService" in (tmp_path / "tritonserver.log").read_text()
+    server.stop()  # idempotent
+
+
+def test_a_fixed_port_in_use_is_a_clear_error(example_repository: Path, tmp_path: Path):
+    with LocalServer(ServerSpec("local", model_repository=example_repository), tmp_path / "a") as a:
+        http = int(a.endpoints.http.rsplit(":", 1)[1])
+        other = LocalServer(
+            ServerSpec("local", model_repository=example_repository),
+            tmp_path / "b",
+            fixed_ports=(http, http + 1, http + 2),
+        )
+        with pytest.raises(ConfigError, match=f"port {http} .* already in use.*--triton-ports"):
+            other.start()
+
+
+def test_missing_repository_and_binary_are_clear_errors(tmp_path: Path, example_repository: Path):
+    with pytest.raises(ConfigError, match="does not exist.*--triton-model-repository"):
+        LocalServer(ServerSpec("local", model_repository=tmp_path / "nope"), tmp_path)
+    with pytest.raises(ServerNotFoundError, match=r"pytest-triton\[server\]"):
+        LocalServer(
+            ServerSpec("local", model_repository=example_repository, server_path=tmp_path / "ts"),
+            tmp_path,
+        )
+
+
+BROKEN_CONFIG = 'backend: "python"\nmax_batch_size: 0\n'
+
+
+def _model(repo: Path, name: str, body: str) -> None:
+    (repo / name / "1").mkdir(parents=True)
+    (repo / name / "config.pbtxt").write_text(BROKEN_CONFIG)
+    (repo / name / "1" / "model.py").write_text(textwrap.dedent(body))
+
+
+def test_load_failures_quote_triton_and_hangs_time_out(tmp_path: Path):
+    repo = tmp_path / "repo"
+    _model(repo, "raises", "raise RuntimeError('model file is broken on purpose')\n")
+    _model(
+        repo,
+        "hangs",
+        """
+        import time
+        class TritonPythonModel:
+            def initialize(self, args):
+                time.sleep(3600)
+        """,
+    )
+    with LocalServer(ServerSpec("local", model_repository=repo), tmp_path / "srv") as server:
+        models = ModelController(server.endpoints.http, repo, server.log_tail)
+        with pytest.raises(ModelLoadError, match="broken on purpose"):
+            models.load(ModelSpec("raises"))
+        with pytest.raises(ModelLoadError, match="not in the model repository .* hangs, raises"):
+            models.load(ModelSpec("absent"))
+        started = time.monotonic()
+        with pytest.raises(ModelLoadError, match="did not finish loading within 3s"):
+            models.load(ModelSpec("hangs", load_timeout_s=3))
+        assert time.monotonic() - started < 20
+
+
+def test_the_server_dies_with_a_killed_pytest(pytester: pytest.Pytester, example_repository: Path):
+    """SIGKILL gives pytest no chance to clean up: PR_SET_PDEATHSIG must end the server."""
+    pid_file = pytester.path / "server.pid"
+    pytester.makepyfile(
+        f"""
+        import time
+
+        def test_hold(triton_server):
+            open({str(pid_file)!r}, "w").write(str(triton_server.pid))
+            time.sleep(120)
+        """
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--triton-model-repository={example_repository}",
+        ],
+        cwd=pytester.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        server_pid = int(pid_file.read_text())
+        assert pid_alive(server_pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while pid_alive(server_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not pid_alive(server_pid), "tritonserver outlived a SIGKILLed pytest"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
