@@ -1,0 +1,584 @@
+"""Run Triton in a container through the Docker SDK: NGC images or anything with their layout.
+
+The contract with the image is NGC's layout: `/opt/tritonserver/bin/tritonserver`, with backends
+and caches where that binary looks by default. We run that binary with the same argv as local
+mode (server/args.py), bound to 0.0.0.0 *inside* the container, while the engine publishes the
+three ports on 127.0.0.1 only, on ephemeral host ports. The model repository is mounted
+read-only, the container is never privileged, and it carries the session labels the reaper and
+the watchdog (server/reaper.py) use so that nothing outlives the session.
+
+The `docker` package is imported lazily: suites that never use docker mode do not need it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shlex
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from pytest_triton.errors import ConfigError, ServerDiedError, ServerNotFoundError, ServerStartError
+from pytest_triton.server.args import server_argv
+from pytest_triton.server.base import Endpoints, ServerContext, ServerIdentity, read_log_tail
+from pytest_triton.server.readiness import wait_until_ready
+from pytest_triton.server.reaper import Owner, reap_orphans, session_labels, spawn_watchdog
+from pytest_triton.spec import ServerSpec
+
+if TYPE_CHECKING:
+    import docker
+    import docker.models.containers
+    import docker.types
+
+CONTAINER_BINARY = "/opt/tritonserver/bin/tritonserver"
+CONTAINER_MODELS = "/models"
+CONTAINER_PORTS = {"http": 8000, "grpc": 8001, "metrics": 8002}
+HOST_IP = "127.0.0.1"
+# Triton drains in-flight requests on SIGTERM; past this the engine sends SIGKILL.
+STOP_TIMEOUT_S = 30
+
+DOCKER_EXTRA_HELP = "docker mode needs the Docker SDK: pip install 'pytest-triton[docker]'"
+
+Progress = Callable[[str], None]
+
+
+# -- option parsing (pure: unit tested without an engine) --------------------------------------
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    """One extra bind mount, from 'host:container[:ro|rw]'."""
+
+    source: Path
+    target: str
+    read_only: bool
+
+    def as_volume_arg(self) -> str:
+        return f"{self.source}:{self.target}:{'ro' if self.read_only else 'rw'}"
+
+
+def parse_mount(text: str, base: Path | None = None) -> MountSpec:
+    """'host:container[:ro|rw]' -> MountSpec. Mode defaults to rw, as `docker run -v` does.
+
+    Relative host paths are resolved against `base` (the current directory by default); the
+    host path must exist, because the engine would otherwise create an empty root-owned
+    directory there and Triton would fail far from the cause.
+    """
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not all(parts[:2]):
+        raise ConfigError(
+            f"--triton-mount {text!r} is not 'host_path:container_path[:ro|rw]', "
+            "e.g. --triton-mount ./engines:/engines:ro"
+        )
+    host, target = parts[0], parts[1]
+    mode = parts[2] if len(parts) == 3 else "rw"
+    if mode not in ("ro", "rw"):
+        raise ConfigError(f"--triton-mount {text!r}: mode must be 'ro' or 'rw', not {mode!r}")
+    if not target.startswith("/"):
+        raise ConfigError(
+            f"--triton-mount {text!r}: the container path {target!r} must be absolute"
+        )
+    if _same_or_inside(target, CONTAINER_MODELS):
+        raise ConfigError(
+            f"--triton-mount {text!r}: {CONTAINER_MODELS} is where the model repository is "
+            "mounted; set --triton-model-repository instead, or mount elsewhere"
+        )
+    source = Path(host).expanduser()
+    if not source.is_absolute():
+        source = (base or Path.cwd()) / source
+    source = source.resolve()
+    if not source.exists():
+        raise ConfigError(f"--triton-mount {text!r}: host path {source} does not exist")
+    return MountSpec(source=source, target=target, read_only=mode == "ro")
+
+
+def _same_or_inside(path: str, root: str) -> bool:
+    path = path.rstrip("/") or "/"
+    return path == root or path.startswith(root + "/")
+
+
+_GPU_ID = re.compile(r"^(\d+|GPU-[0-9a-fA-F-]+|MIG-[0-9a-zA-Z/-]+)$")
+
+
+def gpu_device_ids(gpus: str) -> list[str] | None:
+    """'all' -> None (every GPU), 'none'/'' -> [] (no GPU), '0,1' or UUIDs -> that list."""
+    text = gpus.strip()
+    if text.lower() == "all":
+        return None
+    if text.lower() in ("", "none"):
+        return []
+    ids = [part.strip() for part in text.split(",")]
+    bad = [i for i in ids if not _GPU_ID.match(i)]
+    if bad:
+        raise ConfigError(
+            f"--triton-gpus {gpus!r}: {', '.join(map(repr, bad))} is not a GPU; use 'all', "
+            "'none', or comma separated indices or UUIDs as nvidia-smi -L shows them, e.g. 0,1"
+        )
+    return ids
+
+
+def device_requests(gpus: str) -> list[docker.types.DeviceRequest]:
+    """--triton-gpus -> the engine's device requests (what `docker run --gpus` sends)."""
+    from docker.types import DeviceRequest
+
+    ids = gpu_device_ids(gpus)
+    if ids is None:
+        return [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+    if not ids:
+        return []
+    return [DeviceRequest(device_ids=ids, capabilities=[["gpu"]])]
+
+
+_SHM_SIZE = re.compile(r"^\d+[bkmgBKMG]?$")
+
+
+def check_shm_size(size: str) -> str:
+    if not _SHM_SIZE.match(size.strip()):
+        raise ConfigError(
+            f"--triton-shm-size {size!r} is not a size: use a number with an optional unit "
+            "b, k, m or g, e.g. 1g or 256m"
+        )
+    return size.strip().lower()
+
+
+def gpus_flag(gpus: str) -> str | None:
+    """The `docker run --gpus` value for --triton-gpus (None: no flag)."""
+    ids = gpu_device_ids(gpus)
+    if ids is None:
+        return "all"
+    return f'"device={",".join(ids)}"' if ids else None
+
+
+# -- the container's configuration -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """Everything the container is created with; also rendered as the equivalent `docker run`."""
+
+    image: str
+    name: str
+    command: list[str]
+    labels: dict[str, str]
+    mounts: list[MountSpec]
+    environment: dict[str, str]
+    shm_size: str
+    gpus: str
+
+    def create_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `client.containers.create`."""
+        from docker.types import Mount
+
+        return {
+            "image": self.image,
+            "command": self.command,
+            "name": self.name,
+            "labels": self.labels,
+            "detach": True,
+            # Container port -> (127.0.0.1, ephemeral): never reachable from other machines,
+            # and two sessions (or an xdist run) never fight over a port.
+            "ports": {f"{p}/tcp": (HOST_IP, None) for p in CONTAINER_PORTS.values()},
+            "mounts": [
+                Mount(target=m.target, source=str(m.source), type="bind", read_only=m.read_only)
+                for m in self.mounts
+            ],
+            "environment": self.environment,
+            "shm_size": self.shm_size,
+            "device_requests": device_requests(self.gpus),
+            "privileged": False,
+        }
+
+    def docker_run_argv(self) -> list[str]:
+        """The `docker run` command line that starts the same container, for docs and errors."""
+        argv = ["docker", "run", "--rm", "--name", self.name]
+        gpus = gpus_flag(self.gpus)
+        if gpus:
+            argv += ["--gpus", gpus]
+        argv += [f"--shm-size={self.shm_size}"]
+        argv += [f"-p={HOST_IP}::{p}" for p in CONTAINER_PORTS.values()]
+        argv += [f"-v={m.as_volume_arg()}" for m in self.mounts]
+        argv += [f"-e={k}={v}" for k, v in self.environment.items()]
+        argv += [f"--label={k}={v}" for k, v in self.labels.items()]
+        return [*argv, self.image, *self.command]
+
+    def docker_run_line(self) -> str:
+        """docker_run_argv() quoted for a POSIX shell (the --gpus value keeps its quotes)."""
+        return shlex.join(self.docker_run_argv())
+
+
+def plan_container(
+    spec: ServerSpec, name: str, labels: Mapping[str, str], base: Path | None = None
+) -> ContainerPlan:
+    """Validate the docker options of `spec` and turn them into a ContainerPlan."""
+    if not spec.image:
+        raise ConfigError("docker mode needs an image: set --triton-image (or triton_image)")
+    repository = spec.model_repository
+    if repository is None:
+        raise ConfigError("docker mode needs a model repository: set --triton-model-repository")
+    if not repository.is_dir():
+        raise ConfigError(
+            f"model repository {repository} does not exist or is not a directory; "
+            "fix --triton-model-repository (or the triton_model_repository ini value)"
+        )
+    extra = [parse_mount(m, base) for m in spec.mounts]
+    targets = [m.target.rstrip("/") for m in extra]
+    dupes = sorted({t for t in targets if targets.count(t) > 1})
+    if dupes:
+        raise ConfigError(f"--triton-mount: {', '.join(dupes)} is mounted more than once")
+    models = MountSpec(source=repository.resolve(), target=CONTAINER_MODELS, read_only=True)
+    command = server_argv(
+        CONTAINER_BINARY,
+        CONTAINER_MODELS,
+        CONTAINER_PORTS["http"],
+        CONTAINER_PORTS["grpc"],
+        CONTAINER_PORTS["metrics"],
+        # --id makes readiness refuse any other server answering on the published port.
+        {"id": name, **dict(spec.flags)},
+        address="0.0.0.0",
+    )
+    gpu_device_ids(spec.gpus)  # validate before any engine call
+    return ContainerPlan(
+        image=spec.image,
+        name=name,
+        command=command,
+        labels=dict(labels),
+        mounts=[models, *extra],
+        environment={str(k): str(v) for k, v in spec.env.items()},
+        shm_size=check_shm_size(spec.shm_size),
+        gpus=spec.gpus,
+    )
+
+
+# -- the launcher -------------------------------------------------------------------------------
+
+
+def import_docker() -> Any:
+    """The docker SDK module, or a ConfigError naming the extra that provides it."""
+    try:
+        import docker
+    except ImportError:
+        raise ConfigError(DOCKER_EXTRA_HELP) from None
+    return docker
+
+
+def _stderr_progress(message: str) -> None:
+    print(f"pytest-triton: {message}", file=sys.stderr, flush=True)
+
+
+class DockerServer(ServerContext):
+    """Triton in a container of `spec.image`, explicit model control, ports on 127.0.0.1."""
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        workdir: Path,
+        *,
+        progress: Progress | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        self._spec = spec
+        self._workdir = workdir
+        self._progress = progress or _stderr_progress
+        self._session_id = session_id or uuid.uuid4().hex[:12]
+        self._name = f"pytest-triton-{self._session_id}-{uuid.uuid4().hex[:6]}"
+        self._owner = Owner.current()
+        # Validate every option now: a typo must fail before an image pull, not after.
+        self.plan = plan_container(spec, self._name, session_labels(self._session_id, self._owner))
+        self._log_path = (spec.log_dir or workdir) / "tritonserver.log"
+        self._client: docker.DockerClient | None = None
+        self._container: docker.models.containers.Container | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+        self._log_thread: threading.Thread | None = None
+        self._endpoints: Endpoints | None = None
+        self._version = ""
+        self._digest = ""
+        self.reaped: list[str] = []
+
+    # -- Server protocol -------------------------------------------------------------------
+    @property
+    def endpoints(self) -> Endpoints:
+        if self._endpoints is None:
+            raise RuntimeError("server not started")
+        return self._endpoints
+
+    @property
+    def managed(self) -> bool:
+        return True
+
+    @property
+    def log_path(self) -> Path | None:
+        return self._log_path
+
+    @property
+    def container_name(self) -> str:
+        return self._name
+
+    @property
+    def session_id(self) -> str:
+        return self._session_id
+
+    @property
+    def watchdog_pid(self) -> int | None:
+        return self._watchdog.pid if self._watchdog is not None else None
+
+    def is_alive(self) -> bool:
+        container = self._container
+        if container is None:
+            return False
+        return self._state(container).get("Running") is True
+
+    def log_tail(self, lines: int = 40) -> str:
+        return read_log_tail(self._log_path, lines)
+
+    def identity(self) -> ServerIdentity:
+        return ServerIdentity(
+            kind="docker", version=self._version, source=self.plan.image, digest=self._digest
+        )
+
+    def start(self) -> None:
+        docker = import_docker()
+        try:
+            client = docker.from_env()
+            client.ping()
+        except docker.errors.DockerException as exc:
+            raise ServerStartError(
+                f"no Docker engine reachable ({exc}); start Docker (or set DOCKER_HOST), "
+                "or run without --triton-image to use the local tritonserver"
+            ) from None
+        self._client = client
+        try:
+            self._start(client)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop (SIGTERM, then SIGKILL after STOP_TIMEOUT_S) and remove. Idempotent."""
+        container, self._container = self._container, None
+        if container is not None:
+            import docker.errors
+
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                container.stop(timeout=STOP_TIMEOUT_S)
+            with contextlib.suppress(docker.errors.NotFound):
+                try:
+                    container.remove(force=True, v=True)
+                except docker.errors.APIError as exc:
+                    # 409: the engine is already removing it (e.g. our watchdog raced us).
+                    if exc.status_code != 409:
+                        raise
+        if self._log_thread is not None:
+            self._log_thread.join(timeout=10)
+            self._log_thread = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None and watchdog.poll() is None:
+            watchdog.terminate()
+            try:
+                watchdog.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                watchdog.kill()
+                watchdog.wait()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- steps -------------------------------------------------------------------------------
+    def _start(self, client: docker.DockerClient) -> None:
+        import docker.errors
+
+        self.reaped = reap_orphans(client)
+        if self.reaped:
+            self._progress(
+                f"removed {len(self.reaped)} container(s) left by dead pytest sessions: "
+                + ", ".join(self.reaped)
+            )
+        image = self._ensure_image(client)
+        self._digest = (image.attrs.get("RepoDigests") or [image.id])[0]
+
+        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_file = self._log_path.open("ab")
+        self._watchdog = spawn_watchdog(
+            self._name, self._owner, self._log_path.with_name("docker-watchdog.log")
+        )
+        container = client.containers.create(**self.plan.create_kwargs())
+        self._container = container
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            text = str(exc.explanation or exc)
+            if "executable file not found" in text or "no such file or directory" in text:
+                raise ServerNotFoundError(self._no_server_message(text)) from None
+            if "could not select device driver" in text:
+                raise ServerStartError(
+                    f"--triton-gpus {self._spec.gpus!r}: this Docker engine cannot give "
+                    f"containers GPUs ({text}); install the NVIDIA Container Toolkit on the "
+                    "runner, or use --triton-gpus none for a CPU-only run"
+                ) from None
+            raise ServerStartError(
+                f"container for {self.plan.image} did not start: {text}"
+            ) from None
+        self._log_thread = threading.Thread(
+            target=self._stream_logs, args=(container,), name="triton-docker-logs", daemon=True
+        )
+        self._log_thread.start()
+
+        try:
+            self._endpoints = self._published_endpoints(container)
+            probe = wait_until_ready(
+                self._endpoints.http,
+                timeout_s=self._spec.startup_timeout_s,
+                is_alive=self.is_alive,
+                log_tail=self._settled_log_tail,
+                expected_id=self._name,
+            )
+        except ServerDiedError as exc:
+            tail = exc.log_tail or self._settled_log_tail()
+            code = self._state(container).get("ExitCode")
+            # 126/127: the shell of an entrypoint script could not find/run the binary.
+            if code in (126, 127):
+                raise ServerNotFoundError(
+                    self._no_server_message(f"exit code {code}") + "\n" + tail
+                ) from None
+            raise ServerDiedError(
+                f"tritonserver in {self.plan.image} exited (code {code}) before becoming ready",
+                tail,
+            ) from None
+        self._version = probe.version or ""
+
+    def _ensure_image(self, client: docker.DockerClient) -> Any:
+        import docker.errors
+
+        image = self.plan.image
+        try:
+            return client.images.get(image)
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.APIError as exc:
+            raise ServerStartError(f"cannot inspect image {image}: {exc}") from None
+        self._progress(f"image {image} not found locally; pulling it")
+        repo, tag = _repository_and_tag(image)
+        try:
+            stream = client.api.pull(repo, tag=tag, stream=True, decode=True)
+            for line in _pull_progress(stream, image):
+                self._progress(line)
+            return client.images.get(image)
+        except docker.errors.DockerException as exc:
+            raise ServerNotFoundError(self._pull_failed_message(str(exc))) from None
+        except _PullError as exc:
+            raise ServerNotFoundError(self._pull_failed_message(str(exc))) from None
+
+    def _pull_failed_message(self, why: str) -> str:
+        return (
+            f"cannot pull image {self.plan.image}: {why}\n"
+            "Check the name and tag; for NGC images run `docker login nvcr.io` "
+            "(user $oauthtoken, password: your NGC API key); on machines without registry "
+            "access, build or load the image beforehand (see docs/docker.md)."
+        )
+
+    def _no_server_message(self, why: str) -> str:
+        return (
+            f"image {self.plan.image} has no {CONTAINER_BINARY} ({why}); use an NGC Triton image "
+            "(nvcr.io/nvidia/tritonserver:<yy.mm>-py3) or an image with the same layout"
+        )
+
+    def _published_endpoints(self, container: docker.models.containers.Container) -> Endpoints:
+        container.reload()
+        ports: dict[str, list[dict[str, str]] | None] = container.ports
+        found: dict[str, str] = {}
+        for role, port in CONTAINER_PORTS.items():
+            bindings = ports.get(f"{port}/tcp") or []
+            host_ports = [b["HostPort"] for b in bindings if b.get("HostIp") == HOST_IP]
+            if not host_ports and not self.is_alive():
+                # Exited already: the engine releases a dead container's port bindings.
+                raise ServerDiedError("tritonserver exited before becoming ready", "")
+            if not host_ports:
+                raise ServerStartError(
+                    f"the engine did not publish container port {port} on {HOST_IP} "
+                    f"(bindings: {bindings})",
+                    self._settled_log_tail(),
+                )
+            found[role] = f"{HOST_IP}:{host_ports[0]}"
+        return Endpoints(grpc=found["grpc"], http=found["http"], metrics=found["metrics"])
+
+    def _stream_logs(self, container: docker.models.containers.Container) -> None:
+        """Copy the container's output into the session log until the container stops."""
+        log_file = self._log_file
+        if log_file is None:
+            return
+        try:
+            for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+                log_file.write(chunk)
+                log_file.flush()
+        except Exception as exc:  # the container vanished mid-stream, or the file was closed
+            with contextlib.suppress(ValueError, OSError):
+                log_file.write(f"[pytest-triton: log stream ended: {exc}]\n".encode())
+
+    def _settled_log_tail(self) -> str:
+        """The log tail once the streamer has caught up (it lags the container by a moment)."""
+        thread = self._log_thread
+        if thread is not None and not self.is_alive():
+            thread.join(timeout=5)
+        elif thread is not None:
+            time.sleep(0.2)
+        return self.log_tail()
+
+    def _state(self, container: docker.models.containers.Container) -> dict[str, Any]:
+        import docker.errors
+
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            return {}
+        state: dict[str, Any] = container.attrs.get("State", {})
+        return state
+
+
+class _PullError(Exception):
+    """An error reported inside the pull stream (the HTTP call itself succeeded)."""
+
+
+def _repository_and_tag(image: str) -> tuple[str, str]:
+    from docker.utils import parse_repository_tag
+
+    repo, tag = parse_repository_tag(image)
+    return repo, tag or "latest"
+
+
+def _pull_progress(
+    stream: Iterator[dict[str, Any]], image: str, every_s: float = 2.0
+) -> Iterator[str]:
+    """Summarise the engine's per-layer pull events as one line every `every_s` seconds."""
+    layers: dict[str, tuple[int, int]] = {}
+    done: set[str] = set()
+    last = time.monotonic()
+    for event in stream:
+        if "error" in event:
+            raise _PullError(event.get("error") or "unknown error")
+        layer = event.get("id")
+        status = str(event.get("status", ""))
+        detail = event.get("progressDetail") or {}
+        if layer and "total" in detail:
+            layers[layer] = (int(detail.get("current", 0)), int(detail["total"]))
+        if layer and status in ("Pull complete", "Already exists"):
+            done.add(layer)
+        now = time.monotonic()
+        if now - last >= every_s:
+            last = now
+            current = sum(c for c, _ in layers.values())
+            total = sum(t for _, t in layers.values())
+            yield (
+                f"pulling {image}: {len(done)} layer(s) done, "
+                f"{current / 1e6:.0f}/{total / 1e6:.0f} MB downloading"
+            )
+    yield f"pulled {image}"

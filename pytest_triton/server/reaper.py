@@ -1,0 +1,307 @@
+"""Nothing left behind: session labels, a reaper for dead sessions' containers, and a watchdog.
+
+A container outlives the process that started it unless someone removes it. Three exits to cover:
+
+- normal end and SIGINT: pytest unwinds, the fixture's teardown stops and removes the container.
+- SIGTERM and SIGKILL: pytest runs no teardown (Python's default SIGTERM action kills it
+  outright). A **watchdog** process, spawned before the container is created, waits for the
+  pytest process to die and then force-removes the container.
+- everything died together (machine or CI job torn down, watchdog killed too): the **reaper** at
+  the next session's start removes labelled containers whose owner process is dead.
+
+Why a detached host process for the watchdog, rather than a sidecar container (testcontainers'
+Ryuk) or a wrapper inside the Triton container:
+- it waits on a pidfd (Linux >= 5.3): woken by the kernel the instant the owner dies, whatever
+  the signal, with no polling delay and no pid-reuse race;
+- it needs no extra image (Ryuk's must be pulled; nothing can be pulled on air-gapped runners)
+  and no Docker socket mounted into a container (that is root on the host);
+- the Triton container keeps running tritonserver itself, exactly the `docker run` line users
+  would type, with no shell wrapper between the engine's signals and the server;
+- it runs in its own session (setsid) with no inherited file descriptors, so a Ctrl-C or a
+  process-group kill aimed at pytest does not take it down, and it never holds pytest's output
+  pipes open (a caller reading pytest's stdout would otherwise hang until it exits).
+
+Labels record the owner as (pid, process start time, host key). The start time makes a recycled
+pid not look like a live owner; the host key (boot id + pid namespace) keeps a reaper from judging
+pids of another machine or container that shares the same engine: those are left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import docker
+
+LABEL_PREFIX = "org.pytest-triton"
+LABEL_SESSION = f"{LABEL_PREFIX}.session"
+LABEL_OWNER_PID = f"{LABEL_PREFIX}.owner-pid"
+LABEL_OWNER_START = f"{LABEL_PREFIX}.owner-start"
+LABEL_HOST = f"{LABEL_PREFIX}.host"
+
+# After the owner dies the watchdog removes the container, then looks once more after this long:
+# a create request the owner sent just before dying may still be completing in the engine.
+SECOND_SWEEP_DELAY_S = 2.0
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The process a container belongs to, identified so that pid reuse cannot fool us."""
+
+    pid: int
+    start_ticks: int  # field 22 of /proc/<pid>/stat: start time in clock ticks since boot
+    host: str  # boot id + pid namespace: where `pid` means this process
+
+    @classmethod
+    def current(cls) -> Owner:
+        return cls.of(os.getpid())
+
+    @classmethod
+    def of(cls, pid: int) -> Owner:
+        start = process_start_ticks(pid)
+        if start is None:
+            raise ProcessLookupError(pid)
+        return cls(pid=pid, start_ticks=start, host=host_key())
+
+    def is_alive(self) -> bool:
+        """True while the very process we recorded is running (zombies count as dead)."""
+        return process_start_ticks(self.pid) == self.start_ticks
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """Start time of a live process, or None when there is none (or only its zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # comm (field 2) may contain spaces and parentheses: split after its closing parenthesis.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    state, start = fields[0], fields[19]
+    if state in ("Z", "X"):
+        return None
+    return int(start)
+
+
+def host_key() -> str:
+    """Identifies the pid space of this process: a reboot or another pid namespace changes it."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = "unknown-boot"
+    try:
+        pidns = os.readlink("/proc/self/ns/pid")  # e.g. "pid:[4026531836]"
+    except OSError:
+        pidns = "unknown-ns"
+    return f"{boot}/{pidns.removeprefix('pid:').strip('[]')}"
+
+
+def session_labels(session_id: str, owner: Owner) -> dict[str, str]:
+    """Labels put on every container a session starts; the reaper reads them back."""
+    return {
+        LABEL_SESSION: session_id,
+        LABEL_OWNER_PID: str(owner.pid),
+        LABEL_OWNER_START: str(owner.start_ticks),
+        LABEL_HOST: owner.host,
+    }
+
+
+def owner_from_labels(labels: Mapping[str, str]) -> Owner | None:
+    """The owner recorded in a container's labels; None when they are missing or mangled."""
+    try:
+        return Owner(
+            pid=int(labels[LABEL_OWNER_PID]),
+            start_ticks=int(labels[LABEL_OWNER_START]),
+            host=labels[LABEL_HOST],
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def is_orphan(labels: Mapping[str, str], here: str | None = None) -> bool:
+    """A session container whose owner ran in this pid space and is gone.
+
+    Containers of owners elsewhere (another machine or container using the same engine) are
+    never orphans to us: we cannot see their processes. Neither are containers with mangled
+    labels: we cannot tell whose they are.
+    """
+    owner = owner_from_labels(labels)
+    if owner is None:
+        return False
+    if owner.host != (here if here is not None else host_key()):
+        # Same boot id but another pid namespace, or another machine: not ours to judge.
+        return False
+    return not owner.is_alive()
+
+
+def reap_orphans(client: docker.DockerClient) -> list[str]:
+    """Force-remove containers left by dead pytest-triton sessions; return their names."""
+    import docker.errors
+
+    here = host_key()
+    reaped: list[str] = []
+    for container in client.containers.list(all=True, filters={"label": LABEL_SESSION}):
+        if is_orphan(container.labels, here):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True, v=True)
+                reaped.append(container.name)
+    return reaped
+
+
+# -- watchdog ----------------------------------------------------------------------------------
+
+
+def spawn_watchdog(
+    container_name: str, owner: Owner, log_path: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start the watchdog for a container that is about to be created under `container_name`.
+
+    Spawned *before* the container exists so that no instant passes in which pytest could die
+    with a container and no watchdog. The caller stops it (terminate) after its own teardown.
+    """
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest_triton.server.reaper",
+        "--owner-pid",
+        str(owner.pid),
+        "--owner-start",
+        str(owner.start_ticks),
+        "--container",
+        container_name,
+    ]
+    if log_path is not None:
+        argv += ["--log", str(log_path)]
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        start_new_session=True,
+        # The package may not be installed (running from a checkout): find it where we did.
+        env={**os.environ, "PYTHONPATH": _package_parent_on_path()},
+    )
+
+
+def _package_parent_on_path() -> str:
+    here = str(Path(__file__).resolve().parents[2])
+    existing = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join(p for p in (here, existing) if p)
+
+
+def wait_for_death(
+    owner: Owner,
+    *,
+    stop_waiting: Callable[[], bool] = lambda: False,
+    check_every_s: float = 2.0,
+) -> bool:
+    """Block until `owner` dies (True) or `stop_waiting()` says to give up (False)."""
+    if not owner.is_alive():
+        return True
+    pidfd: int | None
+    try:
+        pidfd = os.pidfd_open(owner.pid)
+    except (AttributeError, OSError):  # pre-5.3 kernel or not Linux: fall back to polling
+        pidfd = None
+    try:
+        # The pid could have been recycled between is_alive() and pidfd_open(): re-check.
+        if not owner.is_alive():
+            return True
+        while True:
+            if pidfd is not None:
+                readable, _, _ = select.select([pidfd], [], [], check_every_s)
+                if readable:
+                    return True
+            else:
+                time.sleep(min(check_every_s, 0.2))
+                if not owner.is_alive():
+                    return True
+            if stop_waiting():
+                return False
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def run_watchdog(owner: Owner, container_name: str, log: Callable[[str], None]) -> int:
+    """The watchdog's body: outlive the owner by as long as it takes to remove the container."""
+    import docker
+    import docker.errors
+
+    client = docker.from_env()
+    seen = False
+
+    def container_gone_after_teardown() -> bool:
+        # Normal teardown removes the container (and terminates us); if that message was lost,
+        # exit once the container we saw is gone, rather than lingering until pytest exits.
+        nonlocal seen
+        try:
+            client.containers.get(container_name)
+        except docker.errors.NotFound:
+            return seen
+        except docker.errors.DockerException:
+            return False
+        seen = True
+        return False
+
+    if not wait_for_death(owner, stop_waiting=container_gone_after_teardown):
+        log(f"container {container_name} removed by its session; watchdog exits")
+        return 0
+    log(f"owner pid {owner.pid} died; removing container {container_name}")
+    for attempt in range(2):
+        try:
+            client.containers.get(container_name).remove(force=True, v=True)
+            log(f"removed {container_name}")
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:  # e.g. removal already in progress
+            log(f"removing {container_name}: {exc}")
+        if attempt == 0:
+            time.sleep(SECOND_SWEEP_DELAY_S)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_triton.server.reaper",
+        description="Remove a pytest-triton container once the pytest process that owns it dies.",
+    )
+    parser.add_argument("--owner-pid", type=int, required=True)
+    parser.add_argument("--owner-start", type=int, required=True)
+    parser.add_argument("--container", required=True)
+    parser.add_argument("--log", type=Path)
+    args = parser.parse_args(argv)
+
+    # Ctrl-C in a terminal and a closing terminal are meant for pytest, which tears down in
+    # order; we must stay to cover the case where it cannot. SIGTERM (from the owner's teardown)
+    # keeps its default action: exit.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def log(message: str) -> None:
+        if args.log is None:
+            return
+        with contextlib.suppress(OSError), args.log.open("a") as f:
+            f.write(f"{time.strftime('%H:%M:%S')} watchdog[{os.getpid()}]: {message}\n")
+
+    owner = Owner(pid=args.owner_pid, start_ticks=args.owner_start, host=host_key())
+    try:
+        return run_watchdog(owner, args.container, log)
+    except Exception as exc:  # the watchdog has no one to report to but its log
+        log(f"failed: {exc!r}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
