@@ -17,7 +17,7 @@ from .loadspec import option_defaults
 from .models_cache import ModelCache
 from .options import get_option
 from .server_factory import make_server, server_spec
-from .state import SPECS_KEY
+from .state import SPECS_KEY, STATE_KEY
 
 
 class TritonRemoteWarning(UserWarning):
@@ -36,6 +36,7 @@ def triton_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
             warnings.warn(TritonRemoteWarning(UNCONTROLLED_LOAD_WARNING), stacklevel=1)
         server.start()
+        request.config.stash[STATE_KEY].server = server.identity()
     except TritonTestError as exc:
         pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
     try:

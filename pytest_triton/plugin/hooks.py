@@ -85,12 +85,27 @@ def pytest_exception_interact(
         report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write the requested report files (also when tests failed: that is when they matter)."""
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is None:
+        return
+    from pytest_triton.report.files import write_reports
+
+    targets = {
+        kind: get_option(session.config, f"triton_report_{kind}") for kind in ("json", "md", "html")
+    }
+    state.reports_written = write_reports(state.results, state.server, targets)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     state = terminalreporter.config.stash.get(STATE_KEY, None)
-    if not state or not state.results:
+    if not state or not (state.results or state.reports_written):
         return
     from pytest_triton.report.terminal import summary_lines
 
     terminalreporter.write_sep("=", "triton performance")
     for line in summary_lines(state.results):
         terminalreporter.write_line(line)
+    for path in state.reports_written:
+        terminalreporter.write_line(f"report written: {path}")

@@ -55,6 +55,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("triton_window", "measurement window length in seconds", "float", 2.0),
     Option("triton_warmup", "warm-up seconds before the first window of each step", "float", 1.0),
     Option("triton_protocol", "protocol the load driver uses", "string", "grpc", ("grpc", "http")),
+    Option("triton_report_json", "write a JSON report of all measurements to this path", "path"),
+    Option("triton_report_md", "write a markdown report (e.g. $GITHUB_STEP_SUMMARY) to this path", "path"),
+    Option("triton_report_html", "write an HTML report with throughput/latency curves to this path", "path"),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}

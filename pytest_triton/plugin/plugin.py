@@ -14,6 +14,7 @@ from .hooks import (
     pytest_configure,
     pytest_exception_interact,
     pytest_runtest_call,
+    pytest_sessionfinish,
     pytest_terminal_summary,
 )
 from .options import add_options
@@ -24,6 +25,7 @@ __all__ = [
     "pytest_configure",
     "pytest_exception_interact",
     "pytest_runtest_call",
+    "pytest_sessionfinish",
     "pytest_terminal_summary",
     "triton",
     "triton_models",

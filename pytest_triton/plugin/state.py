@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from pytest_triton.outcome import JudgedResult
+from pytest_triton.server.base import ServerIdentity
 
 from .markers import TestSpecs
 
@@ -14,6 +15,8 @@ from .markers import TestSpecs
 @dataclass
 class SessionState:
     results: list[JudgedResult] = field(default_factory=list)
+    server: ServerIdentity | None = None
+    reports_written: list[str] = field(default_factory=list)
 
 
 STATE_KEY = pytest.StashKey[SessionState]()
