@@ -42,3 +42,7 @@ class MeasurementError(TritonTestError):
 
 class BaselineError(TritonTestError):
     """A baseline file is unreadable, corrupt, of a foreign schema, or cannot be written."""
+
+
+class BaselineCollisionError(BaselineError):
+    """Two tests map to one baseline file (or a file records another test: a rename)."""

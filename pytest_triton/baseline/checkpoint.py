@@ -1,0 +1,187 @@
+"""Measurements checkpointed as tests complete, so an interrupted session loses nothing.
+
+Model Analyzer's scheme: files named by consecutive non-negative integers (`0.ckpt`, `1.ckpt`,
+...), the highest is the latest. A session that records anything writes one new index (the
+latest + 1) and rewrites only that file as tests complete; older checkpoints are never touched,
+so a crash mid-session cannot damage the previous state.
+
+Resume reuses a measurement only when its full key matches exactly: the test, the complete
+environment fingerprint, the model's files, its effective config, the load spec and the SLO.
+Anything else is measured again: a stale checkpoint (Model Analyzer's issue #805) must never
+stand in for a measurement of something that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_triton.baseline import codec
+from pytest_triton.baseline.atomic import atomic_write_text
+from pytest_triton.baseline.fingerprint import Fingerprint
+from pytest_triton.baseline.model_identity import Subject
+from pytest_triton.baseline.store import utc_now
+from pytest_triton.errors import BaselineError
+from pytest_triton.result import Measurement
+
+SCHEMA = "pytest-triton/checkpoint"
+SCHEMA_VERSION = 1
+_NAME = re.compile(r"^(0|[1-9][0-9]*)\.ckpt$")
+
+
+def resume_key(
+    test_id: str,
+    fingerprint: Fingerprint,
+    subject: Subject,
+    slo: Mapping[str, Any] | None = None,
+) -> str:
+    """sha256 over everything a measurement depends on; equal keys <=> reusable."""
+    material = {
+        "test": test_id,
+        "fingerprint": fingerprint.to_dict(),  # all fields: resume is same-machine by nature
+        "subject": subject.to_dict(),
+        "slo": dict(slo or {}),
+    }
+    blob = json.dumps(codec.plain(material), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    test_id: str
+    key: str
+    measurement: Measurement
+    complete: bool  # False: the session was interrupted during this measurement
+    slo_passed: bool | None = None  # None: not judged (interrupted, or no SLO)
+    recorded_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "measurement": codec.measurement_to_dict(self.measurement),
+            "complete": self.complete,
+            "slo_passed": self.slo_passed,
+            "recorded_at": self.recorded_at,
+        }
+
+    @classmethod
+    def from_dict(cls, test_id: str, data: Mapping[str, Any]) -> CheckpointRecord:
+        slo_passed = data.get("slo_passed")
+        return cls(
+            test_id=test_id,
+            key=str(data["key"]),
+            measurement=codec.measurement_from(data["measurement"]),
+            complete=bool(data["complete"]),
+            slo_passed=None if slo_passed is None else bool(slo_passed),
+            recorded_at=str(data.get("recorded_at", "")),
+        )
+
+
+def indices(directory: Path) -> list[int]:
+    """The checkpoint numbers present, ascending (other files are ignored)."""
+    if not directory.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in directory.iterdir() if (m := _NAME.match(p.name)))
+
+
+def read_checkpoint(path: Path) -> dict[str, CheckpointRecord]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BaselineError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BaselineError(
+            f"checkpoint {path} is corrupt ({exc}); it was left untouched. Delete it to resume "
+            "from the previous checkpoint, or run without --triton-resume"
+        ) from exc
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise BaselineError(f"{path} is not a pytest-triton checkpoint; it was left untouched")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise BaselineError(
+            f"checkpoint {path} has schema version {version!r}; this pytest-triton reads up to "
+            f"{SCHEMA_VERSION}. Run without --triton-resume (a new checkpoint will be written "
+            "next to it)"
+        )
+    try:
+        return {
+            str(test_id): CheckpointRecord.from_dict(str(test_id), record)
+            for test_id, record in (data.get("records") or {}).items()
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BaselineError(
+            f"checkpoint {path} is corrupt (malformed record: {exc!r}); it was left untouched"
+        ) from exc
+
+
+class Checkpoints:
+    """The checkpoint directory, as seen by one session."""
+
+    def __init__(self, directory: Path, *, resume: bool = False) -> None:
+        self.directory = directory
+        self.resume = resume
+        present = indices(directory)
+        self.loaded_from: Path | None = None
+        self._records: dict[str, CheckpointRecord] = {}
+        if resume and present:
+            self.loaded_from = directory / f"{present[-1]}.ckpt"
+            # A resumed session carries the earlier records forward, so interrupting it again
+            # and resuming once more still finds them.
+            self._records = read_checkpoint(self.loaded_from)
+        self.index = present[-1] + 1 if present else 0
+        self._dirty = False
+
+    @property
+    def path(self) -> Path:
+        """The file this session writes (created on the first record)."""
+        return self.directory / f"{self.index}.ckpt"
+
+    @property
+    def records(self) -> Mapping[str, CheckpointRecord]:
+        return dict(self._records)
+
+    def reusable(self, test_id: str, key: str) -> Measurement | None:
+        """A completed measurement of exactly this key, when resuming; else None."""
+        if not self.resume:
+            return None
+        record = self._records.get(test_id)
+        if record is None or record.key != key or not record.complete:
+            return None
+        return record.measurement
+
+    def record(
+        self,
+        test_id: str,
+        key: str,
+        measurement: Measurement,
+        *,
+        complete: bool,
+        slo_passed: bool | None = None,
+    ) -> Path:
+        """Add (or replace) a test's record and save at once."""
+        self._records[test_id] = CheckpointRecord(
+            test_id, key, measurement, complete, slo_passed, utc_now()
+        )
+        self._dirty = True
+        return self.save()
+
+    def save(self) -> Path:
+        text = codec.dumps(
+            {
+                "schema": SCHEMA,
+                "schema_version": SCHEMA_VERSION,
+                "records": {t: r.to_dict() for t, r in sorted(self._records.items())},
+            }
+        )
+        atomic_write_text(self.path, text, what="checkpoint")
+        self._dirty = False
+        return self.path
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty

@@ -1,0 +1,336 @@
+"""The baseline gate of one test: compare with (or update) its stored baseline, per mode.
+
+This is the whole policy the issue asks for, kept out of the plugin so it is testable and usable
+without pytest:
+
+* compare never writes; no baseline passes with a visible note (fails when `required`);
+* an environment mismatch is no comparison plus a warning naming what differs (a failure only
+  when `required`: then this environment has no baseline);
+* update writes only measurements that completed and met their SLO, and still reports how they
+  compare with what they replace;
+* a change of model files, config or load never blocks a comparison: it is named in the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pytest_triton.baseline.fingerprint import FieldDiff, Fingerprint, MatchPolicy
+from pytest_triton.baseline.model_identity import Subject, subject_changes
+from pytest_triton.baseline.store import (
+    BaselineEntry,
+    BaselineFile,
+    BaselineRecord,
+    BaselineStore,
+    Match,
+    record_for,
+    select,
+)
+from pytest_triton.errors import BaselineError, ConfigError
+from pytest_triton.result import Measurement
+from pytest_triton.tolerance import Tolerances
+from pytest_triton.verdict import Verdict, compare
+
+
+class Mode(Enum):
+    COMPARE = "compare"
+    UPDATE = "update"
+    OFF = "off"
+
+    @classmethod
+    def parse(cls, text: str) -> Mode:
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            raise ConfigError(f"baseline mode {text!r}: use compare, update or off") from None
+
+
+class Status(Enum):
+    COMPARED = "compared"
+    REGRESSED = "REGRESSED"
+    NO_BASELINE = "no baseline"
+    ENV_MISMATCH = "environment mismatch"
+    UPDATED = "updated"
+    NOT_UPDATED = "not updated"
+    ERROR = "baseline error"
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    mode: Mode = Mode.COMPARE
+    required: bool = False  # no baseline for this environment fails the test
+    match: MatchPolicy = field(default_factory=MatchPolicy)
+    tolerances: Tolerances = field(default_factory=Tolerances)
+    force: bool = False  # update may replace a corrupt / foreign file (moved aside first)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One measurement a test took, with what it was of."""
+
+    key: str  # store.measurement_key(model, occurrence)
+    subject: Subject
+    measurement: Measurement
+    slo: Mapping[str, Any] = field(default_factory=dict)
+    complete: bool = True  # False: cut short by Ctrl-C
+    slo_passed: bool = True
+
+
+@dataclass(frozen=True)
+class Judgement:
+    key: str
+    status: Status
+    message: str
+    failed: bool = False
+    verdict: Verdict | None = None
+
+
+@dataclass(frozen=True)
+class TestGate:
+    """The gate's outcome for one test: what the test reports and the session summary lists."""
+
+    test_id: str
+    judgements: tuple[Judgement, ...]
+    path: Path | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(j.failed for j in self.judgements)
+
+    def failure_message(self) -> str:
+        return "\n\n".join(j.message for j in self.judgements if j.failed)
+
+    def notes(self) -> list[str]:
+        """What a passing test shows (no baseline, mismatch, improvements, warnings)."""
+        return [j.message for j in self.judgements if not j.failed and j.status is not Status.OFF]
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        for j in self.judgements:
+            head = "FAIL" if j.failed else "ok  "
+            compared = j.verdict is not None and j.status in (Status.COMPARED, Status.REGRESSED)
+            detail = j.verdict.summary() if compared and j.verdict else j.message.splitlines()[0]
+            lines.append(f"{head} {self.test_id} [{j.key}] {j.status.value}: {detail}")
+        return lines
+
+
+def _describe_env_diffs(diffs: Sequence[FieldDiff], policy: MatchPolicy) -> list[str]:
+    """Non-blocking environment differences, said out loud: a comparison across a driver update
+    under a loose policy is the user's choice, but they should see it."""
+    notes = []
+    for d in diffs:
+        if d.blocking:
+            continue
+        why = "ignored by the match policy" if d.name in policy.ignored else "not blocking"
+        notes.append(f"environment {d.describe()} ({why})")
+    return notes
+
+
+def _mismatch_message(match: Match, file_path: Path) -> str:
+    differing = "; ".join(d.describe() for d in match.differences if d.blocking)
+    fields = ",".join(d.name for d in match.differences if d.blocking)
+    return (
+        f"environment mismatch, not compared: the baseline in {file_path} was recorded on "
+        f"{match.nearest_label or 'another machine'}, which differs in {differing}. Record "
+        "this environment with --triton-baseline=update (environments live side by side), "
+        f"or opt into a looser match with --triton-baseline-match=loose or ={fields}"
+    )
+
+
+def _compare_one(
+    candidate: Candidate,
+    entry: BaselineEntry,
+    match: Match,
+    settings: GateSettings,
+    tolerances: Tolerances,
+) -> tuple[Verdict | None, BaselineRecord | None]:
+    record = entry.records.get(candidate.key)
+    if record is None:
+        return None, None
+    notes = subject_changes(record.subject, candidate.subject)
+    notes.extend(_describe_env_diffs(match.differences, settings.match))
+    return compare(record.measurement, candidate.measurement, tolerances, notes), record
+
+
+def _label(key: str, record: BaselineRecord | None, entry: BaselineEntry) -> str:
+    when = f" recorded {record.recorded_at}" if record and record.recorded_at else ""
+    return f"baseline of {key!r}{when} on {entry.fingerprint.label}"
+
+
+def gate_test(
+    store: BaselineStore,
+    test_id: str,
+    fingerprint: Fingerprint,
+    candidates: Sequence[Candidate],
+    settings: GateSettings,
+    *,
+    tolerance_overrides: Mapping[str, float | None] | None = None,
+    name: str | None = None,
+    plugin_version: str = "",
+) -> TestGate:
+    """Judge (compare mode) or record (update mode) every measurement of one test."""
+    if settings.mode is Mode.OFF or not candidates:
+        return TestGate(
+            test_id, tuple(Judgement(c.key, Status.OFF, "baselines off") for c in candidates)
+        )
+    tolerances = settings.tolerances.with_overrides(tolerance_overrides or {})
+    path = store.path_for(test_id, name)
+    try:
+        file = store.read(test_id, name)
+        read_error = ""
+    except BaselineError as exc:
+        file, read_error = None, str(exc)
+    if settings.mode is Mode.COMPARE:
+        return TestGate(
+            test_id,
+            tuple(
+                _compare_mode(file, read_error, path, fingerprint, candidates, settings, tolerances)
+            ),
+            path,
+        )
+    return _update_mode(
+        store,
+        test_id,
+        file,
+        path,
+        fingerprint,
+        candidates,
+        settings,
+        tolerances,
+        name,
+        plugin_version,
+    )
+
+
+def _compare_mode(
+    file: BaselineFile | None,
+    read_error: str,
+    path: Path,
+    fingerprint: Fingerprint,
+    candidates: Sequence[Candidate],
+    settings: GateSettings,
+    tolerances: Tolerances,
+) -> list[Judgement]:
+    if read_error:
+        return [Judgement(c.key, Status.ERROR, read_error, failed=True) for c in candidates]
+    out: list[Judgement] = []
+    if file is None or not file.environments:
+        for c in candidates:
+            msg = (
+                f"no baseline for {c.key!r} ({path} does not exist): not compared. Record "
+                "one with --triton-baseline=update"
+            )
+            out.append(_no_baseline(c.key, msg, settings.required))
+        return out
+    match = select(file, fingerprint, settings.match)
+    if match.entry is None:
+        msg = _mismatch_message(match, path)
+        return [
+            Judgement(
+                c.key,
+                Status.ENV_MISMATCH,
+                msg + (" (failing: baselines are required)" if settings.required else ""),
+                failed=settings.required,
+            )
+            for c in candidates
+        ]
+    for c in candidates:
+        verdict, record = _compare_one(c, match.entry, match, settings, tolerances)
+        if verdict is None:
+            msg = (
+                f"no baseline for {c.key!r} in this environment (the file {path} has "
+                f"{', '.join(sorted(match.entry.records)) or 'no measurements'}): not "
+                "compared. Record it with --triton-baseline=update"
+            )
+            out.append(_no_baseline(c.key, msg, settings.required))
+            continue
+        label = _label(c.key, record, match.entry)
+        if verdict.regressed:
+            head = f"performance regression against the {label}:"
+            out.append(
+                Judgement(
+                    c.key,
+                    Status.REGRESSED,
+                    f"{head}\n{verdict.message()}",
+                    failed=True,
+                    verdict=verdict,
+                )
+            )
+        else:
+            head = f"compared with the {label}: {verdict.summary()}"
+            out.append(
+                Judgement(c.key, Status.COMPARED, f"{head}\n{verdict.message()}", verdict=verdict)
+            )
+    return out
+
+
+def _no_baseline(key: str, message: str, required: bool) -> Judgement:
+    if required:
+        message += " (failing: --triton-baseline-required is set)"
+    return Judgement(key, Status.NO_BASELINE, message, failed=required)
+
+
+def _update_mode(
+    store: BaselineStore,
+    test_id: str,
+    file: BaselineFile | None,
+    path: Path,
+    fingerprint: Fingerprint,
+    candidates: Sequence[Candidate],
+    settings: GateSettings,
+    tolerances: Tolerances,
+    name: str | None,
+    plugin_version: str,
+) -> TestGate:
+    match = select(file, fingerprint, settings.match) if file is not None else None
+    exact = match.entry if match is not None and match.env_id == fingerprint.env_id else None
+    to_write: dict[str, BaselineRecord] = {}
+    judged: dict[str, Judgement] = {}
+    for c in candidates:
+        if not c.complete:
+            judged[c.key] = Judgement(
+                c.key,
+                Status.NOT_UPDATED,
+                f"baseline of {c.key!r} not updated: the measurement was "
+                "interrupted before it completed",
+            )
+            continue
+        if not c.slo_passed:
+            judged[c.key] = Judgement(
+                c.key,
+                Status.NOT_UPDATED,
+                f"baseline of {c.key!r} not updated: the measurement did "
+                "not meet its SLO (a failing run must not become the "
+                "reference)",
+            )
+            continue
+        to_write[c.key] = record_for(c.subject, c.measurement, c.slo, plugin_version)
+    if not to_write:
+        return TestGate(test_id, tuple(judged[c.key] for c in candidates), path)
+    try:
+        written = store.write(test_id, fingerprint, to_write, name=name, force=settings.force)
+    except BaselineError as exc:
+        for key in to_write:
+            judged[key] = Judgement(key, Status.ERROR, str(exc), failed=True)
+        return TestGate(test_id, tuple(judged[c.key] for c in candidates), path)
+    for c in candidates:
+        if c.key not in to_write:
+            continue
+        was = ""
+        verdict = None
+        if exact is not None and match is not None:
+            verdict, _ = _compare_one(c, exact, match, settings, tolerances)
+            if verdict is not None:
+                was = f"; against the previous baseline: {verdict.summary()}"
+        judged[c.key] = Judgement(
+            c.key,
+            Status.UPDATED,
+            f"baseline of {c.key!r} written to {written}{was}",
+            verdict=verdict,
+        )
+    return TestGate(test_id, tuple(judged[c.key] for c in candidates), written)

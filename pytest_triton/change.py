@@ -1,0 +1,165 @@
+"""A confidence interval for the relative change of a metric between two runs.
+
+Method: Welch's t-interval on the log of the ratio, with the delta method for the variance
+(se² = s_b²/(n_b·m_b²) + s_c²/(n_c·m_c²), Welch–Satterthwaite degrees of freedom), where the
+samples are the per-window values of each run. Why this and not a bootstrap or request-level
+statistics:
+
+* windows are the independent units we keep: requests inside a window are autocorrelated
+  (queues), a window's mean is an average of hundreds of them and close to normal;
+* CI runs give few windows (3..10 per step). A bootstrap of 3 values has a handful of distinct
+  resamples and badly underestimates the spread; the t distribution is exact for small normal
+  samples and widens honestly as n falls;
+* the two runs have different variances (another machine load, another build): Welch does not
+  pool them;
+* a ratio is what tolerances are stated in, and on the log scale an interval for it is symmetric
+  and never crosses zero;
+* it is deterministic: the same files give the same verdict on every rerun, which a CI gate
+  that people must trust needs (a bootstrap's random verdict flips are the cry-wolf kind).
+
+The point estimate is the ratio of the step aggregates (what the user sees in the table), and
+the windows supply its spread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Change:
+    """current / baseline with a confidence interval, as ratios (1.10 means +10%)."""
+
+    ratio: float
+    low: float
+    high: float
+    df: float
+    confidence: float
+
+    @property
+    def pct(self) -> float:
+        return (self.ratio - 1.0) * 100.0
+
+    @property
+    def low_pct(self) -> float:
+        return (self.low - 1.0) * 100.0
+
+    @property
+    def high_pct(self) -> float:
+        return (self.high - 1.0) * 100.0
+
+
+def _mean_var(values: Sequence[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = math.fsum(values) / n
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, var
+
+
+def relative_change(
+    baseline_point: float,
+    current_point: float,
+    baseline_windows: Sequence[float],
+    current_windows: Sequence[float],
+    confidence: float = 0.95,
+) -> Change | None:
+    """The interval, or None when it cannot be bounded: fewer than 2 windows on a side (no
+    spread estimate) or a non-positive value (no ratio)."""
+    if len(baseline_windows) < 2 or len(current_windows) < 2:
+        return None
+    if baseline_point <= 0 or current_point <= 0:
+        return None
+    m_b, var_b = _mean_var(baseline_windows)
+    m_c, var_c = _mean_var(current_windows)
+    if m_b <= 0 or m_c <= 0:
+        return None
+    # Relative variances of each side's mean (delta method for the log of a mean).
+    v_b = var_b / (len(baseline_windows) * m_b * m_b)
+    v_c = var_c / (len(current_windows) * m_c * m_c)
+    ratio = current_point / baseline_point
+    se = math.sqrt(v_b + v_c)
+    if se == 0.0:
+        return Change(ratio, ratio, ratio, math.inf, confidence)
+    denominator = v_b * v_b / (len(baseline_windows) - 1) + v_c * v_c / (len(current_windows) - 1)
+    df = (v_b + v_c) ** 2 / denominator if denominator > 0 else math.inf
+    t = t_quantile(0.5 + confidence / 2.0, df)
+    return Change(ratio, ratio * math.exp(-t * se), ratio * math.exp(t * se), df, confidence)
+
+
+# ---------------------------------------------------------------------------------------------
+# Student's t quantile without scipy (the core must stay light): the CDF through the regularised
+# incomplete beta function (continued fraction, Numerical Recipes' betacf), inverted by bisection.
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    front = math.exp(log_front)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    if math.isinf(df):
+        return 0.5 * math.erfc(-t / math.sqrt(2.0))
+    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t >= 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The p-quantile of Student's t with df (> 0, may be fractional or inf) degrees of freedom."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"quantile probability must be in (0, 1), got {p}")
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    if p == 0.5:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:  # df near 0 has very heavy tails: grow the bracket
+        hi *= 2.0
+        if hi > 1e12:
+            return hi
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12 * max(1.0, hi):
+            break
+    return (lo + hi) / 2.0

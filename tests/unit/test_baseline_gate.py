@@ -1,0 +1,163 @@
+"""The gate's modes: compare never writes, update writes only good measurements, and the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from baseline_factories import fingerprint, measurement_from_latencies, scaled
+
+from pytest_triton.baseline.fingerprint import MatchPolicy
+from pytest_triton.baseline.gate import Candidate, GateSettings, Mode, Status, gate_test
+from pytest_triton.baseline.model_identity import ModelFiles, Subject
+from pytest_triton.baseline.store import BaselineStore
+
+TEST_ID = "tests/test_perf.py::test_tiny"
+BASE = measurement_from_latencies([5.0, 5.1, 4.9, 5.05, 4.95])
+SUBJECT = Subject(
+    "tiny",
+    None,
+    ModelFiles("d1", {"1/model.py": "a"}),
+    {"instance_group": [{"count": 2}]},
+    {"concurrency": [4]},
+)
+COMPARE = GateSettings(Mode.COMPARE)
+UPDATE = GateSettings(Mode.UPDATE)
+
+
+def _candidate(measurement: object = BASE, **kw: object) -> Candidate:
+    return Candidate("tiny", kw.pop("subject", SUBJECT), measurement, **kw)  # type: ignore[arg-type]
+
+
+def _recorded(tmp_path: Path) -> BaselineStore:
+    store = BaselineStore(tmp_path)
+    gate = gate_test(store, TEST_ID, fingerprint(), [_candidate()], UPDATE)
+    assert gate.judgements[0].status is Status.UPDATED
+    return store
+
+
+def test_no_baseline_passes_with_a_note_or_fails_when_required(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    gate = gate_test(store, TEST_ID, fingerprint(), [_candidate()], COMPARE)
+    assert not gate.failed
+    assert gate.judgements[0].status is Status.NO_BASELINE
+    assert "no baseline for 'tiny'" in gate.notes()[0]
+    required = gate_test(
+        store, TEST_ID, fingerprint(), [_candidate()], GateSettings(Mode.COMPARE, required=True)
+    )
+    assert required.failed and "--triton-baseline-required" in required.failure_message()
+    assert not any(tmp_path.iterdir())  # compare never writes
+
+
+def test_unchanged_build_passes_and_slower_one_fails_with_a_table(tmp_path: Path) -> None:
+    store = _recorded(tmp_path)
+    before = store.path_for(TEST_ID).read_bytes()
+    same = gate_test(store, TEST_ID, fingerprint(), [_candidate()], COMPARE)
+    assert not same.failed and same.judgements[0].status is Status.COMPARED
+    slow = gate_test(store, TEST_ID, fingerprint(), [_candidate(scaled(BASE, 1.3))], COMPARE)
+    assert slow.failed and slow.judgements[0].status is Status.REGRESSED
+    message = slow.failure_message()
+    assert "performance regression against the baseline of 'tiny' recorded" in message
+    assert "change [95% CI]" in message and "REGRESSION" in message
+    assert store.path_for(TEST_ID).read_bytes() == before  # compare never writes
+    assert slow.summary_lines()[0].startswith("FAIL tests/test_perf.py::test_tiny [tiny] REGRESSED")
+
+
+def test_model_and_config_changes_do_not_block_and_are_named(tmp_path: Path) -> None:
+    store = _recorded(tmp_path)
+    changed = Subject(
+        "tiny",
+        None,
+        ModelFiles("d2", {"1/model.py": "b"}),
+        {"instance_group": [{"count": 1}]},
+        {"concurrency": [4]},
+    )
+    gate = gate_test(
+        store, TEST_ID, fingerprint(), [_candidate(scaled(BASE, 1.3), subject=changed)], COMPARE
+    )
+    assert gate.failed  # still compared
+    assert "changed: 1/model.py changed" in gate.failure_message()
+    assert "changed: instance_group count 2 → 1" in gate.failure_message()
+
+
+def test_environment_mismatch_is_not_compared_and_names_the_difference(tmp_path: Path) -> None:
+    store = _recorded(tmp_path)
+    other = fingerprint(server_version="2.52.0")
+    gate = gate_test(store, TEST_ID, other, [_candidate(scaled(BASE, 2.0))], COMPARE)
+    assert not gate.failed
+    judgement = gate.judgements[0]
+    assert judgement.status is Status.ENV_MISMATCH and judgement.verdict is None
+    assert "Triton version: 2.51.0 → 2.52.0" in judgement.message
+    assert "--triton-baseline-match=loose or =server_version" in judgement.message
+    required = gate_test(
+        store, TEST_ID, other, [_candidate()], GateSettings(Mode.COMPARE, required=True)
+    )
+    assert required.failed
+
+
+def test_loose_match_compares_and_says_what_it_ignored(tmp_path: Path) -> None:
+    store = _recorded(tmp_path)
+    gate = gate_test(
+        store,
+        TEST_ID,
+        fingerprint(server_digest="sha256:new"),
+        [_candidate(scaled(BASE, 1.3))],
+        GateSettings(Mode.COMPARE, match=MatchPolicy.parse("loose")),
+    )
+    assert gate.failed
+    assert "ignored by the match policy" in gate.failure_message()
+
+
+def test_update_skips_failed_slo_and_interrupted_measurements(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    gate = gate_test(
+        store,
+        TEST_ID,
+        fingerprint(),
+        [_candidate(slo_passed=False), Candidate("tiny#2", SUBJECT, BASE, complete=False)],
+        UPDATE,
+    )
+    assert [j.status for j in gate.judgements] == [Status.NOT_UPDATED, Status.NOT_UPDATED]
+    assert "did not meet its SLO" in gate.judgements[0].message
+    assert "interrupted" in gate.judgements[1].message
+    assert not store.path_for(TEST_ID).exists()
+
+
+def test_update_reports_how_it_compares_with_what_it_replaces(tmp_path: Path) -> None:
+    store = _recorded(tmp_path)
+    gate = gate_test(store, TEST_ID, fingerprint(), [_candidate(scaled(BASE, 1.3))], UPDATE)
+    assert not gate.failed
+    assert "against the previous baseline: 3 regression(s)" in gate.judgements[0].message
+    again = gate_test(store, TEST_ID, fingerprint(), [_candidate(scaled(BASE, 1.3))], COMPARE)
+    assert not again.failed  # the new baseline is the slower run
+
+
+def test_corrupt_file_fails_the_test_in_both_modes_and_is_kept(tmp_path: Path) -> None:
+    store = _recorded(tmp_path)
+    path = store.path_for(TEST_ID)
+    path.write_text("{")
+    for settings in (COMPARE, UPDATE):
+        gate = gate_test(store, TEST_ID, fingerprint(), [_candidate()], settings)
+        assert gate.failed and "corrupt" in gate.failure_message()
+    assert path.read_text() == "{"
+
+
+def test_per_test_tolerance_overrides_apply(tmp_path: Path) -> None:
+    store = _recorded(tmp_path)
+    loose = {"p50": 0.5, "throughput": 0.5, "p99": 0.5}
+    gate = gate_test(
+        store,
+        TEST_ID,
+        fingerprint(),
+        [_candidate(scaled(BASE, 1.3))],
+        COMPARE,
+        tolerance_overrides=loose,
+    )
+    assert not gate.failed
+
+
+def test_off_does_nothing(tmp_path: Path) -> None:
+    gate = gate_test(
+        BaselineStore(tmp_path), TEST_ID, fingerprint(), [_candidate()], GateSettings(Mode.OFF)
+    )
+    assert not gate.failed and gate.notes() == []
+    assert not any(tmp_path.iterdir())

@@ -1,0 +1,67 @@
+"""The confidence interval of a relative change, and the t quantile under it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_triton.change import relative_change, t_cdf, t_quantile
+
+
+@pytest.mark.parametrize(
+    ("df", "q975"),
+    # Reference values from any t table.
+    [(1, 12.7062), (2, 4.3027), (3, 3.1824), (5, 2.5706), (10, 2.2281), (30, 2.0423)],
+)
+def test_t_quantile_matches_tables(df: float, q975: float) -> None:
+    assert t_quantile(0.975, df) == pytest.approx(q975, abs=1e-4)
+
+
+def test_t_quantile_is_normal_for_infinite_df_and_symmetric() -> None:
+    assert t_quantile(0.975, math.inf) == pytest.approx(1.959964, abs=1e-5)
+    assert t_quantile(0.025, 7) == pytest.approx(-t_quantile(0.975, 7))
+    assert t_cdf(t_quantile(0.9, 4.5), 4.5) == pytest.approx(0.9, abs=1e-9)
+
+
+def test_interval_contains_the_point_and_widens_with_noise() -> None:
+    quiet = relative_change(10.0, 11.0, [9.9, 10.0, 10.1], [10.9, 11.0, 11.1])
+    noisy = relative_change(10.0, 11.0, [9.0, 10.0, 11.0], [10.0, 11.0, 12.0])
+    assert quiet is not None and noisy is not None
+    assert quiet.low < 1.1 < quiet.high
+    assert noisy.high - noisy.low > 5 * (quiet.high - quiet.low)
+    assert quiet.pct == pytest.approx(10.0)
+
+
+def test_no_interval_without_a_spread_estimate_or_a_ratio() -> None:
+    assert relative_change(10.0, 11.0, [10.0], [11.0, 11.0]) is None
+    assert relative_change(0.0, 11.0, [0.0, 0.0], [11.0, 11.0]) is None
+
+
+positive = st.floats(min_value=0.01, max_value=1e5, allow_nan=False, allow_infinity=False)
+
+
+@given(st.lists(positive, min_size=2, max_size=12))
+def test_identical_samples_give_ratio_one_inside_the_interval(samples: list[float]) -> None:
+    mean = sum(samples) / len(samples)
+    change = relative_change(mean, mean, samples, samples)
+    assert change is not None
+    assert change.ratio == 1.0
+    assert change.low <= 1.0 <= change.high
+
+
+@given(
+    st.lists(positive, min_size=2, max_size=12),
+    st.floats(min_value=0.1, max_value=10.0),
+)
+def test_interval_is_scale_equivariant(samples: list[float], factor: float) -> None:
+    """Multiplying one side by k multiplies the ratio and both bounds by k (units don't matter)."""
+    mean = sum(samples) / len(samples)
+    base = relative_change(mean, mean, samples, samples)
+    scaled = relative_change(mean, mean * factor, samples, [s * factor for s in samples])
+    assert base is not None and scaled is not None
+    assert scaled.ratio == pytest.approx(base.ratio * factor, rel=1e-9)
+    assert scaled.low == pytest.approx(base.low * factor, rel=1e-6)
+    assert scaled.high == pytest.approx(base.high * factor, rel=1e-6)

@@ -1,0 +1,181 @@
+"""Verdicts: regression only when the whole interval is beyond tolerance, in the worse direction."""
+
+from __future__ import annotations
+
+from baseline_factories import measurement_from_latencies, scaled, step, window
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_triton.change import Change
+from pytest_triton.result import Measurement
+from pytest_triton.tolerance import Direction, Tolerances
+from pytest_triton.verdict import Outcome, compare, judge
+
+BASE_LATENCIES = [5.0, 5.1, 4.9, 5.05, 4.95]
+
+
+def _rows(verdict_rows: object) -> dict[str, Outcome]:
+    return {r.name: r.outcome for r in verdict_rows}  # type: ignore[attr-defined]
+
+
+def test_judge_uses_the_whole_interval_and_the_direction() -> None:
+    up = Change(1.20, 1.15, 1.25, 10, 0.95)
+    assert judge(up, Direction.LOWER_IS_BETTER, 0.10) is Outcome.REGRESSION
+    assert judge(up, Direction.HIGHER_IS_BETTER, 0.10) is Outcome.IMPROVED
+    straddle = Change(1.12, 1.05, 1.19, 10, 0.95)
+    assert judge(straddle, Direction.LOWER_IS_BETTER, 0.10) is Outcome.INCONCLUSIVE
+    small = Change(1.02, 0.98, 1.06, 10, 0.95)
+    assert judge(small, Direction.LOWER_IS_BETTER, 0.10) is Outcome.OK
+    assert judge(small, Direction.HIGHER_IS_BETTER, 0.10) is Outcome.OK
+
+
+def test_slower_build_regresses_latency_and_throughput() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES)
+    verdict = compare(base, scaled(base, 1.25))
+    outcomes = _rows(verdict.rows)
+    assert outcomes["c4 p50"] is Outcome.REGRESSION
+    assert outcomes["c4 throughput"] is Outcome.REGRESSION
+    assert verdict.regressed
+
+
+def test_faster_build_is_reported_as_an_improvement_not_a_failure() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES)
+    verdict = compare(base, scaled(base, 0.75))
+    assert not verdict.regressed
+    assert {r.name for r in verdict.improvements} >= {"c4 p50", "c4 throughput"}
+    assert "improvement" in verdict.summary()
+
+
+def test_message_is_a_table_with_attribution_to_compute() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES)
+    verdict = compare(base, scaled(base, 1.25))
+    text = verdict.message()
+    header = text.splitlines()[0]
+    for column in ("metric", "baseline", "current", "change [95% CI]", "tolerance", "verdict"):
+        assert column in header
+    assert "REGRESSION" in text
+    # scaled() puts the whole slowdown into compute: the attribution must say so.
+    assert "mostly compute" in text
+    assert "where: c4 latency +1." in text
+
+
+def test_queue_growth_is_attributed_to_the_queue() -> None:
+    base = Measurement(
+        "m",
+        None,
+        (
+            step(
+                [
+                    window(5.0 + d, 800.0, queue_us=100.0, compute_us=4830.0)
+                    for d in (-0.05, 0.0, 0.05)
+                ],
+                4,
+            ),
+        ),
+        1.0,
+    )
+    slow = Measurement(
+        "m",
+        None,
+        (
+            step(
+                [
+                    window(7.0 + d, 570.0, queue_us=2100.0, compute_us=4830.0)
+                    for d in (-0.05, 0.0, 0.05)
+                ],
+                4,
+            ),
+        ),
+        1.0,
+    )
+    verdict = compare(base, slow)
+    assert verdict.regressed
+    assert "mostly queue" in verdict.attribution[0]
+
+
+def test_p99_from_few_samples_is_not_gated_and_says_so() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES, requests=200)
+    verdict = compare(base, scaled(base, 1.5))
+    p99 = next(r for r in verdict.rows if r.metric == "p99")
+    assert p99.outcome is Outcome.NOT_GATED
+    assert p99.reason == "needs >= 1000 requests/window, had 200"
+    assert any("p99 not gated: too few samples" in w for w in verdict.warnings)
+    # ...while the median, well sampled, is still gated and caught
+    assert _rows(verdict.rows)["c4 p50"] is Outcome.REGRESSION
+
+
+def test_p99_with_enough_samples_is_gated() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES, requests=2000)
+    p99 = next(r for r in compare(base, scaled(base, 1.5)).rows if r.metric == "p99")
+    assert p99.outcome is Outcome.REGRESSION
+
+
+def test_steps_are_matched_by_load_point_and_unmatched_ones_noted() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES, concurrency=4)
+    other = measurement_from_latencies(BASE_LATENCIES, concurrency=8)
+    verdict = compare(base, other)
+    assert verdict.rows == ()
+    assert "c8 has no baseline step (new load point)" in verdict.notes
+    assert "c4 is in the baseline but was not measured now" in verdict.notes
+
+
+def test_one_window_per_side_cannot_be_bounded() -> None:
+    base = measurement_from_latencies([5.0])
+    verdict = compare(base, scaled(base, 2.0))
+    assert not verdict.regressed
+    assert all(r.outcome is Outcome.NOT_GATED for r in verdict.rows)
+
+
+def test_tolerance_overrides_switch_metrics_on_and_off() -> None:
+    tolerances = Tolerances().with_overrides({"p99": None, "p90": 0.5})
+    base = measurement_from_latencies(BASE_LATENCIES)
+    names = {r.metric for r in compare(base, scaled(base, 1.25), tolerances).rows}
+    assert "p99" not in names and "p90" in names
+    # a +25% change under a 50% tolerance is not a regression
+    p90 = next(r for r in compare(base, scaled(base, 1.25), tolerances).rows if r.metric == "p90")
+    assert p90.outcome is Outcome.OK
+
+
+def test_capacity_is_compared_with_the_spread_of_its_step() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES)
+    slow = scaled(base, 1.3)
+    base = Measurement(base.model, None, base.steps, 1.0, capacity=base.steps[0].throughput)
+    slow = Measurement(slow.model, None, slow.steps, 1.0, capacity=slow.steps[0].throughput)
+    row = next(r for r in compare(base, slow).rows if r.metric == "capacity")
+    assert row.outcome is Outcome.REGRESSION and row.change is not None
+
+
+# --- laws -------------------------------------------------------------------------------------
+
+latency_lists = st.lists(st.floats(min_value=0.5, max_value=500.0), min_size=2, max_size=10)
+
+
+@given(latency_lists)
+def test_identical_samples_never_regress(latencies: list[float]) -> None:
+    base = measurement_from_latencies(latencies)
+    verdict = compare(base, base)
+    assert not verdict.regressed
+    assert not verdict.improvements
+
+
+@settings(max_examples=200)
+@given(
+    st.floats(min_value=0.5, max_value=500.0),
+    st.lists(st.floats(min_value=-0.05, max_value=0.05), min_size=3, max_size=10),
+    st.floats(min_value=2.0, max_value=20.0),
+)
+def test_a_shift_far_beyond_tolerance_always_regresses(
+    level: float, jitter: list[float], factor: float
+) -> None:
+    """Windows within +-5% of their level, a slowdown of 2x or more: always caught."""
+    base = measurement_from_latencies([level * (1 + j) for j in jitter])
+    verdict = compare(base, scaled(base, factor))
+    outcomes = _rows(verdict.rows)
+    assert outcomes["c4 p50"] is Outcome.REGRESSION
+    assert outcomes["c4 throughput"] is Outcome.REGRESSION
+
+
+@given(latency_lists, st.floats(min_value=0.05, max_value=0.5))
+def test_a_speedup_never_regresses(latencies: list[float], factor: float) -> None:
+    base = measurement_from_latencies(latencies)
+    assert not compare(base, scaled(base, factor)).regressed
