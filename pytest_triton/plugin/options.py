@@ -40,6 +40,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("triton_http_url", "HTTP host:port of the remote Triton (default: gRPC port - 1)"),
     Option("triton_image", "run Triton from this container image (docker mode)"),
     Option(
+        "triton_gpus",
+        "GPUs for the docker-mode container: all, none, or comma separated ids/UUIDs",
+        "string",
+        "none",
+    ),
+    Option("triton_shm_size", "docker-mode container /dev/shm size, e.g. 1g", "string", "256m"),
+    Option(
+        "triton_mount",
+        "extra docker-mode bind mount host:container[:ro|rw] (repeatable; rw by default)",
+        "list",
+        (),
+    ),
+    Option(
+        "triton_env",
+        "environment variable NAME=VALUE for the server process or container (repeatable)",
+        "list",
+        (),
+    ),
+    Option(
         "triton_server_flags",
         "extra tritonserver flags as name=value (repeatable), e.g. log-verbose=1",
         "list",

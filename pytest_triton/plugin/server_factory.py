@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,10 +40,59 @@ def server_spec(config: pytest.Config, log_dir: Path) -> ServerSpec:
         image=get_option(config, "triton_image"),
         url=get_option(config, "triton_url"),
         http_url=get_option(config, "triton_http_url"),
+        gpus=get_option(config, "triton_gpus"),
+        shm_size=get_option(config, "triton_shm_size"),
+        mounts=docker_mounts(config),
+        env=frozen_mapping(env_assignments(get_option(config, "triton_env"))),
         flags=frozen_mapping(flags),
         startup_timeout_s=get_option(config, "triton_startup_timeout"),
         log_dir=log_dir,
     )
+
+
+def env_assignments(items: tuple[str, ...]) -> dict[str, str]:
+    """('NAME=VALUE', ...) from --triton-env / triton_env -> mapping; the value may hold '='."""
+    env: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+            raise ConfigError(
+                f"--triton-env {item!r} is not NAME=VALUE, e.g. --triton-env OMP_NUM_THREADS=1"
+            )
+        env[name.strip()] = value
+    return env
+
+
+def docker_mounts(config: pytest.Config) -> tuple[str, ...]:
+    """--triton-mount values with relative host paths made absolute: from the command line
+    against the current directory, from the ini file against the ini file's directory (as the
+    ini's other paths), so a checked-in pytest.ini works from anywhere."""
+    mounts: tuple[str, ...] = get_option(config, "triton_mount")
+    from_cli = bool(config.getoption("triton_mount", default=None))
+    base = Path.cwd() if from_cli or config.inipath is None else config.inipath.parent
+    resolved = []
+    for mount in mounts:
+        host, sep, rest = mount.partition(":")
+        if sep and host and not Path(host).expanduser().is_absolute():
+            mount = f"{(base / host).resolve()}:{rest}"
+        resolved.append(mount)
+    return tuple(resolved)
+
+
+def progress_reporter(config: pytest.Config) -> Callable[[str], None]:
+    """Progress lines (e.g. an image pull) shown live, even while pytest captures output."""
+
+    def report(message: str) -> None:
+        capman = config.pluginmanager.getplugin("capturemanager")
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        suspended = capman.global_and_fixture_disabled() if capman else contextlib.nullcontext()
+        with suspended:
+            if reporter is not None:
+                reporter.write_line(f"pytest-triton: {message}")
+            else:
+                print(f"pytest-triton: {message}", file=sys.stderr, flush=True)
+
+    return report
 
 
 def fixed_ports(config: pytest.Config) -> tuple[int, int, int] | None:
@@ -61,7 +113,7 @@ def make_server(config: pytest.Config, spec: ServerSpec, workdir: Path) -> Serve
     if spec.mode == "docker":
         from pytest_triton.server.docker import DockerServer
 
-        return DockerServer(spec, workdir)  # type: ignore[no-any-return]
+        return DockerServer(spec, workdir, progress=progress_reporter(config))
     from pytest_triton.server.local import LocalServer
 
     return LocalServer(spec, workdir, fixed_ports(config))
