@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_triton.errors import TritonTestError
-from pytest_triton.models import ModelController
 from pytest_triton.result import StepResult
 from pytest_triton.server.base import Server
 
 from .handle import Triton
 from .loadspec import option_defaults
-from .models_cache import ModelCache
 from .options import get_option
 from .server_factory import make_server, server_spec
 from .state import SPECS_KEY, STATE_KEY
+
+if TYPE_CHECKING:
+    # Imported when a triton test runs, not when pytest loads the plugin (urllib is slow).
+    from .models_cache import ModelCache
 
 
 class TritonRemoteWarning(UserWarning):
@@ -48,6 +51,10 @@ def triton_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 @pytest.fixture(scope="session")
 def triton_models(request: pytest.FixtureRequest, triton_server: Server) -> Iterator[ModelCache]:
     """Loaded models of the session, reused across tests with the same config override."""
+    from pytest_triton.models import ModelController
+
+    from .models_cache import ModelCache
+
     repository = get_option(request.config, "triton_model_repository")
     cache = ModelCache(
         ModelController(triton_server.endpoints.http, repository, triton_server.log_tail)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_triton.errors import ConfigError
 from pytest_triton.outcome import Recorded
@@ -12,7 +12,9 @@ from pytest_triton.server.base import Endpoints, Server
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 
 from .loadspec import build_load_spec
-from .models_cache import ModelCache
+
+if TYPE_CHECKING:
+    from .models_cache import ModelCache
 
 
 class Triton:
