@@ -11,12 +11,13 @@ from pytest_triton.slo import check_slo
 
 from .fixtures import HANDLE_KEY
 from .markers import MARKERS, register_markers, specs_for
-from .options import get_option
+from .options import get_option, validate_all
 from .state import SPECS_KEY, STATE_KEY, JudgedResult, SessionState
 
 
 def pytest_configure(config: pytest.Config) -> None:
     register_markers(config)
+    validate_all(config)
     config.stash[STATE_KEY] = SessionState()
 
 

@@ -112,6 +112,12 @@ def get_option(config: pytest.Config, name: str) -> Any:
     return option.default
 
 
+def validate_all(config: pytest.Config) -> None:
+    """Resolve every option once at start-up, so a bad value stops the run before any work."""
+    for name in _BY_NAME:
+        get_option(config, name)
+
+
 def _convert(option: Option, value: Any, config: pytest.Config, from_ini: bool) -> Any:
     name = f"{option.flag} / ini {option.name}"
     try:
