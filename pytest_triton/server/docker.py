@@ -408,6 +408,9 @@ class DockerServer(ServerContext):
 
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = self._log_path.open("ab")
+        # The equivalent command first: whoever reads a failing run's log can rerun it by hand.
+        self._log_file.write(f"# pytest-triton: {self.plan.docker_run_line()}\n".encode())
+        self._log_file.flush()
         self._watchdog = spawn_watchdog(
             self._name, self._owner, self._log_path.with_name("docker-watchdog.log")
         )

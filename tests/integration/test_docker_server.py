@@ -141,6 +141,8 @@ def test_serves_a_python_model_then_leaves_nothing(
     time.sleep(0.5)
     log = server.log_tail(400)
     assert "Started GRPCInferenceService at 0.0.0.0:8001" in log
+    first = server.log_path.read_text().splitlines()[0] if server.log_path else ""
+    assert first == f"# pytest-triton: {server.plan.docker_run_line()}"
     assert "successfully loaded 'tiny'" in log
 
     watchdog = server.watchdog_pid
