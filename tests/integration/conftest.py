@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_MODELS = REPO_ROOT / "example_suite" / "model_repository"
 DOCKER_TEST_IMAGE = os.environ.get(
     "PYTEST_TRITON_DOCKER_IMAGE", "pytest-triton/tritonserver-cpu:local"
 )
@@ -55,8 +52,3 @@ def docker_image(docker_client: Any) -> str:
     except docker.errors.ImageNotFound:
         _unavailable(f"image {DOCKER_TEST_IMAGE} not built; run scripts/build_cpu_image.sh")
     return DOCKER_TEST_IMAGE
-
-
-@pytest.fixture
-def example_models() -> Path:
-    return EXAMPLE_MODELS

@@ -149,7 +149,7 @@ def registry(docker_client: Any) -> Iterator[str]:
 
 
 def test_missing_image_is_pulled_with_live_progress(
-    pytester: pytest.Pytester, registry: str, docker_client: Any, example_models: Any
+    pytester: pytest.Pytester, registry: str, docker_client: Any, example_repository: Any
 ) -> None:
     import docker
 
@@ -160,7 +160,7 @@ def test_missing_image_is_pulled_with_live_progress(
         "-p",
         "no:cacheprovider",
         f"--triton-image={registry}",
-        f"--triton-model-repository={example_models}",
+        f"--triton-model-repository={example_repository}",
     )
     out = result.stdout.str()
     # Progress is written while pytest captures the fixture's output: it must still show.

@@ -59,11 +59,14 @@ def _gone(client: Any, name: str) -> bool:
 
 @pytest.fixture
 def started(
-    docker_client: Any, docker_image: str, example_models: Path, tmp_path: Path
+    docker_client: Any, docker_image: str, example_repository: Path, tmp_path: Path
 ) -> Iterator[DockerServer]:
     server = DockerServer(
         _spec(
-            docker_image, example_models, tmp_path, env=frozen_mapping({"EXAMPLE_EXTRA_MS": "0"})
+            docker_image,
+            example_repository,
+            tmp_path,
+            env=frozen_mapping({"EXAMPLE_EXTRA_MS": "0"}),
         ),
         tmp_path,
     )
@@ -75,7 +78,7 @@ def started(
 
 
 def test_serves_a_python_model_then_leaves_nothing(
-    started: DockerServer, docker_client: Any, example_models: Path
+    started: DockerServer, docker_client: Any, example_repository: Path
 ) -> None:
     import tritonclient.grpc as grpcclient
     import tritonclient.http as httpclient
@@ -95,7 +98,7 @@ def test_serves_a_python_model_then_leaves_nothing(
     # Read-only model repository, not privileged, labelled with the session.
     (models,) = [m for m in attrs["Mounts"] if m["Destination"] == CONTAINER_MODELS]
     assert models["RW"] is False
-    assert Path(models["Source"]) == example_models.resolve()
+    assert Path(models["Source"]) == example_repository.resolve()
     assert attrs["HostConfig"]["Privileged"] is False
     assert attrs["Config"]["Labels"][LABEL_SESSION] == server.session_id
     assert attrs["HostConfig"]["ShmSize"] == 256 * 1024 * 1024
@@ -106,7 +109,7 @@ def test_serves_a_python_model_then_leaves_nothing(
     assert identity.digest.startswith("sha256:")
 
     # Load with a config override and infer over both protocols.
-    controller = ModelController(server.endpoints.http, example_models, server.log_tail)
+    controller = ModelController(server.endpoints.http, example_repository, server.log_tail)
     controller.load(
         ModelSpec(
             name="tiny",
@@ -159,10 +162,10 @@ def test_serves_a_python_model_then_leaves_nothing(
 
 
 def test_startup_failure_shows_the_log_tail_and_removes_the_container(
-    docker_client: Any, docker_image: str, example_models: Path, tmp_path: Path
+    docker_client: Any, docker_image: str, example_repository: Path, tmp_path: Path
 ) -> None:
     spec = _spec(
-        docker_image, example_models, tmp_path, flags=frozen_mapping({"log-verbose": "loud"})
+        docker_image, example_repository, tmp_path, flags=frozen_mapping({"log-verbose": "loud"})
     )
     server = DockerServer(spec, tmp_path)
     with pytest.raises(ServerDiedError) as info:
@@ -176,13 +179,13 @@ def test_startup_failure_shows_the_log_tail_and_removes_the_container(
 
 
 def test_unpullable_image_is_a_clear_error(
-    docker_client: Any, example_models: Path, tmp_path: Path
+    docker_client: Any, example_repository: Path, tmp_path: Path
 ) -> None:
     # A registry on a closed loopback port: the pull fails fast and touches no network.
     image = "127.0.0.1:9/pytest-triton/missing:never"
     progress: list[str] = []
     server = DockerServer(
-        _spec(image, example_models, tmp_path), tmp_path, progress=progress.append
+        _spec(image, example_repository, tmp_path), tmp_path, progress=progress.append
     )
     with pytest.raises(
         ServerNotFoundError, match=r"cannot pull image 127\.0\.0\.1:9/pytest-triton/missing:never"
@@ -210,9 +213,9 @@ def empty_image(docker_client: Any) -> Iterator[str]:
 
 
 def test_image_without_tritonserver_is_a_clear_error(
-    docker_client: Any, empty_image: str, example_models: Path, tmp_path: Path
+    docker_client: Any, empty_image: str, example_repository: Path, tmp_path: Path
 ) -> None:
-    server = DockerServer(_spec(empty_image, example_models, tmp_path), tmp_path)
+    server = DockerServer(_spec(empty_image, example_repository, tmp_path), tmp_path)
     with pytest.raises(ServerNotFoundError, match=r"has no /opt/tritonserver/bin/tritonserver"):
         server.start()
     assert _gone(docker_client, server.container_name)
@@ -239,10 +242,10 @@ def image_with_entrypoint_and_no_server(docker_client: Any, docker_image: str) -
 def test_entrypoint_image_without_tritonserver_is_a_clear_error(
     docker_client: Any,
     image_with_entrypoint_and_no_server: str,
-    example_models: Path,
+    example_repository: Path,
     tmp_path: Path,
 ) -> None:
-    spec = _spec(image_with_entrypoint_and_no_server, example_models, tmp_path)
+    spec = _spec(image_with_entrypoint_and_no_server, example_repository, tmp_path)
     server = DockerServer(spec, tmp_path)
     with pytest.raises(
         ServerNotFoundError, match=r"has no /opt/tritonserver/bin/tritonserver \(exit code 127\)"
@@ -252,11 +255,11 @@ def test_entrypoint_image_without_tritonserver_is_a_clear_error(
 
 
 def test_gpus_on_an_engine_without_gpu_support_is_a_clear_error(
-    docker_client: Any, docker_image: str, example_models: Path, tmp_path: Path
+    docker_client: Any, docker_image: str, example_repository: Path, tmp_path: Path
 ) -> None:
     if "nvidia" in docker_client.info().get("Runtimes", {}):
         pytest.skip("this engine has the NVIDIA runtime: GPU requests would succeed")
-    server = DockerServer(_spec(docker_image, example_models, tmp_path, gpus="all"), tmp_path)
+    server = DockerServer(_spec(docker_image, example_repository, tmp_path, gpus="all"), tmp_path)
     with pytest.raises(ServerStartError, match="cannot give containers GPUs.*--triton-gpus none"):
         server.start()
     assert _gone(docker_client, server.container_name)

@@ -108,7 +108,7 @@ def _seconds_until_gone(client: Any, session_id: str, since: float) -> float:
 
 @pytest.fixture
 def session(
-    pytester: pytest.Pytester, docker_client: Any, docker_image: str, example_models: Path
+    pytester: pytest.Pytester, docker_client: Any, docker_image: str, example_repository: Path
 ) -> Any:
     """Start a pytest process holding a docker-mode server; yield once the server is up."""
     started: list[Session] = []
@@ -123,7 +123,7 @@ def session(
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
             "SIGNAL_TEST_IMAGE": docker_image,
-            "SIGNAL_TEST_MODELS": str(example_models),
+            "SIGNAL_TEST_MODELS": str(example_repository),
             "SIGNAL_TEST_LOGS": str(logs),
             "SIGNAL_TEST_SESSION": session_id,
         }
@@ -207,7 +207,7 @@ def test_watchdog_removes_the_container_when_pytest_dies(
 
 
 def test_next_session_reaps_what_a_killed_session_and_watchdog_left(
-    session: Any, docker_client: Any, docker_image: str, example_models: Path, tmp_path: Path
+    session: Any, docker_client: Any, docker_image: str, example_repository: Path, tmp_path: Path
 ) -> None:
     # Everything on the host side dies at once (a CI job torn down): only the engine remains.
     s = session()
@@ -219,7 +219,7 @@ def test_next_session_reaps_what_a_killed_session_and_watchdog_left(
     assert left.name == s.container
 
     spec = ServerSpec(
-        mode="docker", image=docker_image, model_repository=example_models, log_dir=tmp_path
+        mode="docker", image=docker_image, model_repository=example_repository, log_dir=tmp_path
     )
     progress: list[str] = []
     following = DockerServer(spec, tmp_path, progress=progress.append)
