@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,12 @@ def test_duplicate_mount_targets_are_rejected(tmp_path: Path) -> None:
 def test_docker_run_line_quotes_for_the_shell(tmp_path: Path) -> None:
     line = plan_container(_spec(tmp_path, gpus="0,1"), "n", LABELS).docker_run_line()
     assert "--gpus '\"device=0,1\"'" in line
+
+
+def test_missing_sdk_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_triton.server.docker import DockerServer
+
+    server = DockerServer(_spec(tmp_path), tmp_path)  # building a server needs no SDK
+    monkeypatch.setitem(sys.modules, "docker", None)  # what `import docker` sees when missing
+    with pytest.raises(ConfigError, match=r"pip install 'pytest-triton\[docker\]'"):
+        server.start()
