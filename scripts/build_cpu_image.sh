@@ -73,7 +73,9 @@ fi
 [ "$(id -u)" -eq 0 ] || die "debootstrap needs root"
 if ! command -v debootstrap >/dev/null; then
     log "installing debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    # A fresh machine may have no package lists yet: update only when the install needs it.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
 fi
 
 mkdir -p "$IMAGE_BUILD_DIR/apt-cache"
@@ -130,6 +132,7 @@ rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/usr/sha
        "$rootfs"/usr/share/man "$rootfs"/usr/share/locale
 
 # --- import ----------------------------------------------------------------------------------
+previous_id="$(docker image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)"
 # No ENTRYPOINT/CMD: the launcher always runs /opt/tritonserver/bin/tritonserver with its own
 # argv, as it does for NGC images.
 log "importing as $TAG"
@@ -140,4 +143,8 @@ tar --numeric-owner -C "$rootfs" -c . | docker import \
     --change "LABEL org.pytest-triton.build-key=$build_key" \
     --change "LABEL org.pytest-triton.nvidia-pytriton=$wheel_version" \
     - "$TAG" >/dev/null
+# The image this one replaces would linger untagged, 320 MB per rebuild on a CI cache.
+if [ -n "$previous_id" ] && [ "$previous_id" != "$(docker image inspect --format '{{.Id}}' "$TAG")" ]; then
+    docker image rm "$previous_id" >/dev/null 2>&1 || log "kept old image $previous_id (still in use)"
+fi
 log "built $TAG ($(docker image inspect --format '{{.Size}}' "$TAG" | awk '{printf "%.0f MB", $1/1e6}'), build key $build_key)"
