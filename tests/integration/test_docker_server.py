@@ -136,9 +136,16 @@ def test_serves_a_python_model_then_leaves_nothing(
 
     metrics_url = server.endpoints.metrics_url
     assert metrics_url is not None
-    with urllib.request.urlopen(metrics_url, timeout=5) as r:
-        metrics = r.read().decode()
-    assert 'nv_inference_request_success{model="tiny",version="1"} 2' in metrics
+    # Triton records a request's metrics just after answering it: allow it a moment.
+    expected = 'nv_inference_request_success{model="tiny",version="1"} 2'
+    deadline = time.monotonic() + 10
+    while True:
+        with urllib.request.urlopen(metrics_url, timeout=5) as r:
+            metrics = r.read().decode()
+        if expected in metrics or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert expected in metrics
 
     # The server's output streams to the session log, as in local mode.
     time.sleep(0.5)
