@@ -53,7 +53,7 @@ def resume_key(
 
 @dataclass(frozen=True)
 class CheckpointRecord:
-    test_id: str
+    record_id: str  # the test id plus which of its measurements: "tests/t.py::test_a [tiny]"
     key: str
     measurement: Measurement
     complete: bool  # False: the session was interrupted during this measurement
@@ -70,10 +70,10 @@ class CheckpointRecord:
         }
 
     @classmethod
-    def from_dict(cls, test_id: str, data: Mapping[str, Any]) -> CheckpointRecord:
+    def from_dict(cls, record_id: str, data: Mapping[str, Any]) -> CheckpointRecord:
         slo_passed = data.get("slo_passed")
         return cls(
-            test_id=test_id,
+            record_id=record_id,
             key=str(data["key"]),
             measurement=codec.measurement_from(data["measurement"]),
             complete=bool(data["complete"]),
@@ -110,8 +110,8 @@ def read_checkpoint(path: Path) -> dict[str, CheckpointRecord]:
         )
     try:
         return {
-            str(test_id): CheckpointRecord.from_dict(str(test_id), record)
-            for test_id, record in (data.get("records") or {}).items()
+            str(record_id): CheckpointRecord.from_dict(str(record_id), record)
+            for record_id, record in (data.get("records") or {}).items()
         }
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BaselineError(
@@ -145,27 +145,27 @@ class Checkpoints:
     def records(self) -> Mapping[str, CheckpointRecord]:
         return dict(self._records)
 
-    def reusable(self, test_id: str, key: str) -> Measurement | None:
+    def reusable(self, record_id: str, key: str) -> Measurement | None:
         """A completed measurement of exactly this key, when resuming; else None."""
         if not self.resume:
             return None
-        record = self._records.get(test_id)
+        record = self._records.get(record_id)
         if record is None or record.key != key or not record.complete:
             return None
         return record.measurement
 
     def record(
         self,
-        test_id: str,
+        record_id: str,
         key: str,
         measurement: Measurement,
         *,
         complete: bool,
         slo_passed: bool | None = None,
     ) -> Path:
-        """Add (or replace) a test's record and save at once."""
-        self._records[test_id] = CheckpointRecord(
-            test_id, key, measurement, complete, slo_passed, utc_now()
+        """Add (or replace) a measurement's record and save at once."""
+        self._records[record_id] = CheckpointRecord(
+            record_id, key, measurement, complete, slo_passed, utc_now()
         )
         self._dirty = True
         return self.save()

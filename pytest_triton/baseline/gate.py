@@ -131,7 +131,7 @@ def _describe_env_diffs(diffs: Sequence[FieldDiff], policy: MatchPolicy) -> list
     return notes
 
 
-def _mismatch_message(match: Match, file_path: Path) -> str:
+def _mismatch_message(match: Match, file_path: str) -> str:
     differing = "; ".join(d.describe() for d in match.differences if d.blocking)
     fields = ",".join(d.name for d in match.differences if d.blocking)
     return (
@@ -180,6 +180,7 @@ def gate_test(
         )
     tolerances = settings.tolerances.with_overrides(tolerance_overrides or {})
     path = store.path_for(test_id, name)
+    shown = store.show(path)
     try:
         file = store.read(test_id, name)
         read_error = ""
@@ -189,7 +190,9 @@ def gate_test(
         return TestGate(
             test_id,
             tuple(
-                _compare_mode(file, read_error, path, fingerprint, candidates, settings, tolerances)
+                _compare_mode(
+                    file, read_error, shown, fingerprint, candidates, settings, tolerances
+                )
             ),
             path,
         )
@@ -210,7 +213,7 @@ def gate_test(
 def _compare_mode(
     file: BaselineFile | None,
     read_error: str,
-    path: Path,
+    shown: str,
     fingerprint: Fingerprint,
     candidates: Sequence[Candidate],
     settings: GateSettings,
@@ -222,14 +225,14 @@ def _compare_mode(
     if file is None or not file.environments:
         for c in candidates:
             msg = (
-                f"no baseline for {c.key!r} ({path} does not exist): not compared. Record "
+                f"no baseline for {c.key!r} ({shown} does not exist): not compared. Record "
                 "one with --triton-baseline=update"
             )
             out.append(_no_baseline(c.key, msg, settings.required))
         return out
     match = select(file, fingerprint, settings.match)
     if match.entry is None:
-        msg = _mismatch_message(match, path)
+        msg = _mismatch_message(match, shown)
         return [
             Judgement(
                 c.key,
@@ -243,7 +246,7 @@ def _compare_mode(
         verdict, record = _compare_one(c, match.entry, match, settings, tolerances)
         if verdict is None:
             msg = (
-                f"no baseline for {c.key!r} in this environment (the file {path} has "
+                f"no baseline for {c.key!r} in this environment (the file {shown} has "
                 f"{', '.join(sorted(match.entry.records)) or 'no measurements'}): not "
                 "compared. Record it with --triton-baseline=update"
             )
@@ -330,7 +333,7 @@ def _update_mode(
         judged[c.key] = Judgement(
             c.key,
             Status.UPDATED,
-            f"baseline of {c.key!r} written to {written}{was}",
+            f"baseline of {c.key!r} written to {store.show(written)}{was}",
             verdict=verdict,
         )
     return TestGate(test_id, tuple(judged[c.key] for c in candidates), written)

@@ -246,9 +246,19 @@ def _invert(timestamp: str) -> str:
 class BaselineStore:
     """The baseline directory of a session."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, display_root: Path | None = None) -> None:
         self.root = root
+        self.display_root = display_root  # messages show paths relative to it (the rootdir)
         self._claims: dict[str, tuple[str, Path]] = {}  # casefolded rel path -> (test id, path)
+
+    def show(self, path: Path) -> str:
+        """A path as messages print it: relative to the project when inside it."""
+        if self.display_root is not None:
+            try:
+                return path.relative_to(self.display_root).as_posix()
+            except ValueError:
+                pass
+        return str(path)
 
     def path_for(self, test_id: str, name: str | None = None) -> Path:
         return self.root.joinpath(*relative_path(test_id, name).parts)

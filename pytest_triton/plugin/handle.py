@@ -41,6 +41,12 @@ class Triton:
         self._load_layers = load_layers
         self._progress = progress
         self.recorded: list[Recorded] = []
+        # Set by the baseline plugin (plugin/baseline.py): `reuse` returns a checkpointed
+        # measurement when resuming; step listeners see each finished step (for Ctrl-C: stop
+        # after the current step, and save what was measured).
+        self.reuse: Callable[[ModelSpec, LoadSpec, dict[str, Any]], Measurement | None] | None
+        self.reuse = None
+        self.step_listeners: list[Callable[[StepResult], None]] = []
 
     @property
     def endpoints(self) -> Endpoints:
@@ -59,6 +65,10 @@ class Triton:
         spec = self._model_spec(model)
         load_spec = build_load_spec(*self._load_layers, load)
         effective = self._models.ensure(spec)
+        reused = self.reuse(spec, load_spec, effective) if self.reuse is not None else None
+        if reused is not None:
+            self.recorded.append(Recorded(reused, spec, load_spec, self.slo, effective))
+            return reused
         from pytest_triton.load.engine import measure
 
         measurement = measure(
@@ -68,10 +78,16 @@ class Triton:
             load_spec,
             self.slo,
             is_alive=self.server.is_alive,
-            progress=self._progress,
+            progress=self._on_step,
         )
         self.recorded.append(Recorded(measurement, spec, load_spec, self.slo, effective))
         return measurement
+
+    def _on_step(self, step: StepResult) -> None:
+        if self._progress is not None:
+            self._progress(step)
+        for listener in self.step_listeners:
+            listener(step)
 
     def _model_spec(self, name: str | None) -> ModelSpec:
         if name is None:

@@ -19,6 +19,9 @@ from .hooks import (
 )
 from .options import add_options
 
+# The baseline gate is a plugin module of its own (options, marker, hooks); see baseline.py.
+pytest_plugins = ["pytest_triton.plugin.baseline"]
+
 __all__ = [
     "pytest_addoption",
     "pytest_collection_modifyitems",

@@ -1,0 +1,198 @@
+"""Baselines and checkpoints across one session: what the plugin calls, free of pytest.
+
+It caches what is costly or must not change mid-session (the environment fingerprint, model
+file hashes), checkpoints every measurement as its test completes, keeps the partial steps of
+the measurement in flight so Ctrl-C can save them, and collects every test's gate outcome for
+the session summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_triton.baseline import codec
+from pytest_triton.baseline.checkpoint import Checkpoints, resume_key
+from pytest_triton.baseline.fingerprint import Fingerprint, collect
+from pytest_triton.baseline.gate import Candidate, GateSettings, Mode, TestGate, gate_test
+from pytest_triton.baseline.model_identity import ModelFiles, Subject, hash_model_dir
+from pytest_triton.baseline.store import BaselineStore, measurement_key
+from pytest_triton.result import Measurement, StepResult
+from pytest_triton.server.base import ServerIdentity
+from pytest_triton.spec import SLO, LoadSpec, ModelSpec
+
+
+@dataclass(frozen=True)
+class Taken:
+    """One measure() call of a test, as the plugin hands it over for judging."""
+
+    model: ModelSpec
+    load: LoadSpec
+    slo: SLO | None
+    effective_config: Mapping[str, Any]
+    measurement: Measurement
+    slo_passed: bool = True
+    complete: bool = True
+
+
+@dataclass
+class InFlight:
+    """The measurement running now: enough to checkpoint it if Ctrl-C cuts it short."""
+
+    test_id: str
+    record_id: str
+    key: str
+    model: ModelSpec
+    steps: list[StepResult] = field(default_factory=list)
+
+
+class BaselineSession:
+    def __init__(
+        self,
+        settings: GateSettings,
+        store: BaselineStore,
+        checkpoints: Checkpoints | None,
+        model_repository: Path | None,
+        gpu_selection: str = "all",
+        plugin_version: str = "",
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.checkpoints = checkpoints
+        self.model_repository = model_repository
+        self.gpu_selection = gpu_selection
+        self.plugin_version = plugin_version
+        self.gates: list[TestGate] = []
+        self.reused: list[str] = []  # record ids taken from a checkpoint
+        self.in_flight: InFlight | None = None
+        self._fingerprints: dict[ServerIdentity, Fingerprint] = {}
+        self._files: dict[str, ModelFiles] = {}
+
+    # --- identity ------------------------------------------------------------------------
+
+    def fingerprint(self, server: ServerIdentity) -> Fingerprint:
+        if server not in self._fingerprints:
+            self._fingerprints[server] = collect(server, gpu_selection=self.gpu_selection)
+        return self._fingerprints[server]
+
+    def subject(self, model: ModelSpec, load: LoadSpec, effective: Mapping[str, Any]) -> Subject:
+        """Model files are hashed once a session: weights can be large and do not change."""
+        if model.name not in self._files:
+            repo = self.model_repository
+            self._files[model.name] = hash_model_dir(repo / model.name) if repo else ModelFiles()
+        return Subject(
+            model.name,
+            model.version,
+            self._files[model.name],
+            dict(effective),
+            codec.load_spec_dict(load),
+        )
+
+    def _key(
+        self,
+        test_id: str,
+        server: ServerIdentity,
+        model: ModelSpec,
+        load: LoadSpec,
+        slo: SLO | None,
+        effective: Mapping[str, Any],
+    ) -> str:
+        slo_values = codec.slo_dict(slo) if slo is not None else {}
+        return resume_key(
+            test_id, self.fingerprint(server), self.subject(model, load, effective), slo_values
+        )
+
+    # --- measuring -----------------------------------------------------------------------
+
+    def before_measure(
+        self,
+        test_id: str,
+        occurrence: int,
+        server: ServerIdentity,
+        model: ModelSpec,
+        load: LoadSpec,
+        slo: SLO | None,
+        effective: Mapping[str, Any],
+    ) -> Measurement | None:
+        """Called as a measurement starts: a checkpointed one to reuse (resume), else None
+        after noting the measurement as in flight."""
+        record_id = f"{test_id} [{measurement_key(model.name, occurrence)}]"
+        key = self._key(test_id, server, model, load, slo, effective)
+        if self.checkpoints is not None:
+            reused = self.checkpoints.reusable(record_id, key)
+            if reused is not None:
+                self.reused.append(record_id)
+                return reused
+        self.in_flight = InFlight(test_id, record_id, key, model)
+        return None
+
+    def on_step(self, step: StepResult) -> None:
+        if self.in_flight is not None:
+            self.in_flight.steps.append(step)
+
+    def save_interrupted(self) -> Path | None:
+        """Checkpoint the steps measured so far by an interrupted measurement (never a
+        baseline: it is incomplete)."""
+        flight, self.in_flight = self.in_flight, None
+        if flight is None or self.checkpoints is None:
+            return None
+        partial = Measurement(
+            flight.model.name,
+            flight.model.version,
+            tuple(flight.steps),
+            0.0,
+            notes=("interrupted by Ctrl-C",),
+        )
+        return self.checkpoints.record(flight.record_id, flight.key, partial, complete=False)
+
+    # --- judging -------------------------------------------------------------------------
+
+    def judge(
+        self,
+        test_id: str,
+        server: ServerIdentity,
+        taken: Sequence[Taken],
+        *,
+        tolerance_overrides: Mapping[str, float | None] | None = None,
+        name: str | None = None,
+        required: bool | None = None,
+    ) -> TestGate:
+        """Checkpoint a finished test's measurements, then gate them against the baseline."""
+        self.in_flight = None
+        fingerprint = self.fingerprint(server)
+        counts: dict[str, int] = {}
+        candidates: list[Candidate] = []
+        for t in taken:
+            counts[t.model.name] = counts.get(t.model.name, 0) + 1
+            mkey = measurement_key(t.model.name, counts[t.model.name])
+            slo_values = codec.slo_dict(t.slo) if t.slo is not None else {}
+            subject = self.subject(t.model, t.load, t.effective_config)
+            record_id = f"{test_id} [{mkey}]"
+            if self.checkpoints is not None and record_id not in self.reused:
+                key = resume_key(test_id, fingerprint, subject, slo_values)
+                self.checkpoints.record(
+                    record_id, key, t.measurement, complete=t.complete, slo_passed=t.slo_passed
+                )
+            candidates.append(
+                Candidate(mkey, subject, t.measurement, slo_values, t.complete, t.slo_passed)
+            )
+        settings = self.settings
+        if required is not None and required != settings.required:
+            settings = GateSettings(
+                settings.mode, required, settings.match, settings.tolerances, settings.force
+            )
+        gate = gate_test(
+            self.store,
+            test_id,
+            fingerprint,
+            candidates,
+            settings,
+            tolerance_overrides=tolerance_overrides,
+            name=name,
+            plugin_version=self.plugin_version,
+        )
+        if settings.mode is not Mode.OFF:
+            self.gates.append(gate)
+        return gate

@@ -1,0 +1,421 @@
+"""pytest glue of the baseline gate: options, the @triton_baseline marker, judging, Ctrl-C, summary.
+
+Registered from plugin.py through `pytest_plugins`, so it has hooks of its own without touching
+the SLO judging in hooks.py: its `pytest_runtest_call` wrapper is `tryfirst`, i.e. outside the
+SLO wrapper, so it sees each measurement after its SLO was judged (update mode must know) and
+may add a baseline failure to an SLO failure in one message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Generator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_triton import __version__
+from pytest_triton.baseline.checkpoint import Checkpoints
+from pytest_triton.baseline.fingerprint import MatchPolicy
+from pytest_triton.baseline.gate import GateSettings, Mode
+from pytest_triton.baseline.session import BaselineSession, Taken
+from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.errors import BaselineError, ConfigError
+from pytest_triton.interrupt import GracefulInterrupt
+from pytest_triton.outcome import JudgedResult
+from pytest_triton.tolerance import Tolerances, parse_tolerances
+
+from .fixtures import HANDLE_KEY
+from .handle import Triton
+from .markers import MARKERS as TRITON_MARKERS
+from .options import Option, add_options, get_option
+from .state import STATE_KEY
+
+BASELINE_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "triton_baseline",
+        "baseline mode: compare (default, never writes), update (store measurements that "
+        "completed and met their SLO), off",
+        "string",
+        "compare",
+        ("compare", "update", "off"),
+    ),
+    Option(
+        "triton_baseline_dir",
+        "directory of baseline files, one per test (default: <rootdir>/triton-baselines)",
+        "path",
+    ),
+    Option(
+        "triton_baseline_required",
+        "fail a test that has no baseline for this environment (default: pass with a note)",
+        "bool",
+        False,
+    ),
+    Option(
+        "triton_baseline_force",
+        "let update replace a corrupt or foreign baseline file (it is moved aside, not deleted)",
+        "bool",
+        False,
+    ),
+    Option(
+        "triton_baseline_match",
+        "which environments compare: strict (default), loose (ignore driver/CUDA/build), or "
+        "a comma list of fingerprint fields to ignore",
+        "string",
+        "strict",
+    ),
+    Option(
+        "triton_tolerance",
+        "regression tolerance per metric as a fraction or a percent, e.g. 'p50=0.1 "
+        "throughput=0.05 p99=off' (repeatable)",
+        "list",
+        (),
+    ),
+    Option(
+        "triton_confidence",
+        "confidence level of the change intervals a regression must clear",
+        "float",
+        0.95,
+    ),
+    Option(
+        "triton_checkpoint_dir",
+        "where measurements are checkpointed as tests complete (default: "
+        "<rootdir>/.triton-checkpoints; 'off' disables)",
+        "string",
+    ),
+    Option(
+        "triton_resume",
+        "reuse checkpointed measurements whose full key (environment, model files, config, "
+        "load, SLO) matches exactly",
+        "bool",
+        False,
+    ),
+)
+
+MARKER = (
+    "triton_baseline(tolerance=None, name=None, required=None): per-test baseline settings: "
+    "tolerance per metric as a dict or string ({'p99': '30%', 'p50': 'off'}), the baseline "
+    "file name, and whether a missing baseline fails this test"
+)
+_MARKER_ARGS = ("tolerance", "name", "required")
+
+SESSION_KEY = pytest.StashKey[BaselineSession]()
+INTERRUPT_KEY = pytest.StashKey[GracefulInterrupt]()
+_TESTS_KEY = pytest.StashKey[dict[str, str]]()  # known test ids -> module path (orphans)
+_NAME_KEY = pytest.StashKey[str | None]()
+_MARKER_KEY = pytest.StashKey[dict[str, Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser, BASELINE_OPTIONS)
+
+
+def _settings(config: pytest.Config) -> GateSettings:
+    try:
+        tolerances: dict[str, float | None] = {}
+        for entry in get_option(config, "triton_tolerance"):
+            tolerances.update(parse_tolerances(entry))
+        return GateSettings(
+            mode=Mode.parse(get_option(config, "triton_baseline")),
+            required=bool(get_option(config, "triton_baseline_required")),
+            match=MatchPolicy.parse(get_option(config, "triton_baseline_match")),
+            tolerances=Tolerances(
+                confidence=get_option(config, "triton_confidence")
+            ).with_overrides(tolerances),
+            force=bool(get_option(config, "triton_baseline_force")),
+        )
+    except ConfigError as exc:
+        raise pytest.UsageError(f"pytest-triton baseline settings: {exc}") from None
+
+
+def _checkpoint_dir(config: pytest.Config) -> Path | None:
+    value = get_option(config, "triton_checkpoint_dir")
+    if value is not None and str(value).strip().lower() == "off":
+        return None
+    if value:
+        path = Path(str(value)).expanduser()
+        from_ini = config.getoption("triton_checkpoint_dir", default=None) is None
+        base = config.inipath.parent if from_ini and config.inipath else Path.cwd()
+        directory = path if path.is_absolute() else base / path
+    else:
+        directory = config.rootpath / ".triton-checkpoints"
+    # xdist workers checkpoint side by side: two writers must never pick the same N.ckpt.
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    return directory / worker if worker else directory
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER)
+    settings = _settings(config)
+    if get_option(config, "triton_resume") and _checkpoint_dir(config) is None:
+        raise pytest.UsageError("--triton-resume needs checkpoints; triton_checkpoint_dir is off")
+    root = get_option(config, "triton_baseline_dir") or config.rootpath / "triton-baselines"
+    config.stash[SESSION_KEY] = BaselineSession(
+        settings,
+        BaselineStore(Path(root), config.rootpath),
+        None,  # opened at collection, only when there are triton tests
+        get_option(config, "triton_model_repository"),
+        gpu_selection=_gpu_selection(config),
+        plugin_version=__version__,
+    )
+    config.stash[_TESTS_KEY] = {}
+
+
+def _gpu_selection(config: pytest.Config) -> str:
+    if get_option(config, "triton_image"):
+        return str(get_option(config, "triton_gpus") or "none")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return "all" if visible is None else (visible or "none")
+
+
+def _is_triton_test(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(m) for m in TRITON_MARKERS) or "triton" in getattr(
+        item, "fixturenames", ()
+    )
+
+
+def _marker_args(item: pytest.Item) -> dict[str, Any]:
+    marker = item.get_closest_marker("triton_baseline")
+    if marker is None:
+        return {}
+    if marker.args:
+        raise ConfigError("@triton_baseline takes keyword arguments only, e.g. tolerance=...")
+    unknown = sorted(set(marker.kwargs) - set(_MARKER_ARGS))
+    if unknown:
+        raise ConfigError(
+            f"@triton_baseline got unknown argument(s) {', '.join(unknown)}; valid: "
+            f"{', '.join(_MARKER_ARGS)}"
+        )
+    args: dict[str, Any] = {}
+    if marker.kwargs.get("tolerance") is not None:
+        tolerance = marker.kwargs["tolerance"]
+        if not isinstance(tolerance, (str, Mapping)):
+            raise ConfigError(
+                "@triton_baseline tolerance must be a dict like {'p99': '30%'} or a string like "
+                f"'p99=30%', got {tolerance!r}"
+            )
+        args["tolerance"] = parse_tolerances(tolerance)
+    name = marker.kwargs.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ConfigError(f"@triton_baseline name must be a non-empty string, got {name!r}")
+    args["name"] = name
+    required = marker.kwargs.get("required")
+    if required is not None and not isinstance(required, bool):
+        raise ConfigError(f"@triton_baseline required must be True or False, got {required!r}")
+    args["required"] = required
+    return args
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Validate @triton_baseline and give every triton test its own file before measuring."""
+    bsession = config.stash[SESSION_KEY]
+    known = config.stash[_TESTS_KEY]
+    problems: list[str] = []
+    triton_tests = 0
+    for item in items:
+        known[item.nodeid] = item.nodeid.partition("::")[0]
+        if not _is_triton_test(item):
+            if item.get_closest_marker("triton_baseline"):
+                problems.append(f"{item.nodeid}: @triton_baseline on a test that measures nothing")
+            continue
+        triton_tests += 1
+        try:
+            args = _marker_args(item)
+            item.stash[_MARKER_KEY] = args
+            if bsession.settings.mode is not Mode.OFF:
+                bsession.store.claim(item.nodeid, args.get("name"))
+        except (ConfigError, BaselineError) as exc:
+            problems.append(f"{item.nodeid}: {exc}")
+    if problems:
+        raise pytest.UsageError("pytest-triton baselines:\n  " + "\n  ".join(problems))
+    if triton_tests:
+        _open(config, bsession)
+
+
+def _open(config: pytest.Config, bsession: BaselineSession) -> None:
+    """Checkpoints and the update-mode write check happen before any measurement, so a
+    read-only directory or a corrupt checkpoint costs seconds, not a whole run."""
+    try:
+        if bsession.settings.mode is Mode.UPDATE:
+            bsession.store.check_writable()
+        directory = _checkpoint_dir(config)
+        if directory is not None and bsession.checkpoints is None:
+            bsession.checkpoints = Checkpoints(
+                directory, resume=bool(get_option(config, "triton_resume"))
+            )
+    except BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    interrupt = GracefulInterrupt(lambda message: _announce(config, message))
+    if interrupt.install():
+        config.stash[INTERRUPT_KEY] = interrupt
+
+
+def _announce(config: pytest.Config, message: str) -> None:
+    """Write past output capturing: the Ctrl-C notice comes while a test's output is captured,
+    and a captured notice would be lost with the interrupted test's output."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    suspended = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+    with suspended:
+        reporter.write_line("")
+        reporter.write_line(message, yellow=True, bold=True)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Deselected tests (-k, -m) still exist: their baselines are not orphans."""
+    for item in items:
+        known = item.config.stash.get(_TESTS_KEY, None)
+        if known is not None:
+            known[item.nodeid] = item.nodeid.partition("::")[0]
+
+
+def _attach(item: pytest.Item, handle: Triton, bsession: BaselineSession) -> None:
+    """Resume and Ctrl-C need to see each measurement start and each step finish."""
+    interrupt = item.config.stash.get(INTERRUPT_KEY, None)
+
+    def reuse(spec: Any, load: Any, effective: dict[str, Any]) -> Any:
+        occurrence = 1 + sum(r.model.name == spec.name for r in handle.recorded)
+        return bsession.before_measure(
+            item.nodeid, occurrence, handle.server.identity(), spec, load, handle.slo, effective
+        )
+
+    def on_step(step: Any) -> None:
+        bsession.on_step(step)
+        if interrupt is not None:
+            interrupt.check()  # first Ctrl-C: stop after the step that just finished
+
+    handle.reuse = reuse
+    handle.step_listeners.append(on_step)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    bsession = item.config.stash.get(SESSION_KEY, None)
+    handle = item.stash.get(HANDLE_KEY, None)
+    if bsession is None or handle is None:
+        return (yield)
+    _attach(item, handle, bsession)
+    slo_failure: BaseException | None = None
+    try:
+        result = yield
+    except KeyboardInterrupt:
+        path = bsession.save_interrupted()
+        if path is not None:
+            _announce(
+                item.config,
+                f"pytest-triton: interrupted measurement saved to {bsession.store.show(path)}",
+            )
+        raise
+    except pytest.fail.Exception as exc:  # the SLO wrapper (or the test) failed it
+        slo_failure, result = exc, None
+    try:
+        _judge(item, handle, bsession, slo_failure)
+    finally:
+        interrupt = item.config.stash.get(INTERRUPT_KEY, None)
+        if interrupt is not None and interrupt.requested:
+            where = bsession.checkpoints.path if bsession.checkpoints else "nowhere (off)"
+            item.session.shouldstop = f"pytest-triton: stopped by Ctrl-C; checkpoint: {where}"
+    return result
+
+
+def _judge(
+    item: pytest.Item, handle: Triton, bsession: BaselineSession, slo_failure: BaseException | None
+) -> None:
+    state = item.config.stash.get(STATE_KEY, None)
+    judged: list[JudgedResult] = []
+    if state is not None:
+        judged = [j for j in state.results if any(j.recorded is r for r in handle.recorded)]
+    if not judged:  # the test itself failed before judging, or measured nothing
+        if slo_failure is not None:
+            raise slo_failure
+        return
+    taken = [
+        Taken(
+            j.recorded.model,
+            j.recorded.load,
+            j.recorded.slo,
+            j.recorded.effective_config,
+            j.recorded.measurement,
+            slo_passed=j.passed,
+        )
+        for j in judged
+    ]
+    args = item.stash.get(_MARKER_KEY, {})
+    gate = bsession.judge(
+        item.nodeid,
+        handle.server.identity(),
+        taken,
+        tolerance_overrides=args.get("tolerance"),
+        name=args.get("name"),
+        required=args.get("required"),
+    )
+    for j, judgement in zip(judged, gate.judgements, strict=False):
+        record_id = f"{item.nodeid} [{judgement.key}]"
+        if record_id in bsession.reused:
+            j.notes.append("measurement reused from the checkpoint (--triton-resume)")
+        if judgement.message and not judgement.failed and judgement.verdict is None:
+            j.notes.append(judgement.message)
+        elif judgement.verdict is not None and not judgement.failed:
+            j.notes.append(f"baseline: {judgement.verdict.summary()}")
+    if gate.notes():
+        item.add_report_section("call", "triton baseline", "\n\n".join(gate.notes()))
+    if gate.failed:
+        message = gate.failure_message()
+        if slo_failure is not None:
+            message = f"{getattr(slo_failure, 'msg', slo_failure)}\n\n{message}"
+        pytest.fail(message, pytrace=False)
+    if slo_failure is not None:
+        raise slo_failure
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Before fixtures are torn down: save a measurement a Ctrl-C cut short anywhere."""
+    bsession = session.config.stash.get(SESSION_KEY, None)
+    if bsession is not None and bsession.in_flight is not None:
+        bsession.save_interrupted()
+    interrupt = session.config.stash.get(INTERRUPT_KEY, None)
+    if interrupt is not None:
+        interrupt.uninstall()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Every gated test, its verdict, orphaned baselines, and where the checkpoint is."""
+    config = terminalreporter.config
+    bsession = config.stash.get(SESSION_KEY, None)
+    if bsession is None or (not bsession.gates and bsession.checkpoints is None):
+        return
+    mode = bsession.settings.mode
+    root = bsession.store.show(bsession.store.root)
+    terminalreporter.write_sep("=", f"triton baselines ({mode.value}, {root})")
+    for gate in bsession.gates:
+        for line in gate.summary_lines():
+            failed = line.startswith("FAIL")
+            terminalreporter.write_line(line, red=failed, green=not failed and "compared" in line)
+    if mode is not Mode.OFF:
+        known = config.stash.get(_TESTS_KEY, {})
+        for orphan in bsession.store.orphans(known, set(known.values())):
+            terminalreporter.write_line(
+                f"orphaned baseline {bsession.store.show(orphan.path)} (test "
+                f"{orphan.test_id!r} no longer exists; kept: rename its 'test' field or delete "
+                "the file)",
+                yellow=True,
+            )
+        for stored in bsession.store.scan():
+            if stored.test_id is None:
+                terminalreporter.write_line(f"unreadable baseline: {stored.error}", red=True)
+    checkpoints = bsession.checkpoints
+    if checkpoints is not None and bsession.reused and checkpoints.loaded_from is not None:
+        terminalreporter.write_line(
+            f"resumed from {bsession.store.show(checkpoints.loaded_from)}: "
+            f"{len(bsession.reused)} measurement(s) reused"
+        )
+    if checkpoints is not None and checkpoints.path.exists():
+        terminalreporter.write_line(f"checkpoint: {bsession.store.show(checkpoints.path)}")
