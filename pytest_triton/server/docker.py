@@ -298,6 +298,7 @@ class DockerServer(ServerContext):
         self._log_file: IO[bytes] | None = None
         self._log_thread: threading.Thread | None = None
         self._endpoints: Endpoints | None = None
+        self._create_sent = False  # a create request went out: a container may exist
         self._version = ""
         self._digest = ""
         self.reaped: list[str] = []
@@ -361,26 +362,49 @@ class DockerServer(ServerContext):
             raise
 
     def stop(self) -> None:
-        """Stop (SIGTERM, then SIGKILL after STOP_TIMEOUT_S) and remove. Idempotent."""
-        container, self._container = self._container, None
-        if container is not None:
-            import docker.errors
+        """Stop (SIGTERM, then SIGKILL after STOP_TIMEOUT_S) and remove. Idempotent.
 
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                container.stop(timeout=STOP_TIMEOUT_S)
-            with contextlib.suppress(docker.errors.NotFound):
-                try:
-                    container.remove(force=True, v=True)
-                except docker.errors.APIError as exc:
-                    # 409: the engine is already removing it (e.g. our watchdog raced us).
-                    if exc.status_code != 409:
-                        raise
-        if self._log_thread is not None:
-            self._log_thread.join(timeout=10)
-            self._log_thread = None
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        Local resources (log stream, watchdog, client) are released even when the engine
+        fails us; the watchdog is only let go once the container is known to be gone.
+        """
+        container, self._container = self._container, None
+        try:
+            self._remove_container(container)
+        finally:
+            if self._log_thread is not None:
+                self._log_thread.join(timeout=10)
+                self._log_thread = None
+            if self._log_file is not None:
+                self._log_file.close()
+                self._log_file = None
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+        self._stop_watchdog()
+
+    def _remove_container(self, container: docker.models.containers.Container | None) -> None:
+        if self._client is None or not self._create_sent:
+            return
+        import docker.errors
+
+        if container is None:
+            # Interrupted between the engine creating it and us holding its handle.
+            try:
+                container = self._client.containers.get(self._name)
+            except docker.errors.NotFound:
+                return
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            container.stop(timeout=STOP_TIMEOUT_S)
+        with contextlib.suppress(docker.errors.NotFound):
+            try:
+                container.remove(force=True, v=True)
+            except docker.errors.APIError as exc:
+                # 409: the engine is already removing it (e.g. our watchdog raced us).
+                if exc.status_code != 409:
+                    raise
+        self._create_sent = False
+
+    def _stop_watchdog(self) -> None:
         watchdog, self._watchdog = self._watchdog, None
         if watchdog is not None and watchdog.poll() is None:
             watchdog.terminate()
@@ -389,9 +413,6 @@ class DockerServer(ServerContext):
             except subprocess.TimeoutExpired:
                 watchdog.kill()
                 watchdog.wait()
-        if self._client is not None:
-            self._client.close()
-            self._client = None
 
     # -- steps -------------------------------------------------------------------------------
     def _start(self, client: docker.DockerClient) -> None:
@@ -414,6 +435,7 @@ class DockerServer(ServerContext):
         self._watchdog = spawn_watchdog(
             self._name, self._owner, self._log_path.with_name("docker-watchdog.log")
         )
+        self._create_sent = True
         container = client.containers.create(**self.plan.create_kwargs())
         self._container = container
         try:

@@ -311,3 +311,27 @@ def test_log_tail_is_json_free_plain_text(started: DockerServer) -> None:
     with pytest.raises(json.JSONDecodeError):
         json.loads(tail.splitlines()[-1])
     assert "\x01\x00\x00\x00" not in tail
+
+
+def test_interrupt_right_after_create_still_removes_the_container(
+    docker_client: Any,
+    docker_image: str,
+    example_repository: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ctrl-C lands after the engine created the container but before we hold its handle.
+    from docker.models.containers import ContainerCollection
+
+    real_create = ContainerCollection.create
+
+    def create_then_interrupt(self: Any, *args: Any, **kwargs: Any) -> Any:
+        real_create(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ContainerCollection, "create", create_then_interrupt)
+    server = DockerServer(_spec(docker_image, example_repository, tmp_path), tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        server.start()
+    assert _gone(docker_client, server.container_name)
+    assert server.watchdog_pid is None
