@@ -25,6 +25,7 @@ from pytest_triton.baseline.store import BaselineStore
 from pytest_triton.errors import BaselineError, ConfigError
 from pytest_triton.interrupt import GracefulInterrupt
 from pytest_triton.outcome import JudgedResult
+from pytest_triton.server.base import Server, ServerIdentity
 from pytest_triton.tolerance import Tolerances, parse_tolerances
 
 from .fixtures import HANDLE_KEY
@@ -106,6 +107,15 @@ INTERRUPT_KEY = pytest.StashKey[GracefulInterrupt]()
 _TESTS_KEY = pytest.StashKey[dict[str, str]]()  # known test ids -> module path (orphans)
 _NAME_KEY = pytest.StashKey[str | None]()
 _MARKER_KEY = pytest.StashKey[dict[str, Any]]()
+_IDENTITY_KEY = pytest.StashKey[dict[int, ServerIdentity]]()
+
+
+def _identity(config: pytest.Config, server: Server) -> ServerIdentity:
+    """Asked once per server: a local server hashes its binary to answer."""
+    cache = config.stash.setdefault(_IDENTITY_KEY, {})
+    if id(server) not in cache:
+        cache[id(server)] = server.identity()
+    return cache[id(server)]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -283,7 +293,13 @@ def _attach(item: pytest.Item, handle: Triton, bsession: BaselineSession) -> Non
     def reuse(spec: Any, load: Any, effective: dict[str, Any]) -> Any:
         occurrence = 1 + sum(r.model.name == spec.name for r in handle.recorded)
         return bsession.before_measure(
-            item.nodeid, occurrence, handle.server.identity(), spec, load, handle.slo, effective
+            item.nodeid,
+            occurrence,
+            _identity(item.config, handle.server),
+            spec,
+            load,
+            handle.slo,
+            effective,
         )
 
     def on_step(step: Any) -> None:
@@ -350,7 +366,7 @@ def _judge(
     args = item.stash.get(_MARKER_KEY, {})
     gate = bsession.judge(
         item.nodeid,
-        handle.server.identity(),
+        _identity(item.config, handle.server),
         taken,
         tolerance_overrides=args.get("tolerance"),
         name=args.get("name"),

@@ -1,0 +1,267 @@
+"""How far can the baseline gate be trusted on this machine? False alarms and detection rates.
+
+Records a baseline of the example suite against the real local Triton, then runs the suite again
+and again in compare mode, each run a fresh pytest session with a fresh server (as CI would):
+
+* unchanged:   the same build N times: every REGRESSED verdict is a false alarm (target: 0/N);
+* latency:     each model slowed by a sleep of CHANGE x its per-request service time, i.e. +15%
+               latency where the model is least loaded (target: detected in >= 19 of 20 runs);
+* throughput:  the sleep that takes 15% off a saturated instance's throughput (x 1/(1-0.15)).
+
+A run "detects" a change when every test of the suite fails with a baseline regression; the
+per-test rates are printed too, with the change the injection really achieved (measured from
+the runs' checkpoints against the baseline), so a rate is never read without its effect size.
+
+    python benchmarks/baseline_trust.py --runs 20          # about an hour on 2 cores
+    python benchmarks/baseline_trust.py --runs 2 --scenarios unchanged   # a smoke run
+
+Results go to <workdir>/results.json; the summary is printed for the docs (docs/baselines.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pytest_triton.baseline.checkpoint import read_checkpoint
+from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.result import Measurement
+
+REPO = Path(__file__).resolve().parent.parent
+SUITE = REPO / "example_suite"
+# "FAIL test_tiny.py::test_x [tiny] REGRESSED: ..." - the baseline plugin's summary lines.
+SUMMARY = re.compile(r"^(FAIL|ok  ) (\S+) \[([^\]]+)\] ([^:]+): (.*)$")
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    index: int
+    returncode: int
+    seconds: float
+    statuses: dict[str, str] = field(default_factory=dict)  # "test [model]" -> status
+    changes: dict[str, dict[str, float]] = field(default_factory=dict)  # achieved, in %
+
+    @property
+    def regressed(self) -> list[str]:
+        return [k for k, v in self.statuses.items() if v == "REGRESSED"]
+
+
+def pytest_command(
+    args: argparse.Namespace, workdir: Path, mode: str, env: dict[str, str], checkpoints: Path
+) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(SUITE),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--triton-baseline={mode}",
+        f"--triton-baseline-dir={workdir / 'baselines'}",
+        f"--triton-checkpoint-dir={checkpoints}",
+    ]
+    for name, value in sorted(env.items()):
+        command += ["--triton-env", f"{name}={value}"]
+    return command + list(args.pytest_args)
+
+
+def run_suite(
+    args: argparse.Namespace,
+    workdir: Path,
+    scenario: str,
+    index: int,
+    mode: str,
+    env: dict[str, str],
+) -> tuple[RunResult, str]:
+    checkpoints = workdir / "checkpoints" / f"{scenario}-{index:02d}"
+    command = pytest_command(args, workdir, mode, env, checkpoints)
+    start = time.monotonic()
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    result = RunResult(scenario, index, proc.returncode, time.monotonic() - start)
+    for line in proc.stdout.splitlines():
+        m = SUMMARY.match(line)
+        if m:
+            result.statuses[f"{m.group(2)} [{m.group(3)}]"] = m.group(4)
+    log = workdir / "logs" / f"{scenario}-{index:02d}.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(" ".join(command) + "\n\n" + proc.stdout + proc.stderr)
+    return result, proc.stdout
+
+
+def baseline_measurements(workdir: Path) -> dict[str, tuple[Measurement, int]]:
+    """'test [model]' -> (baseline measurement, instance count) from the recorded files."""
+    out: dict[str, tuple[Measurement, int]] = {}
+    for stored in BaselineStore(workdir / "baselines").scan():
+        if stored.test_id is None:
+            raise SystemExit(f"unreadable baseline: {stored.error}")
+        file = BaselineStore(workdir / "baselines").read(stored.test_id)
+        assert file is not None
+        for entry in file.environments.values():
+            for key, record in entry.records.items():
+                groups = record.subject.config.get("instance_group") or [{"count": 1}]
+                instances = sum(int(g.get("count", 1)) for g in groups)
+                out[f"{stored.test_id} [{key}]"] = (record.measurement, instances)
+    return out
+
+
+def service_ms(measurement: Measurement, instances: int) -> float:
+    """Per-request time of one busy instance: avg latency x min(c, instances) / c, the largest
+    over the steps (at c1 it is the whole latency; at saturation it is 1 / throughput)."""
+    values = []
+    for s in measurement.steps:
+        c = s.concurrency or 1
+        values.append(s.avg_ms * min(c, instances) / c)
+    return max(values)
+
+
+def injections(
+    baselines: dict[str, tuple[Measurement, int]], base_ms: float, change: float
+) -> dict[str, dict[str, str]]:
+    """Per scenario, the EXAMPLE_EXTRA_MS_<MODEL> values that make the change for every model."""
+    per_model: dict[str, float] = {}
+    for measurement, instances in baselines.values():
+        t = service_ms(measurement, instances)
+        per_model[measurement.model] = max(per_model.get(measurement.model, 0.0), t)
+    latency = {
+        f"EXAMPLE_EXTRA_MS_{m.upper()}": f"{base_ms + change * t:.3f}" for m, t in per_model.items()
+    }
+    factor = 1.0 / (1.0 - change) - 1.0
+    throughput = {
+        f"EXAMPLE_EXTRA_MS_{m.upper()}": f"{base_ms + factor * t:.3f}" for m, t in per_model.items()
+    }
+    return {"unchanged": {}, "latency": latency, "throughput": throughput}
+
+
+def achieved(
+    baselines: dict[str, tuple[Measurement, int]], checkpoints: Path
+) -> dict[str, dict[str, float]]:
+    """The change each run really had: p50 at the least loaded step, throughput at the best."""
+    files = sorted(checkpoints.glob("*.ckpt"))
+    if not files:
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for record_id, record in read_checkpoint(files[-1]).items():
+        base = baselines.get(record_id)
+        if base is None or not record.complete:
+            continue
+        old, new = base[0], record.measurement
+        first = old.steps[0].load_point
+        new_first = new.step(first)
+        if new_first is None:
+            continue
+        out[record_id] = {
+            "p50_pct": (new_first.p50_ms / old.steps[0].p50_ms - 1.0) * 100.0,
+            "throughput_pct": (new.best.throughput / old.best.throughput - 1.0) * 100.0,
+        }
+    return out
+
+
+def summarise(results: Sequence[RunResult], tests: Sequence[str]) -> list[str]:
+    lines: list[str] = []
+    for scenario in ("unchanged", "latency", "throughput"):
+        runs = [r for r in results if r.scenario == scenario]
+        if not runs:
+            continue
+        any_regressed = sum(bool(r.regressed) for r in runs)
+        all_regressed = sum(all(r.statuses.get(t) == "REGRESSED" for t in tests) for r in runs)
+        other_failures = sum(r.returncode not in (0, 1) for r in runs)
+        if scenario == "unchanged":
+            lines.append(
+                f"unchanged:  false regressions in {any_regressed}/{len(runs)} runs "
+                f"({sum(len(r.regressed) for r in runs)} of "
+                f"{len(runs) * len(tests)} test verdicts)"
+            )
+        else:
+            lines.append(
+                f"{scenario + ':':<11} detected in {all_regressed}/{len(runs)} runs "
+                f"(every test flagged); in {any_regressed}/{len(runs)} some test was"
+            )
+        for t in tests:
+            flagged = sum(r.statuses.get(t) == "REGRESSED" for r in runs)
+            p50 = [r.changes[t]["p50_pct"] for r in runs if t in r.changes]
+            thr = [r.changes[t]["throughput_pct"] for r in runs if t in r.changes]
+            effect = ""
+            if p50:
+                effect = (
+                    f"  achieved: p50 {statistics.median(p50):+.1f}%, throughput "
+                    f"{statistics.median(thr):+.1f}% (medians)"
+                )
+            lines.append(f"    {flagged:>2}/{len(runs)} {t}{effect}")
+        if other_failures:
+            lines.append(f"    ({other_failures} run(s) ended with an error, see logs/)")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--change", type=float, default=0.15, help="relative change injected")
+    parser.add_argument(
+        "--base-extra-ms",
+        type=float,
+        default=2.0,
+        help="sleep every model has in every run, so the injected extra sleep "
+        "is not distorted by the timer slack of very short sleeps",
+    )
+    parser.add_argument("--scenarios", default="unchanged,latency,throughput")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="baseline-trust-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    base_env = {"EXAMPLE_EXTRA_MS": f"{args.base_extra_ms:g}"}
+    print(f"workdir: {workdir}", flush=True)
+
+    record, stdout = run_suite(args, workdir, "record", 0, "update", base_env)
+    if record.returncode != 0 or not record.statuses:
+        print(stdout[-4000:])
+        raise SystemExit(f"recording the baseline failed (exit {record.returncode})")
+    baselines = baseline_measurements(workdir)
+    tests = sorted(baselines)
+    plan = injections(baselines, args.base_extra_ms, args.change)
+    print(f"baseline recorded in {record.seconds:.0f}s for {len(tests)} measurement(s)")
+    for scenario, env in plan.items():
+        print(f"  {scenario}: {env or base_env}")
+
+    results: list[RunResult] = []
+    for scenario in args.scenarios.split(","):
+        env = {**base_env, **plan[scenario]}
+        for i in range(1, args.runs + 1):
+            result, _ = run_suite(args, workdir, scenario, i, "compare", env)
+            result.changes = achieved(baselines, workdir / "checkpoints" / f"{scenario}-{i:02d}")
+            results.append(result)
+            flagged = ", ".join(result.regressed) or "none"
+            print(
+                f"{scenario} {i:>2}/{args.runs}: exit {result.returncode}, "
+                f"{result.seconds:.0f}s, regressed: {flagged}",
+                flush=True,
+            )
+            (workdir / "results.json").write_text(
+                json.dumps(
+                    {
+                        "command": " ".join(sys.argv),
+                        "plan": plan,
+                        "base_env": base_env,
+                        "runs": [asdict(r) for r in results],
+                    },
+                    indent=2,
+                )
+            )
+
+    print("\n" + "\n".join(summarise(results, tests)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

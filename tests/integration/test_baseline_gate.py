@@ -1,0 +1,69 @@
+"""The baseline gate end to end against the real bundled server and the example `tiny` model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_triton.server.local import bundled_server_root
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bundled_server_root() is None, reason="no bundled tritonserver"),
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEST = "example_suite/test_tiny.py"
+
+
+def _run(tmp_path: Path, *args: str, extra_ms: str = "2") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            TEST,
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={tmp_path / 'run'}",
+            f"--triton-baseline-dir={tmp_path / 'baselines'}",
+            f"--triton-checkpoint-dir={tmp_path / 'ckpt'}",
+            "--triton-env",
+            f"EXAMPLE_EXTRA_MS_TINY={extra_ms}",
+            *args,
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_record_then_catch_a_real_slowdown(tmp_path: Path) -> None:
+    recorded = _run(tmp_path, "--triton-baseline=update")
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    (path,) = (tmp_path / "baselines").rglob("*.json")
+    data = json.loads(path.read_text())
+    (env,) = data["environments"].values()
+    fp = env["fingerprint"]
+    assert fp["server_kind"] == "local" and fp["server_version"].count(".") == 2
+    assert len(fp["server_digest"]) == 64 and fp["cpu_count"] >= 1
+    record = env["measurements"]["tiny"]
+    assert record["subject"]["files"]["files"]["1/model.py"]
+    assert record["subject"]["config"]["instance_group"][0]["count"] == 1
+    steps = record["measurement"]["steps"]
+    assert [s["load_point"] for s in steps] == ["c1", "c4"]
+    assert all(len(s["windows"]) >= 2 for s in steps)
+
+    # 2 ms -> 6 ms of sleep per request: several times the latency, always caught.
+    slow = _run(tmp_path, extra_ms="6")
+    out = slow.stdout
+    assert slow.returncode == 1, out + slow.stderr
+    assert "performance regression against the baseline of 'tiny'" in out
+    assert "c1 p50" in out and "REGRESSION" in out and "mostly compute" in out
+    assert "FAIL test_tiny.py::test_tiny_meets_its_slo [tiny] REGRESSED" in out
+    assert json.loads(path.read_text()) == data  # compare never writes
