@@ -71,6 +71,11 @@ class StepResult:
     client_overhead_us: float = 0.0
     client_bound: bool = False  # the load generator, not the server, was the limit
     metrics: dict[str, float] = field(default_factory=dict)  # server / GPU metrics
+    # The aggregate above is over the last `measured_windows` of `windows` (the stable ones);
+    # earlier windows are the road to stability. 0: all windows (results made before this field).
+    measured_windows: int = 0
+    # A quick single-window look taken while an `auto` ramp searches; never judged or baselined.
+    probe: bool = False
 
     @property
     def load_point(self) -> str:
@@ -78,6 +83,11 @@ class StepResult:
         if self.concurrency is not None:
             return f"c{self.concurrency}"
         return f"r{self.request_rate:g}"
+
+    @property
+    def measured(self) -> tuple[WindowSample, ...]:
+        """The windows the aggregate was computed over."""
+        return self.windows[-self.measured_windows :] if self.measured_windows else self.windows
 
     @property
     def error_rate(self) -> float:

@@ -104,3 +104,22 @@ class LoadSpec:
     shapes: Mapping[str, tuple[int, ...]] = field(default_factory=frozen_mapping)
     seed: int = 0
     driver: Literal["native", "perf_analyzer"] = "native"
+    # Stability is judged on throughput and this latency statistic (avg, p50, p90, p95, p99);
+    # None: the tail the SLO bounds, else avg (perf_analyzer's default).
+    stability_latency: str | None = None
+    # A step that does not stabilise within max_trials windows is retried with windows twice as
+    # long, at most this many times, then reported unstable.
+    max_window_retries: int = 2
+    # Load-generator processes for the native driver; 0: one, more when it is the bottleneck.
+    processes: int = 0
+    # "random" (seeded), "zero", or a path: perf_analyzer-style .json, or .npz/.npy arrays.
+    input_data: str = "random"
+    # Binary-search the highest throughput whose SLO latency bounds hold (also done whenever the
+    # SLO sets min_capacity).
+    find_capacity: bool = False
+    # Open-loop mode: requests in flight beyond this wait (and their lateness is measured).
+    max_outstanding: int = 1024
+    # No response for this long while requests are in flight: the server is stuck.
+    request_timeout_s: float = 30.0
+    # perf_analyzer binary; None: $PERF_ANALYZER, then PATH, then .tools/ (provision script).
+    perf_analyzer_path: str | None = None

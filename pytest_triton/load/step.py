@@ -1,0 +1,145 @@
+"""Load points, per-step settings, and turning measured windows into a StepResult."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pytest_triton.metrics import summarise
+from pytest_triton.result import StepResult, WindowSample
+from pytest_triton.spec import SLO, LoadSpec
+from pytest_triton.stats import client_overhead_us, merge_splits, summarize_ns
+
+from .ramp import judged_latency
+
+STABLE_WINDOWS = 3  # perf_analyzer's rule: the last 3 windows must agree
+
+
+@dataclass(frozen=True)
+class LoadPoint:
+    concurrency: int | None = None
+    rate: float | None = None
+
+    @property
+    def label(self) -> str:
+        return f"c{self.concurrency}" if self.concurrency is not None else f"r{self.rate:g}"
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """How one step is measured (derived from the LoadSpec; probes shorten it)."""
+
+    warmup_s: float
+    window_s: float
+    window_requests: int | None
+    stability_pct: float
+    latency_stat: str
+    max_trials: int
+    max_window_retries: int
+    batch_size: int
+    distribution: str
+    seed: int
+    max_outstanding: int
+    request_timeout_s: float
+    probe: bool = False  # one short window, no stability: a quick look during an auto ramp
+
+    @classmethod
+    def from_load(cls, load: LoadSpec, slo: SLO | None) -> StepSettings:
+        return cls(
+            warmup_s=load.warmup_s,
+            window_s=load.window_s,
+            window_requests=load.window_requests,
+            stability_pct=load.stability_pct,
+            latency_stat=judged_latency(load, slo.latency_bounds() if slo else None),
+            max_trials=load.max_trials,
+            max_window_retries=load.max_window_retries,
+            batch_size=load.batch_size,
+            distribution=load.rate_distribution,
+            seed=load.seed,
+            max_outstanding=load.max_outstanding,
+            request_timeout_s=load.request_timeout_s,
+        )
+
+    def as_probe(self) -> StepSettings:
+        from dataclasses import replace
+
+        return replace(
+            self,
+            warmup_s=min(self.warmup_s, 0.5),
+            window_s=max(0.5, self.window_s / 2),
+            window_requests=None,
+            probe=True,
+        )
+
+
+@dataclass
+class RawWindow:
+    """A window as measured, before summarising: latencies are kept for pooled percentiles."""
+
+    sample: WindowSample
+    latencies_ns: Sequence[int]
+    client_cpu: float  # load-generator CPU seconds per second of window (max over processes)
+    client_bound: bool
+    gauges: Mapping[str, float]
+
+
+def build_step(
+    point: LoadPoint,
+    windows: Sequence[RawWindow],
+    stable: bool,
+    settings: StepSettings,
+    extra_metrics: Mapping[str, float] | None = None,
+) -> StepResult:
+    """The step's aggregate over its measured windows (the last 3, or all if fewer).
+
+    Percentiles come from the pooled latencies of those windows, not from averaging window
+    percentiles: a p99 of three p99s is not a p99.
+    """
+    measured = list(windows[-STABLE_WINDOWS:]) if not settings.probe else list(windows)
+    latencies: list[int] = []
+    for w in measured:
+        latencies.extend(w.latencies_ns)
+    summary = summarize_ns(latencies)
+    duration = sum(w.sample.duration_s for w in measured)
+    requests = sum(w.sample.requests for w in measured)
+    errors = sum(w.sample.errors for w in measured)
+    throughput = requests * settings.batch_size / duration if duration > 0 else 0.0
+    split = merge_splits([w.sample.server for w in measured])
+    bound_votes = sum(1 for w in measured if w.client_bound)
+    metrics = summarise([w.gauges for w in measured])
+    if measured:
+        metrics["client_cpu"] = max(w.client_cpu for w in measured)
+    metrics.update(extra_metrics or {})
+    return StepResult(
+        concurrency=point.concurrency,
+        request_rate=point.rate,
+        windows=tuple(w.sample for w in windows),
+        stable=stable,
+        throughput=throughput,
+        avg_ms=summary.avg_ms,
+        p50_ms=summary.p50_ms,
+        p90_ms=summary.p90_ms,
+        p95_ms=summary.p95_ms,
+        p99_ms=summary.p99_ms,
+        requests=requests,
+        errors=errors,
+        server=split,
+        client_overhead_us=client_overhead_us(summary.avg_ms, split),
+        # a majority of the measured windows, so one hiccup does not flag a step
+        client_bound=bool(measured) and bound_votes * 2 > len(measured),
+        metrics=metrics,
+        measured_windows=len(measured),
+        probe=settings.probe,
+    )
+
+
+def violates(step: StepResult, slo: SLO | None) -> bool:
+    """A latency bound of the SLO is exceeded at this step (NaN latency counts as exceeded)."""
+    if slo is None:
+        return False
+    for stat, bound in slo.latency_bounds().items():
+        value = step.latency(stat)
+        if not math.isfinite(value) or value > bound:
+            return True
+    return False
