@@ -102,5 +102,9 @@ def summarise(scrapes: Sequence[Mapping[str, float]], prefix: str = "") -> dict[
     out: dict[str, float] = {}
     for key in keys:
         values = [s[key] for s in scrapes if key in s]
-        out[prefix + key] = max(values) if key in PEAK_KEYS or key.endswith("memory_used_mb") else sum(values) / len(values)
+        out[prefix + key] = (
+            max(values)
+            if key in PEAK_KEYS or key.endswith("memory_used_mb")
+            else sum(values) / len(values)
+        )
     return out

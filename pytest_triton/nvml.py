@@ -8,6 +8,7 @@ Tests replace the `pynvml` module (the only boundary faked, as CI has no GPU).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from types import ModuleType
 from typing import Any
@@ -77,8 +78,6 @@ class NvmlReader:
 
     def close(self) -> None:
         if self._nvml is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._nvml.nvmlShutdown()
-            except Exception:
-                pass
             self._nvml = None

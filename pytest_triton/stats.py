@@ -147,7 +147,9 @@ def plateaued(throughputs: Sequence[float], steps: int = 4, min_gain_pct: float 
 _PARTS = ("success", "queue", "compute_input", "compute_infer", "compute_output")
 
 
-def inference_counters(stats: Mapping[str, Any], version: str | None = None) -> dict[str, tuple[int, int]]:
+def inference_counters(
+    stats: Mapping[str, Any], version: str | None = None
+) -> dict[str, tuple[int, int]]:
     """(count, ns) per part from a `/v2/models/<m>[/versions/<v>]/stats` response, summed over
     the versions it lists (or only `version`)."""
     totals = {p: [0, 0] for p in _PARTS}
@@ -199,7 +201,7 @@ def merge_splits(splits: Sequence[ServerSplit]) -> ServerSplit:
         return ServerSplit()
 
     def avg(attr: str) -> float:
-        return sum(getattr(s, attr) * s.requests for s in splits) / total
+        return float(sum(getattr(s, attr) * s.requests for s in splits)) / total
 
     return ServerSplit(
         queue_us=avg("queue_us"),

@@ -52,7 +52,9 @@ def model_config(http: str, model: str, version: str | None) -> dict[str, Any]:
     return data
 
 
-def model_stats(http: str, model: str, version: str | None, timeout_s: float = 5.0) -> dict[str, Any]:
+def model_stats(
+    http: str, model: str, version: str | None, timeout_s: float = 5.0
+) -> dict[str, Any]:
     data: dict[str, Any] = get_json(http, _model_path(model, version) + "/stats", timeout_s)
     return data
 

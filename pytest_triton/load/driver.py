@@ -97,7 +97,9 @@ def send_one(protocol: str, address: str, message: bytes, timeout_s: float) -> s
             conn.flush()
             left = deadline - time.monotonic()
             if left <= 0:
-                raise MeasurementError(f"no answer from Triton to a first request in {timeout_s:g} s")
+                raise MeasurementError(
+                    f"no answer from Triton to a first request in {timeout_s:g} s"
+                )
             wait_write = [conn.sock] if conn.wants_write else []
             readable, _, _ = select.select([conn.sock], wait_write, [], min(left, 0.5))
             if readable:
@@ -141,7 +143,9 @@ class NativeDriver:
         self._auto_processes = load.processes == 0
         self._processes = load.processes or 1
         # Leave half the cores to a local server: more load processes than that steal its CPU.
-        self._max_processes = max(1, (os.cpu_count() or 1) // 2) if self._auto_processes else self._processes
+        self._max_processes = (
+            max(1, (os.cpu_count() or 1) // 2) if self._auto_processes else self._processes
+        )
 
     def close(self) -> None:
         self._pool.close()
@@ -149,7 +153,9 @@ class NativeDriver:
     def _check_alive(self, point: LoadPoint) -> Callable[[], None]:
         def check() -> None:
             if not self._is_alive():
-                raise ServerDiedError(f"Triton died while measuring {self._model!r} at {point.label}")
+                raise ServerDiedError(
+                    f"Triton died while measuring {self._model!r} at {point.label}"
+                )
 
         return check
 
@@ -171,7 +177,9 @@ class NativeDriver:
                 continue
             return step
 
-    def _commands(self, point: LoadPoint, settings: StepSettings, window_s: float, n: int) -> list[StepCommand | None]:
+    def _commands(
+        self, point: LoadPoint, settings: StepSettings, window_s: float, n: int
+    ) -> list[StepCommand | None]:
         t0 = time.monotonic_ns() + _START_SLACK_NS
         count = settings.window_requests
         window_ns = int(window_s * 1e9)
@@ -223,7 +231,7 @@ class NativeDriver:
                 start_ns = min(c.start_ns for c in cmds if c is not None)
                 _sleep_until(start_ns + int(settings.warmup_s * 1e9), check)
                 before = self._observer.snapshot()
-                wait_s = (window_s if settings.window_requests is None else max(10 * window_s, 30.0))
+                wait_s = window_s if settings.window_requests is None else max(10 * window_s, 30.0)
                 wait_s += settings.request_timeout_s + 10.0
                 while True:
                     records = self._pool.next_windows(wait_s, check)

@@ -148,8 +148,10 @@ class Ramp:
 
     @property
     def _wants_capacity(self) -> bool:
-        return self._slo is not None and bool(self._slo.latency_bounds()) and (
-            self._slo.min_capacity is not None or self._load.find_capacity
+        return (
+            self._slo is not None
+            and bool(self._slo.latency_bounds())
+            and (self._slo.min_capacity is not None or self._load.find_capacity)
         )
 
     def run(self) -> tuple[list[StepResult], float | None, list[str]]:
@@ -219,7 +221,9 @@ class Ramp:
             passing = [
                 s.concurrency
                 for s in steps
-                if s.concurrency is not None and s.concurrency < failing_c and not violates(s, self._slo)
+                if s.concurrency is not None
+                and s.concurrency < failing_c
+                and not violates(s, self._slo)
             ]
             lo = max(passing) if passing else 0
             if failing_c - lo <= 1:

@@ -15,6 +15,7 @@ arrived and the stream ended"; only failures are decoded (hpack) to quote Triton
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections import deque
 from typing import Any
@@ -42,7 +43,12 @@ class ConnectionLost(Exception):
 
 
 def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
-    return len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream_id.to_bytes(4, "big") + payload
+    return (
+        len(payload).to_bytes(3, "big")
+        + bytes((kind, flags))
+        + stream_id.to_bytes(4, "big")
+        + payload
+    )
 
 
 def _hpack_int(value: int, prefix_bits: int, first_byte: int) -> bytes:
@@ -106,7 +112,9 @@ class H2Connection:
         self.sock = socket.create_connection((host, port), timeout=timeout_s)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._header_block = request_header_block(f"{host}:{port}")
-        self._headers_prefix = len(self._header_block).to_bytes(3, "big") + bytes((HEADERS, END_HEADERS))
+        self._headers_prefix = len(self._header_block).to_bytes(3, "big") + bytes(
+            (HEADERS, END_HEADERS)
+        )
         self._next_id = 1
         self._streams: dict[int, _Stream] = {}
         self._blocked: deque[int] = deque()  # streams with data waiting for window
@@ -139,10 +147,8 @@ class H2Connection:
         return self.sock.fileno()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     def send(self, token: int, message: bytes) -> None:
         """Queue one call; `message` is the length-prefixed gRPC message (see grpc_message)."""
@@ -248,7 +254,7 @@ class H2Connection:
                     stream.got_message = True
                 if flags & END_STREAM and stream is not None:
                     self._finish(sid, stream, done)
-            elif kind == HEADERS or kind == CONTINUATION:
+            elif kind in (HEADERS, CONTINUATION):
                 self._on_headers(kind, flags, sid, bytes(buf[start:pos]), done)
             elif kind == SETTINGS:
                 if not flags & ACK:

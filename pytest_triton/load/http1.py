@@ -8,6 +8,7 @@ One request is outstanding per connection (no pipelining: Triton does not promis
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 
@@ -39,10 +40,8 @@ class Http1Connection:
         return self.sock.fileno()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     def send(self, token: int, message: bytes) -> None:
         """Queue one request (`message`: the complete HTTP request bytes)."""

@@ -22,6 +22,8 @@ from .h2grpc import grpc_message
 if TYPE_CHECKING:
     import numpy as np
 
+    Array = np.ndarray[Any, Any]
+
 # Triton datatype -> numpy dtype name (BF16 travels as its raw 16 bits; BYTES as objects)
 NUMPY_DTYPES = {
     "BOOL": "bool",
@@ -111,7 +113,9 @@ def resolve_shapes(io: ModelIO, shapes: Mapping[str, Sequence[int]]) -> dict[str
 
 
 def _check_shape(io: ModelIO, t: TensorSpec, shape: tuple[int, ...], what: str) -> None:
-    ok = len(shape) == len(t.dims) and all(d < 0 or d == s for d, s in zip(t.dims, shape, strict=True))
+    ok = len(shape) == len(t.dims) and all(
+        d < 0 or d == s for d, s in zip(t.dims, shape, strict=True)
+    )
     if not ok:
         raise MeasurementError(
             f"{what} for input {t.name!r} of model {io.name!r} is {list(shape)}, but the model "
@@ -121,18 +125,16 @@ def _check_shape(io: ModelIO, t: TensorSpec, shape: tuple[int, ...], what: str) 
 
 def generated_samples(
     io: ModelIO, shapes: Mapping[str, tuple[int, ...]], kind: str, seed: int
-) -> list[dict[str, np.ndarray]]:
+) -> list[dict[str, Array]]:
     """Per-request tensors (no batch dim) of seeded random data or zeros."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    per_sample = sum(
-        int(np.prod(shape, dtype=np.int64)) * 4 for shape in shapes.values()
-    )
+    per_sample = sum(int(np.prod(shape, dtype=np.int64)) * 4 for shape in shapes.values())
     count = _DISTINCT_SAMPLES if per_sample * _DISTINCT_SAMPLES <= _SMALL_BYTES else 1
     samples = []
     for _ in range(count):
-        sample: dict[str, np.ndarray] = {}
+        sample: dict[str, Array] = {}
         for t in io.inputs:
             if t.name not in shapes:
                 continue
@@ -141,7 +143,7 @@ def generated_samples(
     return samples
 
 
-def _make_tensor(rng: Any, datatype: str, shape: tuple[int, ...], zero: bool) -> np.ndarray:
+def _make_tensor(rng: Any, datatype: str, shape: tuple[int, ...], zero: bool) -> Array:
     import numpy as np
 
     if datatype == "BYTES":
@@ -151,22 +153,26 @@ def _make_tensor(rng: Any, datatype: str, shape: tuple[int, ...], zero: bool) ->
         else:
             letters = rng.integers(97, 123, size=(n, 16), dtype=np.uint8)
             values = [row.tobytes() for row in letters]
-        return np.array(values, dtype=object).reshape(shape)
+        result: Array = np.array(values, dtype=object).reshape(shape)
+        return result
     dtype = np.dtype(NUMPY_DTYPES[datatype])
+    out: Array
     if zero:
-        return np.zeros(shape, dtype=dtype)
-    if datatype == "BOOL":
-        return rng.integers(0, 2, size=shape).astype(bool)
-    if datatype == "BF16":
+        out = np.zeros(shape, dtype=dtype)
+    elif datatype == "BOOL":
+        out = rng.integers(0, 2, size=shape).astype(bool)
+    elif datatype == "BF16":
         floats = rng.random(size=shape, dtype=np.float32)
-        return (floats.view(np.uint32) >> 16).astype(np.uint16)
-    if dtype.kind == "f":
-        return rng.random(size=shape).astype(dtype)
-    # small non-negative integers: valid for index-like inputs (embeddings, token ids) too
-    return rng.integers(0, 64, size=shape).astype(dtype)
+        out = (floats.view(np.uint32) >> 16).astype(np.uint16)
+    elif dtype.kind == "f":
+        out = rng.random(size=shape).astype(dtype)
+    else:
+        # small non-negative integers: valid for index-like inputs (embeddings, token ids) too
+        out = rng.integers(0, 64, size=shape).astype(dtype)
+    return out
 
 
-def user_samples(io: ModelIO, data: Any) -> list[dict[str, np.ndarray]]:
+def user_samples(io: ModelIO, data: Any) -> list[dict[str, Array]]:
     """Per-request tensors from user data.
 
     `data`: a path (.json perf_analyzer format, .npz with one array per input, .npy for a
@@ -199,7 +205,7 @@ def user_samples(io: ModelIO, data: Any) -> list[dict[str, np.ndarray]]:
     if isinstance(data, Mapping):
         return _split_arrays(io, data)
     if isinstance(data, Sequence):
-        samples: list[dict[str, np.ndarray]] = []
+        samples: list[dict[str, Array]] = []
         for item in data:
             samples.extend(_split_arrays(io, item))
         if not samples:
@@ -208,7 +214,7 @@ def user_samples(io: ModelIO, data: Any) -> list[dict[str, np.ndarray]]:
     raise MeasurementError(f"input data of type {type(data).__name__} is not understood")
 
 
-def _split_arrays(io: ModelIO, arrays: Mapping[str, Any]) -> list[dict[str, np.ndarray]]:
+def _split_arrays(io: ModelIO, arrays: Mapping[str, Any]) -> list[dict[str, Array]]:
     import numpy as np
 
     by_name = {t.name: t for t in io.inputs}
@@ -221,14 +227,11 @@ def _split_arrays(io: ModelIO, arrays: Mapping[str, Any]) -> list[dict[str, np.n
     missing = [t.name for t in io.inputs if not t.optional and t.name not in arrays]
     if missing:
         raise MeasurementError(f"input data lacks required input(s) {', '.join(missing)}")
-    per_input: dict[str, list[np.ndarray]] = {}
+    per_input: dict[str, list[Array]] = {}
     for name, value in arrays.items():
         t = by_name[name]
         arr = np.asarray(value, dtype=object if t.datatype == "BYTES" else NUMPY_DTYPES[t.datatype])
-        if arr.ndim == len(t.dims) + 1:
-            items = [arr[i] for i in range(arr.shape[0])]
-        else:
-            items = [arr]
+        items = [arr[i] for i in range(arr.shape[0])] if arr.ndim == len(t.dims) + 1 else [arr]
         for item in items:
             _check_shape(io, t, tuple(item.shape), "input data")
         per_input[name] = items
@@ -242,7 +245,7 @@ def _split_arrays(io: ModelIO, arrays: Mapping[str, Any]) -> list[dict[str, np.n
     return [{name: items[i] for name, items in per_input.items()} for i in range(n)]
 
 
-def _pa_json_samples(io: ModelIO, path: Path) -> list[dict[str, np.ndarray]]:
+def _pa_json_samples(io: ModelIO, path: Path) -> list[dict[str, Array]]:
     """perf_analyzer's --input-data JSON: {"data": [{"IN": [..] | {"content"|"b64", "shape"}}]}."""
     import numpy as np
 
@@ -252,9 +255,9 @@ def _pa_json_samples(io: ModelIO, path: Path) -> list[dict[str, np.ndarray]]:
         raise MeasurementError(f"cannot read input data {str(path)!r}: {exc}") from None
     entries = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(entries, list) or not entries:
-        raise MeasurementError(f"{path.name}: expected {{\"data\": [{{input: values}}, ...]}}")
+        raise MeasurementError(f'{path.name}: expected {{"data": [{{input: values}}, ...]}}')
     by_name = {t.name: t for t in io.inputs}
-    samples: list[dict[str, np.ndarray]] = []
+    samples: list[dict[str, Array]] = []
     for n, entry in enumerate(entries):
         if isinstance(entry, list):
             raise MeasurementError(f"{path.name}: sequence (list of lists) data is not supported")
@@ -278,7 +281,9 @@ def _pa_json_samples(io: ModelIO, path: Path) -> list[dict[str, np.ndarray]]:
             dt = object if t.datatype == "BYTES" else NUMPY_DTYPES[t.datatype]
             arr = np.asarray(value, dtype=dt)
             if t.datatype == "BYTES":
-                arr = np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])(arr)
+                arr = np.vectorize(
+                    lambda s: s.encode() if isinstance(s, str) else s, otypes=[object]
+                )(arr)
             if shape is None:
                 if any(d < 0 for d in t.dims):
                     raise MeasurementError(
@@ -298,7 +303,9 @@ def _pa_json_samples(io: ModelIO, path: Path) -> list[dict[str, np.ndarray]]:
     return samples
 
 
-def batched(io: ModelIO, samples: list[dict[str, np.ndarray]], batch_size: int) -> list[dict[str, np.ndarray]]:
+def batched(
+    io: ModelIO, samples: list[dict[str, Array]], batch_size: int
+) -> list[dict[str, Array]]:
     """Whole requests: `batch_size` consecutive samples stacked on a new batch axis (when the
     model batches), cycling through the samples."""
     import numpy as np
@@ -325,7 +332,7 @@ def batched(io: ModelIO, samples: list[dict[str, np.ndarray]], batch_size: int) 
     return requests
 
 
-def raw_bytes(datatype: str, arr: np.ndarray) -> bytes:
+def raw_bytes(datatype: str, arr: Array) -> bytes:
     """A tensor's wire bytes (Triton raw format; BYTES: 4-byte little-endian length + data)."""
     if datatype == "BYTES":
         parts = []
@@ -336,7 +343,7 @@ def raw_bytes(datatype: str, arr: np.ndarray) -> bytes:
     return bytes(arr.tobytes(order="C"))
 
 
-def grpc_messages(io: ModelIO, requests: list[dict[str, np.ndarray]]) -> tuple[bytes, ...]:
+def grpc_messages(io: ModelIO, requests: list[dict[str, Array]]) -> tuple[bytes, ...]:
     """Length-prefixed ModelInferRequest messages, serialized once."""
     from tritonclient.grpc import service_pb2
 
@@ -354,7 +361,9 @@ def grpc_messages(io: ModelIO, requests: list[dict[str, np.ndarray]]) -> tuple[b
     return tuple(out)
 
 
-def http_messages(io: ModelIO, requests: list[dict[str, np.ndarray]], authority: str) -> tuple[bytes, ...]:
+def http_messages(
+    io: ModelIO, requests: list[dict[str, Array]], authority: str
+) -> tuple[bytes, ...]:
     """Complete HTTP/1.1 requests using Triton's binary tensor extension, outputs in binary."""
     path = f"/v2/models/{io.name}" + (f"/versions/{io.version}" if io.version else "") + "/infer"
     dtypes = {t.name: t.datatype for t in io.inputs}

@@ -41,14 +41,16 @@ from .observe import Observer, split_between
 from .step import LoadPoint, StepSettings
 
 CLIENT_BOUND_CPU = 0.85
-_PASS_LINE = re.compile(
-    r"Pass \[(\d+)\] throughput: ([0-9.]+) infer/sec\. Avg latency: (\d+) usec"
-)
+_PASS_LINE = re.compile(r"Pass \[(\d+)\] throughput: ([0-9.]+) infer/sec\. Avg latency: (\d+) usec")
 
 
 def find_perf_analyzer(explicit: str | None = None) -> Path:
     """The binary: explicit path, $PERF_ANALYZER, PATH, then the provision script's .tools/."""
-    candidates: list[str | None] = [explicit, os.environ.get("PERF_ANALYZER"), shutil.which("perf_analyzer")]
+    candidates: list[str | None] = [
+        explicit,
+        os.environ.get("PERF_ANALYZER"),
+        shutil.which("perf_analyzer"),
+    ]
     repo = Path(__file__).resolve().parents[2]
     candidates += [
         str(repo / ".tools" / "perf_analyzer" / "perf_analyzer"),
@@ -284,7 +286,9 @@ class PerfAnalyzerDriver:
         cpu0 = _children_cpu()
         t0 = time.monotonic()
         with log_path.open("wb") as log:
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
             try:
                 next_scrape = time.monotonic() + window_s
                 while proc.poll() is None:

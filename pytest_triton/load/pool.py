@@ -9,6 +9,7 @@ gRPC threads. Each child also exits when its pipe closes and dies with its paren
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -73,10 +74,8 @@ class Worker:
         self.busy = False
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.conn.send(("exit",))
-        except OSError:
-            pass
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -116,9 +115,7 @@ class Pool:
                 worker.proc.kill()
         self.workers = []
 
-    def next_windows(
-        self, timeout_s: float, check: Callable[[], None]
-    ) -> list[WindowRecord]:
+    def next_windows(self, timeout_s: float, check: Callable[[], None]) -> list[WindowRecord]:
         """The next window record of every busy worker. `check` runs between polls (liveness);
         it raises to abort. A silent worker past `timeout_s` is an error, so nothing hangs."""
         records: list[WindowRecord] = []

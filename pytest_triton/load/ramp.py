@@ -118,15 +118,16 @@ def validate_load_spec(load: LoadSpec) -> None:
         for r in load.request_rate:
             if not (isinstance(r, (int, float)) and math.isfinite(r) and r > 0):
                 problems.append(f"request rate {r!r} must be a positive number of infer/s")
-    elif not load.auto:
-        if not load.concurrency:
-            problems.append(f"no concurrency given; {_RANGE_HELP}")
+    elif not load.auto and not load.concurrency:
+        problems.append(f"no concurrency given; {_RANGE_HELP}")
     for c in load.concurrency:
         if isinstance(c, bool) or not isinstance(c, int) or c < 1:
             problems.append(f"concurrency {c!r} must be an integer >= 1")
         elif c > CONCURRENCY_LIMIT * 16:
             problems.append(f"concurrency {c} is beyond what one client can hold open")
-    _check(problems, load.max_concurrency >= 1, f"max_concurrency {load.max_concurrency} must be >= 1")
+    _check(
+        problems, load.max_concurrency >= 1, f"max_concurrency {load.max_concurrency} must be >= 1"
+    )
     _check(
         problems,
         load.rate_distribution in ("constant", "poisson"),
@@ -171,9 +172,9 @@ def validate_load_spec(load: LoadSpec) -> None:
         dims = tuple(shape)
         if not dims or any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in dims):
             problems.append(f"shape for input {name!r} {list(dims)} must be non-negative integers")
-    if load.driver == "perf_analyzer" and load.input_data not in ("random", "zero"):
-        if not str(load.input_data).endswith(".json"):
-            problems.append("driver perf_analyzer takes input_data 'random', 'zero' or a .json file")
+    pa_data_ok = load.input_data in ("random", "zero") or str(load.input_data).endswith(".json")
+    if load.driver == "perf_analyzer" and not pa_data_ok:
+        problems.append("driver perf_analyzer takes input_data 'random', 'zero' or a .json file")
     if problems:
         raise ConfigError("invalid load settings: " + "; ".join(problems))
 
@@ -248,7 +249,9 @@ def _expand_rate_range(spec: Mapping[str, Any]) -> tuple[float, ...]:
         stop = float(spec.get("stop", start))
         step = float(spec.get("step", 1.0))
     except (KeyError, TypeError, ValueError):
-        raise ConfigError(f"request rate range {dict(spec)!r} needs numeric start, stop, step") from None
+        raise ConfigError(
+            f"request rate range {dict(spec)!r} needs numeric start, stop, step"
+        ) from None
     if start <= 0:
         raise ConfigError(f"request rate range: start {start:g} must be > 0")
     if stop < start:
