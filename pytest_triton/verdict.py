@@ -142,7 +142,7 @@ def _tail_shortfall(metric: MetricDef, step: StepResult, min_tail: int) -> int |
     if metric.quantile is None or metric.quantile <= 0.5:
         return None
     need = int(round(min_tail / (1.0 - metric.quantile)))
-    if any(w.requests < need for w in step.windows):
+    if any(w.requests < need for w in step.measured):
         return need
     return None
 
@@ -200,6 +200,8 @@ def _row(
 def _step_rows(
     base: StepResult, cur: StepResult, tolerances: Tolerances, warnings: list[str]
 ) -> list[Row]:
+    # Samples are the step's measured windows (the stable ones its aggregate is computed over),
+    # not the road to stability before them: a warm-up trend is not run-to-run noise.
     rows: list[Row] = []
     for name, tolerance in tolerances.gated().items():
         metric = METRICS[name]
@@ -207,12 +209,12 @@ def _step_rows(
             continue
         if name == "throughput":
             base_value, cur_value = base.throughput, cur.throughput
-            base_samples = [w.throughput for w in base.windows]
-            cur_samples = [w.throughput for w in cur.windows]
+            base_samples = [w.throughput for w in base.measured]
+            cur_samples = [w.throughput for w in cur.measured]
         else:
             base_value, cur_value = base.latency(name), cur.latency(name)
-            base_samples = [float(getattr(w, f"{name}_ms")) for w in base.windows]
-            cur_samples = [float(getattr(w, f"{name}_ms")) for w in cur.windows]
+            base_samples = [float(getattr(w, f"{name}_ms")) for w in base.measured]
+            cur_samples = [float(getattr(w, f"{name}_ms")) for w in cur.measured]
         shortfall = ""
         needs = [
             n
@@ -220,7 +222,7 @@ def _step_rows(
             if (n := _tail_shortfall(metric, s, tolerances.min_tail_samples)) is not None
         ]
         if needs:
-            fewest = min(w.requests for s in (base, cur) for w in s.windows)
+            fewest = min(w.requests for s in (base, cur) for w in s.measured)
             shortfall = f"needs >= {needs[0]} requests/window, had {fewest}"
             warnings.append(
                 f"{base.load_point} {name} not gated: too few samples to bound it "
@@ -250,11 +252,12 @@ def _capacity_samples(measurement: Measurement) -> list[float]:
     capacity = measurement.capacity
     if capacity is None or not measurement.steps:
         return []
-    step = min(measurement.steps, key=lambda s: abs(s.throughput - capacity))
+    judged = [s for s in measurement.steps if not s.probe] or list(measurement.steps)
+    step = min(judged, key=lambda s: abs(s.throughput - capacity))
     if step.throughput <= 0:
         return []
     scale = capacity / step.throughput
-    return [w.throughput * scale for w in step.windows]
+    return [w.throughput * scale for w in step.measured]
 
 
 def _attribution(base: StepResult, cur: StepResult) -> str:
@@ -296,9 +299,10 @@ def compare(
     warnings: list[str] = []
     out_notes = list(notes)
     rows: list[Row] = []
-    base_steps = {s.load_point: s for s in baseline.steps}
+    # Probes are single-window looks an auto ramp takes while searching: never judged.
+    base_steps = {s.load_point: s for s in baseline.steps if not s.probe}
     attributions: list[str] = []
-    for cur in current.steps:
+    for cur in (s for s in current.steps if not s.probe):
         base = base_steps.get(cur.load_point)
         if base is None:
             out_notes.append(f"{cur.load_point} has no baseline step (new load point)")
@@ -320,7 +324,7 @@ def compare(
             for r in step_rows
         ):
             attributions.append(_attribution(base, cur))
-    current_points = {s.load_point for s in current.steps}
+    current_points = {s.load_point for s in current.steps if not s.probe}
     for point in base_steps:
         if point not in current_points:
             out_notes.append(f"{point} is in the baseline but was not measured now")

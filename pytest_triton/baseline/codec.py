@@ -125,6 +125,8 @@ def step_from(data: Mapping[str, Any]) -> StepResult:
         client_overhead_us=_f(data, "client_overhead_us"),
         client_bound=bool(data.get("client_bound", False)),
         metrics={str(k): float(v) for k, v in (data.get("metrics") or {}).items() if v is not None},
+        measured_windows=int(data.get("measured_windows") or 0),
+        probe=bool(data.get("probe", False)),
     )
 
 

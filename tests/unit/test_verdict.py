@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from baseline_factories import measurement_from_latencies, scaled, step, window
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -179,3 +181,34 @@ def test_a_shift_far_beyond_tolerance_always_regresses(
 def test_a_speedup_never_regresses(latencies: list[float], factor: float) -> None:
     base = measurement_from_latencies(latencies)
     assert not compare(base, scaled(base, factor)).regressed
+
+
+def test_only_the_measured_windows_bound_the_change() -> None:
+    """Windows before stability (a warm-up trend) must not widen the interval."""
+    warmup = [window(15.0, 270.0), window(9.0, 440.0)]
+    stable = [window(5.0 + d, 800.0 * (1 - d / 5)) for d in (-0.05, 0.0, 0.05)]
+
+    def run(factor: float) -> Measurement:
+        windows = [window(w.avg_ms * factor, w.throughput / factor) for w in warmup + stable]
+        s = step(windows, 4)
+        measured = step(windows[2:], 4)  # the aggregate over the last three
+        return Measurement(
+            "m", None, (replace(measured, windows=s.windows, measured_windows=3),), 1.0
+        )
+
+    verdict = compare(run(1.0), run(1.2))
+    p50 = next(r for r in verdict.rows if r.metric == "p50")
+    assert p50.outcome is Outcome.REGRESSION
+    assert p50.change is not None and p50.change.high_pct < 25.0
+
+
+def test_probe_steps_are_never_judged() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES)
+    probe = replace(base.steps[0], concurrency=16, probe=True)
+    slow_probe = replace(scaled(base, 3.0).steps[0], concurrency=16, probe=True)
+    verdict = compare(
+        Measurement("tiny", None, (base.steps[0], probe), 1.0),
+        Measurement("tiny", None, (base.steps[0], slow_probe), 1.0),
+    )
+    assert not verdict.regressed
+    assert {r.step for r in verdict.rows} == {"c4"}
