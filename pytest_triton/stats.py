@@ -31,7 +31,8 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     lo = int(math.floor(pos))
     hi = min(lo + 1, n - 1)
     frac = pos - lo
-    return float(sorted_values[lo]) * (1.0 - frac) + float(sorted_values[hi]) * frac
+    a, b = float(sorted_values[lo]), float(sorted_values[hi])
+    return a + (b - a) * frac  # exact when a == b, so equal samples give equal percentiles
 
 
 @dataclass(frozen=True)

@@ -319,8 +319,8 @@ def batched(
         return samples
     if batch_size > io.max_batch_size:
         raise MeasurementError(
-            f"batch_size {batch_size} exceeds model {io.name!r}'s max_batch_size "
-            f"{io.max_batch_size}"
+            f"batch_size {batch_size} exceeds the max_batch_size {io.max_batch_size} of "
+            f"model {io.name!r}"
         )
     n = len(samples)
     requests = []

@@ -46,6 +46,10 @@ _PASS_LINE = re.compile(r"Pass \[(\d+)\] throughput: ([0-9.]+) infer/sec\. Avg l
 
 def find_perf_analyzer(explicit: str | None = None) -> Path:
     """The binary: explicit path, $PERF_ANALYZER, PATH, then the provision script's .tools/."""
+    if explicit:
+        if Path(explicit).is_file() and os.access(explicit, os.X_OK):
+            return Path(explicit)
+        raise MeasurementError(f"perf_analyzer_path {explicit!r} is not an executable file")
     candidates: list[str | None] = [
         explicit,
         os.environ.get("PERF_ANALYZER"),
@@ -59,8 +63,6 @@ def find_perf_analyzer(explicit: str | None = None) -> Path:
     for c in candidates:
         if c and Path(c).is_file() and os.access(c, os.X_OK):
             return Path(c)
-    if explicit:
-        raise MeasurementError(f"perf_analyzer_path {explicit!r} is not an executable file")
     raise MeasurementError(
         "driver perf_analyzer: no perf_analyzer binary found (looked at $PERF_ANALYZER, PATH "
         "and .tools/perf_analyzer/); run scripts/provision_perf_analyzer.sh or set "

@@ -1,0 +1,146 @@
+"""Ramp rules (list, auto, capacity at SLO) with a fake step runner: the server is a formula."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from pytest_triton.load.engine import Ramp
+from pytest_triton.load.step import LoadPoint, StepSettings
+from pytest_triton.result import StepResult, WindowSample
+from pytest_triton.spec import SLO, LoadSpec
+
+
+class FakeServer:
+    """Throughput saturates at `capacity` infer/s; latency follows Little's law."""
+
+    def __init__(self, capacity: float = 400.0, per_request_ms: float = 10.0, unstable=()):
+        self.capacity = capacity
+        self.per_request_ms = per_request_ms
+        self.unstable = set(unstable)
+        self.calls: list[tuple[str, bool]] = []
+
+    def __call__(self, point: LoadPoint, settings: StepSettings) -> StepResult:
+        self.calls.append((point.label, settings.probe))
+        if point.concurrency is not None:
+            c = point.concurrency
+            throughput = min(c * 1000.0 / self.per_request_ms, self.capacity)
+            latency = c / throughput * 1000.0  # Little's law, ms
+        else:
+            assert point.rate is not None
+            throughput = min(point.rate, self.capacity)
+            load = point.rate / self.capacity
+            latency = self.per_request_ms / max(1e-3, 1 - load) if load < 1 else 1e4
+        w = WindowSample(1.0, int(throughput), 0, throughput, latency, latency, latency,
+                         latency, latency * 1.5)  # fmt: skip
+        stable = point.label not in self.unstable
+        return StepResult(
+            point.concurrency, point.rate, (w,) * 3, stable, throughput, latency, latency,
+            latency, latency, latency * 1.5, int(throughput) * 3, 0, probe=settings.probe,
+        )  # fmt: skip
+
+
+def ramp(load: LoadSpec, slo: SLO | None = None, server: FakeServer | None = None, seen=None):
+    server = server or FakeServer()
+    progress = seen.append if seen is not None else None
+    return Ramp(server, load, slo, progress), server
+
+
+def test_a_list_is_measured_in_order_and_reported_sorted():
+    seen: list[StepResult] = []
+    r, server = ramp(LoadSpec(concurrency=(8, 1, 4)), seen=seen)
+    steps, capacity, notes = r.run()
+    assert [c for c, _ in server.calls] == ["c8", "c1", "c4"]
+    assert [s.load_point for s in steps] == ["c1", "c4", "c8"]
+    assert [s.load_point for s in seen] == ["c8", "c1", "c4"]  # progress: live, in run order
+    assert capacity is None and notes == []
+
+
+def test_auto_probes_until_plateau_then_measures_knee_and_best():
+    # capacity 400 infer/s is reached at c4 (100/s per outstanding request)
+    r, server = ramp(LoadSpec(concurrency=(), auto=True, max_concurrency=128))
+    steps, _, notes = r.run()
+    probes = [label for label, probe in server.calls if probe]
+    assert probes == ["c1", "c2", "c4", "c8", "c16", "c32"]  # 4,8,16,32 gain 0% -> stop
+    assert [s.load_point for s in steps] == ["c4"]  # knee == best here
+    assert all(not s.probe for s in steps) and all(p.probe for p in r.probes)
+    assert any("throughput gained under 5%" in n for n in notes)
+
+
+def test_auto_stops_at_an_slo_breach():
+    # 10 ms until saturation at c4, then Little's law: c8 -> 20 ms, p99 (1.5x) 30 ms > 25 ms
+    slo = SLO(p99_ms=25.0)
+    r, server = ramp(LoadSpec(concurrency=(), auto=True), slo)
+    steps, capacity, notes = r.run()
+    assert [label for label, probe in server.calls if probe] == ["c1", "c2", "c4", "c8"]
+    assert [s.load_point for s in steps] == ["c4"]  # best probe within the bound
+    assert capacity is None  # not asked for
+    assert any("SLO latency bound" in n for n in notes)
+
+
+def test_auto_stops_at_max_concurrency():
+    server = FakeServer(capacity=1e9)
+    r, _ = ramp(LoadSpec(concurrency=(), auto=True, max_concurrency=8), server=server)
+    r.run()
+    assert [label for label, probe in server.calls if probe] == ["c1", "c2", "c4", "c8"]
+
+
+def test_capacity_binary_search_between_last_pass_and_first_fail():
+    # capacity 1000/s reached at c10; p99 = 15 ms * c / 10 past c10; bound 30 ms -> c20 is the edge
+    server = FakeServer(capacity=1000.0, per_request_ms=10.0)
+    slo = SLO(p99_ms=30.0, min_capacity=500.0)
+    r, _ = ramp(LoadSpec(concurrency=(1, 64)), slo, server)
+    steps, capacity, _ = r.run()
+    labels = [s.load_point for s in steps]
+    assert labels[0] == "c1" and labels[-1] == "c64"
+    # searched between 1 and 64: 32 fails, 16 passes, 24 fails, 20 passes, 22 fails, 21 fails
+    assert [c for c, _ in server.calls][2:] == ["c32", "c16", "c24", "c20", "c22", "c21"]
+    assert capacity == pytest.approx(1000.0)
+    passing = [s for s in steps if s.p99_ms <= 30.0]
+    assert max(s.concurrency for s in passing) == 20
+
+
+def test_capacity_search_in_an_auto_ramp_uses_the_breaching_probe():
+    server = FakeServer(capacity=1000.0, per_request_ms=10.0)
+    slo = SLO(p99_ms=30.0, min_capacity=1.0)
+    r, _ = ramp(LoadSpec(concurrency=(), auto=True), slo, server)
+    steps, capacity, _ = r.run()
+    assert capacity == pytest.approx(1000.0)
+    assert max(s.concurrency for s in steps if s.p99_ms <= 30) == 20
+
+
+def test_capacity_is_zero_when_nothing_meets_the_slo_and_ignores_unstable_steps():
+    server = FakeServer(capacity=1000.0, unstable={"c4"})
+    slo = SLO(p99_ms=0.001, min_capacity=1.0)
+    r, _ = ramp(LoadSpec(concurrency=(1, 2)), slo, server)
+    _, capacity, notes = r.run()
+    assert capacity == 0.0 and any("capacity is 0" in n for n in notes)
+
+    slo = SLO(p99_ms=1e6, min_capacity=1.0)
+    r, _ = ramp(LoadSpec(concurrency=(2, 4)), slo, server)
+    steps, capacity, notes = r.run()
+    assert capacity == pytest.approx(200.0)  # c4 (400/s) is unstable: never silently used
+    assert any("ignores unstable" in n for n in notes)
+    assert any("c4 did not stabilise" in n for n in notes)
+    assert any("lower bound" in n for n in notes)
+
+
+def test_rate_mode_capacity_bisects_rates():
+    server = FakeServer(capacity=1000.0, per_request_ms=1.0)
+    # latency = 1 ms / (1 - rate/1000); p99 = 1.5x; bound 15 ms -> rate < 900
+    slo = SLO(p99_ms=15.0, min_capacity=1.0)
+    r, _ = ramp(LoadSpec(concurrency=(), request_rate=(100.0, 990.0)), slo, server)
+    steps, capacity, _ = r.run()
+    rates = [s.request_rate for s in steps]
+    assert rates[0] == 100.0 and rates[-1] == 990.0 and len(rates) > 3
+    assert 800.0 <= capacity <= 900.0
+    assert all(s.concurrency is None for s in steps)
+
+
+def test_nan_latency_violates():
+    from pytest_triton.load.step import violates
+
+    s = StepResult(1, None, (), False, 0.0, math.nan, math.nan, math.nan, math.nan, math.nan, 0, 0)
+    assert violates(s, SLO(p99_ms=1.0))
+    assert not violates(s, None)
