@@ -74,6 +74,11 @@ def measure(
         ramp = Ramp(driver.run_step, load, slo, progress)
         steps, capacity, notes = ramp.run()
         notes.extend(driver.notes)
+        if observer.failures:
+            notes.append(
+                f"{len(observer.failures)} statistics read(s) failed, those windows have no "
+                f"server split: {observer.failures[0]}"
+            )
     finally:
         if driver is not None:
             driver.close()

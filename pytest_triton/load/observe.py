@@ -39,6 +39,7 @@ class Observer:
         self._version = version
         self._nvml = nvml if nvml is not None else NvmlReader()
         self._metrics_url = endpoints.metrics_url
+        self.failures: list[str] = []  # statistics reads that failed (reported as notes)
 
     def snapshot(self) -> Snapshot:
         t = time.monotonic_ns()
@@ -46,8 +47,9 @@ class Observer:
         try:
             stats = model_stats(self._endpoints.http, self._model, self._version)
             counters = inference_counters(stats, self._version)
-        except MeasurementError:
+        except MeasurementError as exc:
             counters = None  # the split of this window is unknown; liveness is checked elsewhere
+            self.failures.append(str(exc))
         gauges: dict[str, float] = {}
         if self._metrics_url:
             gauges.update(scrape(self._metrics_url))

@@ -25,7 +25,9 @@ from .schedule import send_times
 
 _READ = select.EPOLLIN
 _READ_WRITE = select.EPOLLIN | select.EPOLLOUT
-LATE_NS = 1_000_000  # an open-loop send more than 1 ms behind schedule counts as late
+# An open-loop send later than this (or than one gap between sends, if longer) counts as late:
+# epoll wakes with millisecond granularity, so smaller lags are timer noise, not a slow client.
+LATE_NS = 2_000_000
 
 
 class _Conn(Protocol):
@@ -296,7 +298,8 @@ class LoadLoop:
                     lags.sort()
                     record.lag_p99_ns = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
                     record.lag_max_ns = lags[-1]
-                    record.late = sum(1 for v in lags if v > LATE_NS)
+                    late_ns = max(LATE_NS, int(1e9 / cmd.value)) if not closed_loop else LATE_NS
+                    record.late = sum(1 for v in lags if v > late_ns)
                 control.send(("window", record))
                 index += 1
                 cpu0 = cpu1

@@ -1,0 +1,209 @@
+"""The measurement engine against the real bundled tritonserver serving the example models."""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_triton.errors import MeasurementError, ServerDiedError
+from pytest_triton.load.control import model_stats
+from pytest_triton.load.engine import measure
+from pytest_triton.models import ModelController
+from pytest_triton.result import StepResult
+from pytest_triton.server.local import LocalServer, bundled_server_root
+from pytest_triton.spec import SLO, LoadSpec, ModelSpec, ServerSpec
+from pytest_triton.stats import inference_counters
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        bundled_server_root() is None,
+        reason="no bundled tritonserver: pip install 'pytest-triton[server]'",
+    ),
+]
+
+# Short windows keep the suite quick; stability at 25% because CI shares two cores.
+QUICK = dict(warmup_s=0.3, window_s=0.5, stability_pct=25.0, max_trials=6, max_window_retries=0)
+
+
+@pytest.fixture(scope="module")
+def server(
+    example_repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalServer]:
+    srv = LocalServer(
+        ServerSpec("local", model_repository=example_repository),
+        tmp_path_factory.mktemp("engine-server"),
+    )
+    with srv:
+        models = ModelController(srv.endpoints.http, example_repository)
+        for name in ("tiny", "numpy_compute"):
+            models.load(ModelSpec(name))
+        yield srv
+
+
+def _served(server: LocalServer, model: str) -> int:
+    return inference_counters(model_stats(server.endpoints.http, model, None))["success"][0]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_fixed_concurrency_steps(server: LocalServer, protocol: str):
+    seen: list[StepResult] = []
+    before = _served(server, "tiny")
+    m = measure(
+        server.endpoints, "tiny", None, LoadSpec(concurrency=(1, 4), protocol=protocol, **QUICK),
+        is_alive=server.is_alive, progress=seen.append,
+    )  # fmt: skip
+    after = _served(server, "tiny")
+    assert [s.load_point for s in m.steps] == ["c1", "c4"]
+    assert [s.load_point for s in seen] == ["c1", "c4"]
+    for step in m.steps:
+        assert step.errors == 0 and step.requests > 0
+        assert step.throughput > 50  # a tiny python model does thousands per second
+        assert 0 < step.p50_ms <= step.p90_ms <= step.p99_ms < 1000
+        assert len(step.windows) >= 1 and step.measured_windows >= 1
+        # every request we counted was served by Triton (it served more: warm-up, probes)
+        assert sum(w.requests for w in step.windows) <= after - before
+        # the server split: queue and compute were measured, and fit in the client latency
+        assert step.server.requests > 0
+        assert step.server.compute_infer_us > 0
+        assert step.server.total_us < step.avg_ms * 1000
+        assert step.client_overhead_us > 0
+        assert "cpu_utilization" in step.metrics and step.metrics["cpu_memory_used_mb"] > 0
+        assert 0 <= step.metrics["client_cpu"] < 4
+    # one outstanding request cannot queue behind another: c4 queues more than c1
+    c1, c4 = m.steps
+    assert c4.server.queue_us > c1.server.queue_us
+    assert m.extra["driver"] == "native"
+
+
+def test_server_bound_model_latency_matches_server_time(server: LocalServer):
+    m = measure(server.endpoints, "numpy_compute", None, LoadSpec(concurrency=(1,), **QUICK),
+                is_alive=server.is_alive)  # fmt: skip
+    (step,) = m.steps
+    # a few ms of numpy per request: the client adds little on top of the server's time
+    assert step.server.compute_infer_us > 1000
+    assert step.avg_ms * 1000 == pytest.approx(step.server.total_us + step.client_overhead_us)
+    assert step.client_overhead_us < 0.5 * step.server.total_us
+
+
+@pytest.mark.parametrize("distribution", ["constant", "poisson"])
+def test_request_rate_mode_offers_the_rate(server: LocalServer, distribution: str):
+    rate = 200.0
+    load = LoadSpec(concurrency=(), request_rate=(rate,), rate_distribution=distribution, **QUICK)
+    m = measure(server.endpoints, "tiny", None, load, is_alive=server.is_alive)
+    (step,) = m.steps
+    assert step.request_rate == rate and step.concurrency is None
+    # Poisson arrivals over half-second windows vary by ~1/sqrt(100) = 10% per window
+    assert step.throughput == pytest.approx(rate, rel=0.2)
+    assert step.errors == 0 and step.p99_ms < 100
+    assert not step.client_bound
+
+
+def test_rate_beyond_capacity_shows_queueing_not_a_lower_rate(server: LocalServer):
+    """Open loop is timed from the schedule: offering more than the server can do shows up as
+    latency growing with time in queue, instead of the client quietly sending less."""
+    load = LoadSpec(
+        concurrency=(), request_rate=(2000.0,), warmup_s=0.2, window_s=1.0, max_trials=3,
+        max_window_retries=0,
+    )  # fmt: skip
+    m = measure(server.endpoints, "numpy_compute", None, load, is_alive=server.is_alive)
+    (step,) = m.steps
+    served_capacity = 1e6 / step.server.compute_infer_us  # one instance, requests in series
+    assert step.throughput < 0.9 * 2000
+    assert step.throughput == pytest.approx(served_capacity, rel=0.5)
+    # a backlog builds: the latest windows wait longer than the first
+    assert step.windows[-1].p50_ms > step.windows[0].p50_ms
+    assert step.p99_ms > 100  # far above the few ms of compute
+
+
+def test_user_data_of_the_wrong_shape_fails_before_load(server: LocalServer):
+    with pytest.raises(MeasurementError, match=r"input data for input 'INPUT0'.*\[17\].*\[16\]"):
+        measure(server.endpoints, "tiny", None, LoadSpec(**QUICK),
+                data={"INPUT0": np.zeros(17, np.float32)})  # fmt: skip
+
+
+def test_batch_size_over_the_model_limit_fails_before_load(server: LocalServer):
+    with pytest.raises(MeasurementError, match="max_batch_size 8"):
+        measure(server.endpoints, "tiny", None, LoadSpec(batch_size=9, **QUICK))
+
+
+def test_user_data_is_sent(server: LocalServer):
+    data = {"INPUT0": np.arange(32, dtype=np.float32).reshape(2, 16)}
+    m = measure(server.endpoints, "tiny", None, LoadSpec(batch_size=2, **QUICK), data=data,
+                is_alive=server.is_alive)  # fmt: skip
+    (step,) = m.steps
+    assert step.errors == 0
+    # batch 2: inferences per second are twice the requests per second
+    total_s = sum(w.duration_s for w in step.measured)
+    assert step.throughput == pytest.approx(2 * step.requests / total_s, rel=1e-6)
+
+
+def test_unknown_model_is_a_measurement_error(server: LocalServer):
+    with pytest.raises(MeasurementError, match="nope"):
+        measure(server.endpoints, "nope", None, LoadSpec(**QUICK))
+
+
+def test_auto_ramp_with_capacity(server: LocalServer):
+    slo = SLO(p99_ms=200.0, min_capacity=1.0)
+    load = LoadSpec(concurrency=(), auto=True, max_concurrency=16, **QUICK)
+    m = measure(server.endpoints, "numpy_compute", None, load, slo, is_alive=server.is_alive)
+    probes = m.extra["probes"]
+    assert [p.load_point for p in probes][:2] == ["c1", "c2"]
+    assert all(p.probe and len(p.windows) == 1 for p in probes)
+    assert m.steps and not any(s.probe for s in m.steps)
+    assert m.capacity is not None and m.capacity > 0
+    assert math.isclose(m.capacity, max(s.throughput for s in m.steps if s.stable and
+                                        s.p99_ms <= 200.0))  # fmt: skip
+
+
+def test_server_death_mid_step_raises_promptly(example_repository: Path, tmp_path: Path):
+    srv = LocalServer(ServerSpec("local", model_repository=example_repository), tmp_path)
+    with srv:
+        ModelController(srv.endpoints.http, example_repository).load(ModelSpec("tiny"))
+        pid = srv.pid
+        assert pid is not None
+        killed_at: list[float] = []
+
+        def kill_soon() -> None:
+            time.sleep(2.0)
+            killed_at.append(time.monotonic())
+            import os
+
+            os.kill(pid, signal.SIGKILL)
+
+        threading.Thread(target=kill_soon, daemon=True).start()
+        load = LoadSpec(concurrency=(4,), warmup_s=0.5, window_s=30.0, max_trials=3)
+        with pytest.raises((ServerDiedError, MeasurementError)) as info:
+            measure(srv.endpoints, "tiny", None, load, is_alive=srv.is_alive)
+        assert killed_at and time.monotonic() - killed_at[0] < 5.0
+        assert "tiny" in str(info.value)
+
+
+def test_perf_analyzer_driver_reports_its_numbers(server: LocalServer):
+    """Needs perf_analyzer (scripts/provision_perf_analyzer.sh, run by .ci/run)."""
+    from pytest_triton.load.perf_analyzer import find_perf_analyzer
+
+    try:
+        find_perf_analyzer()
+    except MeasurementError as exc:
+        if __import__("os").environ.get("CI"):
+            pytest.fail(f"perf_analyzer must be provisioned in CI: {exc}")
+        pytest.skip(str(exc))
+    load = LoadSpec(concurrency=(2,), driver="perf_analyzer", window_s=0.5, stability_pct=25.0)
+    m = measure(server.endpoints, "tiny", None, load, is_alive=server.is_alive)
+    (step,) = m.steps
+    assert m.extra["driver"] == "perf_analyzer"
+    assert step.throughput > 50 and 0 < step.p50_ms <= step.p99_ms
+    # windows rebuilt from the profile export: the measured ones roughly agree with the CSV
+    measured = step.measured
+    assert len(measured) == 3 and all(w.requests > 0 for w in measured)
+    rebuilt = sum(w.requests for w in measured) / sum(w.duration_s for w in measured)
+    assert rebuilt == pytest.approx(step.throughput, rel=0.15)
+    assert step.server.compute_infer_us > 0 and step.server.queue_us >= 0
