@@ -144,3 +144,16 @@ def test_nan_latency_violates():
     s = StepResult(1, None, (), False, 0.0, math.nan, math.nan, math.nan, math.nan, math.nan, 0, 0)
     assert violates(s, SLO(p99_ms=1.0))
     assert not violates(s, None)
+
+
+def test_progress_line():
+    from pytest_triton.load.progress import step_line
+
+    s = StepResult(8, None, (), True, 4123.4, 1, 1, 1, 1, 2.105, 10, 0)
+    assert step_line(s) == "c8         4123.4 infer/s  p99    2.105 ms  stable"
+    bad = StepResult(16, None, (), False, 10.0, 1, 1, 1, 1, math.nan, 10, 3, client_bound=True)
+    assert step_line(bad, "tiny") == (
+        "tiny c16          10.0 infer/s  p99        - ms  UNSTABLE  client-bound  3 errors"
+    )
+    probe = StepResult(None, 250.0, (), False, 249.0, 1, 1, 1, 1, 3.0, 10, 0, probe=True)
+    assert step_line(probe).startswith("r250") and step_line(probe).endswith("probe")

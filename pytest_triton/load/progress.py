@@ -1,0 +1,28 @@
+"""One live line per finished step, for pytest's terminal (the plugin writes it) or a script.
+
+c8     4123.4 infer/s  p99    2.105 ms  stable
+c16    4110.9 infer/s  p99    4.380 ms  UNSTABLE  client-bound
+c32    4098.2 infer/s  p99    8.870 ms  probe
+"""
+
+from __future__ import annotations
+
+import math
+
+from pytest_triton.result import StepResult
+
+
+def step_line(step: StepResult, model: str | None = None) -> str:
+    p99 = f"{step.p99_ms:8.3f} ms" if math.isfinite(step.p99_ms) else "       - ms"
+    if step.probe:
+        state = "probe"
+    else:
+        state = "stable" if step.stable else "UNSTABLE"
+    flags = []
+    if step.client_bound:
+        flags.append("client-bound")
+    if step.errors:
+        flags.append(f"{step.errors} errors")
+    head = f"{model} " if model else ""
+    tail = ("  " + "  ".join(flags)) if flags else ""
+    return f"{head}{step.load_point:<6} {step.throughput:10.1f} infer/s  p99 {p99}  {state}{tail}"
