@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from pytest_triton.load.engine import measure
+from pytest_triton.load.progress import step_line
 from pytest_triton.load.ramp import doubling
 from pytest_triton.models import ModelController
 from pytest_triton.result import StepResult
@@ -25,9 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def show(step: StepResult) -> None:
-    tag = "probe" if step.probe else ("stable" if step.stable else "UNSTABLE")
-    print(f"    {step.load_point:>5} {step.throughput:9.1f} infer/s  p99 {step.p99_ms:8.3f} ms  {tag}",
-          flush=True)  # fmt: skip
+    print("   ", step_line(step), flush=True)
 
 
 def main() -> int:
@@ -44,24 +43,34 @@ def main() -> int:
         for r in range(args.rounds):
             print(f"round {r + 1}: full sweep {doubling(args.max)}")
             sweep = measure(
-                server.endpoints, args.model, None,
+                server.endpoints,
+                args.model,
+                None,
                 LoadSpec(concurrency=doubling(args.max), window_s=args.window),
-                is_alive=server.is_alive, progress=show,
-            )  # fmt: skip
+                is_alive=server.is_alive,
+                progress=show,
+            )
             print(f"round {r + 1}: auto (max {args.max})")
             auto = measure(
-                server.endpoints, args.model, None,
+                server.endpoints,
+                args.model,
+                None,
                 LoadSpec(concurrency=(), auto=True, max_concurrency=args.max, window_s=args.window),
-                is_alive=server.is_alive, progress=show,
-            )  # fmt: skip
+                is_alive=server.is_alive,
+                progress=show,
+            )
             sweep_best = max(s.throughput for s in sweep.steps)
             auto_best = max(s.throughput for s in auto.steps)
             rows.append((sweep_best, sweep.duration_s, auto_best, auto.duration_s))
-            print(f"  sweep best {sweep_best:.1f} infer/s in {sweep.duration_s:.1f} s; auto best "
-                  f"{auto_best:.1f} infer/s in {auto.duration_s:.1f} s; notes: {auto.notes}")  # fmt: skip
+            print(
+                f"  sweep best {sweep_best:.1f} infer/s in {sweep.duration_s:.1f} s; auto best "
+                f"{auto_best:.1f} infer/s in {auto.duration_s:.1f} s; notes: {auto.notes}"
+            )
     print()
-    print(f"{'round':>5} {'sweep max':>10} {'sweep s':>8} {'auto max':>9} {'auto s':>7} "
-          f"{'max ratio':>9} {'time ratio':>10}")  # fmt: skip
+    print(
+        f"{'round':>5} {'sweep max':>10} {'sweep s':>8} {'auto max':>9} {'auto s':>7} "
+        f"{'max ratio':>9} {'time ratio':>10}"
+    )
     for i, (sb, sd, ab, ad) in enumerate(rows, 1):
         print(
             f"{i:>5} {sb:>10.1f} {sd:>8.1f} {ab:>9.1f} {ad:>7.1f} {ab / sb:>9.3f} {ad / sd:>10.2f}"

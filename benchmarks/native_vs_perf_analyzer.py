@@ -86,8 +86,10 @@ def main() -> int:
                         results[key][driver].append(step)
                         print(step_line(f"r{r + 1} {driver}", step), flush=True)
     print()
-    print(f"{'model':<14} {'c':>3} {'PA infer/s':>11} {'native':>9} {'ratio':>6} "
-          f"{'PA p50':>8} {'native':>8} {'ratio':>6}   (medians of {args.rounds} rounds)")  # fmt: skip
+    print(
+        f"{'model':<14} {'c':>3} {'PA infer/s':>11} {'native':>9} {'ratio':>6} "
+        f"{'PA p50':>8} {'native':>8} {'ratio':>6}   (medians of {args.rounds} rounds)"
+    )
     for (model, c), by in results.items():
         pa_t = statistics.median(s.throughput for s in by["perf_analyzer"])
         na_t = statistics.median(s.throughput for s in by["native"])

@@ -14,10 +14,7 @@ from pytest_triton.result import StepResult
 
 def step_line(step: StepResult, model: str | None = None) -> str:
     p99 = f"{step.p99_ms:8.3f} ms" if math.isfinite(step.p99_ms) else "       - ms"
-    if step.probe:
-        state = "probe"
-    else:
-        state = "stable" if step.stable else "UNSTABLE"
+    state = "probe" if step.probe else "stable" if step.stable else "UNSTABLE"
     flags = []
     if step.client_bound:
         flags.append("client-bound")
