@@ -43,7 +43,7 @@ def server(
     )
     with srv:
         models = ModelController(srv.endpoints.http, example_repository)
-        for name in ("tiny", "numpy_compute"):
+        for name in ("tiny", "numpy_compute", "dynamic_batch"):
             models.load(ModelSpec(name))
         yield srv
 
@@ -121,6 +121,21 @@ def test_rate_beyond_capacity_shows_queueing_not_a_lower_rate(server: LocalServe
     # a backlog builds: the latest windows wait longer than the first
     assert step.windows[-1].p50_ms > step.windows[0].p50_ms
     assert step.p99_ms > 100  # far above the few ms of compute
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_requests_larger_than_a_frame_and_the_flow_control_window(server: LocalServer, protocol):
+    """batch 32 x 128 FP32 = 16 KiB of tensor per request: past HTTP/2's default 16 KiB frame,
+    and four in flight exceed the 64 KiB initial connection window, so this only passes when
+    requests are split into frames and sending waits for the server's WINDOW_UPDATEs."""
+    load = LoadSpec(concurrency=(4,), batch_size=32, protocol=protocol, **QUICK)
+    before = _served(server, "dynamic_batch")
+    m = measure(server.endpoints, "dynamic_batch", None, load, is_alive=server.is_alive)
+    (step,) = m.steps
+    assert step.errors == 0 and step.requests > 20
+    assert _served(server, "dynamic_batch") - before >= step.requests
+    total_s = sum(w.duration_s for w in step.measured)
+    assert step.throughput == pytest.approx(32 * step.requests / total_s, rel=1e-6)
 
 
 def test_user_data_of_the_wrong_shape_fails_before_load(server: LocalServer):
