@@ -289,7 +289,11 @@ class PerfAnalyzerDriver:
         t0 = time.monotonic()
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,  # a SIGKILLed pytest must not leave load running
             )
             try:
                 next_scrape = time.monotonic() + window_s
@@ -385,6 +389,17 @@ class PerfAnalyzerDriver:
             measured_windows=len(measured),
             probe=settings.probe,
         )
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: Linux SIGKILLs it when we die (PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def _children_cpu() -> float:
