@@ -5,10 +5,11 @@ Modes:
 - request rates (open loop): each rate is measured the same way, latency timed from the
   scheduled send;
 - `auto`: quick single-window probes double concurrency from 1 until throughput plateaus
-  (Model Analyzer's rule) or an SLO latency bound breaks; then only the points that matter (the
-  knee, where throughput first reaches within the plateau gain of the best probe, and the best
-  probe) are measured to stability. Probes are reported (progress, `extra["probes"]`) but
-  never judged: their single window has no stability.
+  (Model Analyzer's rule) or an SLO latency bound breaks; then only the point that matters,
+  the knee (the lowest concurrency whose throughput is within the plateau gain of the best
+  probe), is measured to stability (with capacity search around an SLO breach when asked).
+  Probes are reported (progress, `extra["probes"]`) but never judged: their single window has
+  no stability.
 - capacity at SLO (when the SLO sets min_capacity, or find_capacity): binary search between
   the last passing and the first failing step for the highest throughput whose latency bounds
   hold.
@@ -200,12 +201,14 @@ class Ramp:
             # even concurrency 1 breaks the SLO: measure it properly so the verdict is sound
             self._step(LoadPoint(concurrency=1))
             return
+        # The knee: the lowest concurrency whose throughput is within the plateau gain of the
+        # best. Past it, more concurrency only adds queueing; and unlike the best probe (a coin
+        # toss among plateau points) it is the same point from run to run, so baselines match.
         best = max(probes, key=lambda s: s.throughput)
         threshold = best.throughput * (1 - load.plateau_gain_pct / 100.0)
         knee = next(p for p in probes if p.throughput >= threshold)
-        for p in (knee, best):
-            assert p.concurrency is not None
-            self._step(LoadPoint(concurrency=p.concurrency))
+        assert knee.concurrency is not None
+        self._step(LoadPoint(concurrency=knee.concurrency))
         if breached is not None and self._wants_capacity:
             self._concurrency_capacity_search()
 

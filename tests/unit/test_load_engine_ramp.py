@@ -57,7 +57,7 @@ def test_a_list_is_measured_in_order_and_reported_sorted():
     assert capacity is None and notes == []
 
 
-def test_auto_probes_until_plateau_then_measures_knee_and_best():
+def test_auto_probes_until_plateau_then_measures_the_knee():
     # capacity 400 infer/s is reached at c4 (100/s per outstanding request)
     r, server = ramp(LoadSpec(concurrency=(), auto=True, max_concurrency=128))
     steps, _, notes = r.run()
