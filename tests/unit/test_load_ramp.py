@@ -130,3 +130,19 @@ def test_judged_latency_follows_explicit_choice_then_slo_tail_then_avg():
     assert judged_latency(LoadSpec(), {"p50": 5.0, "p99": 10.0}) == "p99"
     assert judged_latency(LoadSpec(), {"p95": 5.0}) == "p95"
     assert judged_latency(LoadSpec(stability_latency="p50"), {"p99": 1.0}) == "p50"
+
+
+def test_engine_modules_import_nothing_heavy():
+    """Loading the plugin (which imports the engine lazily) must not pull in client libraries."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import pytest_triton.load.engine, pytest_triton.load.ramp, pytest_triton.load.worker\n"
+        "import pytest_triton.load.perf_analyzer, pytest_triton.metrics, pytest_triton.stats\n"
+        "heavy = ('numpy', 'tritonclient', 'grpc', 'pynvml', 'hpack', 'google.protobuf')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
