@@ -18,6 +18,7 @@ the printed compute time says how many ms a request really costs.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import tempfile
@@ -39,6 +40,11 @@ def step_line(tag: str, s: StepResult) -> str:
         f"{s.metrics.get('client_cpu', 0):4.0%}  {'stable' if s.stable else 'UNSTABLE'}"
         f"{'  CLIENT-BOUND' if s.client_bound else ''}"
     )
+
+
+def _median(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return statistics.median(finite) if finite else math.nan
 
 
 def main() -> int:
@@ -87,18 +93,28 @@ def main() -> int:
                         print(step_line(f"r{r + 1} {driver}", step), flush=True)
     print()
     print(
-        f"{'model':<14} {'c':>3} {'PA infer/s':>11} {'native':>9} {'ratio':>6} "
-        f"{'PA p50':>8} {'native':>8} {'ratio':>6}   (medians of {args.rounds} rounds)"
+        f"{'model':<14} {'c':>3} {'PA infer/s':>11} {'native':>9} {'ratio':>6} {'paired':>7} "
+        f"{'PA p50':>8} {'native':>8} {'ratio':>6} {'paired':>7}"
     )
     for (model, c), by in results.items():
-        pa_t = statistics.median(s.throughput for s in by["perf_analyzer"])
-        na_t = statistics.median(s.throughput for s in by["native"])
-        pa_p = statistics.median(s.p50_ms for s in by["perf_analyzer"])
-        na_p = statistics.median(s.p50_ms for s in by["native"])
+        pa, na = by["perf_analyzer"], by["native"]
+        pa_t = statistics.median(s.throughput for s in pa)
+        na_t = statistics.median(s.throughput for s in na)
+        pa_p = _median([s.p50_ms for s in pa])
+        na_p = _median([s.p50_ms for s in na])
+        # paired: the median of each round's native/PA ratio; a round's two runs are adjacent
+        # in time, so they share the machine's background load better than all-round medians
+        t_pair = statistics.median(n.throughput / p.throughput for p, n in zip(pa, na, strict=True))
+        p_pairs = [n.p50_ms / p.p50_ms for p, n in zip(pa, na, strict=True) if p.p50_ms > 0]
+        p_pair = statistics.median(p_pairs) if p_pairs else float("nan")
         print(
-            f"{model:<14} {c:>3} {pa_t:>11.1f} {na_t:>9.1f} {na_t / pa_t:>6.2f} "
-            f"{pa_p:>8.3f} {na_p:>8.3f} {na_p / pa_p:>6.2f}"
+            f"{model:<14} {c:>3} {pa_t:>11.1f} {na_t:>9.1f} {na_t / pa_t:>6.2f} {t_pair:>7.2f} "
+            f"{pa_p:>8.3f} {na_p:>8.3f} {na_p / pa_p:>6.2f} {p_pair:>7.2f}"
         )
+    print(
+        f"(medians over {len(next(iter(results.values()))['native'])} rounds; p50 of an "
+        "unstable perf_analyzer step is unknown: nan)"
+    )
     return 0
 
 
