@@ -7,7 +7,9 @@ Modes:
 - `auto`: quick single-window probes double concurrency from 1 until throughput plateaus
   (Model Analyzer's rule) or an SLO latency bound breaks; then only the point that matters,
   the knee (the lowest concurrency whose throughput is within the plateau gain of the best
-  probe), is measured to stability (with capacity search around an SLO breach when asked).
+  probe), is measured to stability, then the next doubling, climbing while it still gains
+  more than the plateau gain (a lucky probe cannot fake an early plateau); capacity search
+  runs around an SLO breach when asked.
   Probes are reported (progress, `extra["probes"]`) but never judged: their single window has
   no stability.
 - capacity at SLO (when the SLO sets min_capacity, or find_capacity): binary search between
@@ -208,7 +210,24 @@ class Ramp:
         threshold = best.throughput * (1 - load.plateau_gain_pct / 100.0)
         knee = next(p for p in probes if p.throughput >= threshold)
         assert knee.concurrency is not None
-        self._step(LoadPoint(concurrency=knee.concurrency))
+        # A probe is one short window: a lucky one can fake an early plateau. So climb from the
+        # knee with stable steps while the next doubling still gains more than the plateau gain.
+        points = doubling(load.max_concurrency)
+        c = knee.concurrency
+        step = self._step(LoadPoint(concurrency=c))
+        while c in points and points.index(c) + 1 < len(points):
+            nxt = points[points.index(c) + 1]
+            if (
+                breached is not None
+                and breached.concurrency is not None
+                and nxt >= breached.concurrency
+            ):
+                break  # its probe already broke the SLO
+            higher = self._step(LoadPoint(concurrency=nxt))
+            gain = load.plateau_gain_pct / 100.0
+            if violates(higher, self._slo) or higher.throughput <= step.throughput * (1 + gain):
+                break
+            c, step = nxt, higher
         if breached is not None and self._wants_capacity:
             self._concurrency_capacity_search()
 

@@ -63,7 +63,9 @@ def test_auto_probes_until_plateau_then_measures_the_knee():
     steps, _, notes = r.run()
     probes = [label for label, probe in server.calls if probe]
     assert probes == ["c1", "c2", "c4", "c8", "c16", "c32"]  # 4,8,16,32 gain 0% -> stop
-    assert [s.load_point for s in steps] == ["c4"]  # knee == best here
+    # the knee, then one doubling up to confirm it gains no more: a stable climb from the knee
+    assert [s.load_point for s in steps] == ["c4", "c8"]
+    assert [label for label, probe in server.calls if not probe] == ["c4", "c8"]
     assert all(not s.probe for s in steps) and all(p.probe for p in r.probes)
     assert any("throughput gained under 5%" in n for n in notes)
 
@@ -74,9 +76,31 @@ def test_auto_stops_at_an_slo_breach():
     r, server = ramp(LoadSpec(concurrency=(), auto=True), slo)
     steps, capacity, notes = r.run()
     assert [label for label, probe in server.calls if probe] == ["c1", "c2", "c4", "c8"]
-    assert [s.load_point for s in steps] == ["c4"]  # best probe within the bound
+    # the knee; no climb into c8, whose probe broke the SLO
+    assert [s.load_point for s in steps] == ["c4"]
     assert capacity is None  # not asked for
     assert any("SLO latency bound" in n for n in notes)
+
+
+def test_auto_climbs_past_a_lucky_probe():
+    """A probe that happened to be fast at c1 fakes a plateau; stable steps climb past it."""
+
+    class Lucky(FakeServer):
+        def __call__(self, point, settings):
+            step = super().__call__(point, settings)
+            if settings.probe and point.concurrency == 1:
+                from dataclasses import replace
+
+                return replace(step, throughput=400.0)  # as fast as saturation, by luck
+            return step
+
+    server = Lucky(capacity=400.0)  # 100/s per outstanding request up to c4
+    r, _ = ramp(LoadSpec(concurrency=(), auto=True), None, server)
+    steps, _, _ = r.run()
+    assert [label for label, probe in server.calls if probe] == ["c1", "c2", "c4", "c8"]
+    # knee = c1 (the lucky probe); stable c2 (200/s) gains, c4 (400) gains, c8 does not
+    assert [s.load_point for s in steps] == ["c1", "c2", "c4", "c8"]
+    assert max(s.throughput for s in steps) == 400.0
 
 
 def test_auto_stops_at_max_concurrency():
