@@ -100,13 +100,14 @@ class ModelController:
                 # Remote repository or auto-completed config: ask the server for its view.
                 self._post_load(spec, {})
                 base = self.config(spec.name)
-            body = {"parameters": {"config": json.dumps(effective_config(base, spec.config, spec.name))}}
+            body = {
+                "parameters": {"config": json.dumps(effective_config(base, spec.config, spec.name))}
+            }
         self._post_load(spec, body)
         if not self.is_ready(spec.name, spec.version):
             raise ModelLoadError(
                 f"model {spec.name!r} version {spec.version or 'latest'} is not ready after "
-                "loading; check the model's version directories"
-                + _tail(self._log_tail())
+                "loading; check the model's version directories" + _tail(self._log_tail())
             )
         return self.config(spec.name)
 
@@ -157,7 +158,8 @@ class ModelController:
             ) from None
         except _TritonHTTPError as exc:
             raise ModelLoadError(
-                f"Triton failed to load model {spec.name!r}: {exc.message}" + _tail(self._log_tail())
+                f"Triton failed to load model {spec.name!r}: {exc.message}"
+                + _tail(self._log_tail())
             ) from None
 
     def _request(
@@ -181,7 +183,7 @@ class ModelController:
             raise ModelLoadError(
                 f"cannot reach Triton at {self._http}: {exc.reason}" + _tail(self._log_tail())
             ) from None
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise TimeoutError() from None
         return json.loads(raw) if raw else {}
 

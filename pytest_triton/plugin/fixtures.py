@@ -28,8 +28,10 @@ class TritonRemoteWarning(UserWarning):
 
 
 @pytest.fixture(scope="session")
-def triton_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The session's Triton server: started once, stopped at session end (explicit model control)."""
+def triton_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The session's Triton server: started once, stopped at session end."""
     workdir = tmp_path_factory.mktemp("triton")
     try:
         spec = server_spec(request.config, workdir)
@@ -65,7 +67,9 @@ def triton_models(request: pytest.FixtureRequest, triton_server: Server) -> Iter
 
 
 @pytest.fixture
-def triton(request: pytest.FixtureRequest, triton_server: Server, triton_models: ModelCache) -> Triton:
+def triton(
+    request: pytest.FixtureRequest, triton_server: Server, triton_models: ModelCache
+) -> Triton:
     """Load the @triton_model model and measure it: `triton.measure()` -> Measurement."""
     item = request.node
     specs = item.stash.get(SPECS_KEY, None)

@@ -8,12 +8,13 @@ from collections.abc import Generator
 import pytest
 
 from pytest_triton.errors import ConfigError, TritonTestError
+from pytest_triton.outcome import JudgedResult
 from pytest_triton.slo import check_slo
 
 from .fixtures import HANDLE_KEY
 from .markers import MARKERS, register_markers, specs_for
 from .options import get_option, validate_all
-from .state import SPECS_KEY, STATE_KEY, JudgedResult, SessionState
+from .state import SPECS_KEY, STATE_KEY, SessionState
 
 
 class TritonUnstableWarning(UserWarning):

@@ -31,7 +31,9 @@ def build_load_spec(*layers: Mapping[str, Any]) -> LoadSpec:
     valid = {f.name for f in dataclasses.fields(LoadSpec)}
     unknown = sorted(set(merged) - valid)
     if unknown:
-        raise ConfigError(f"unknown load setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+        raise ConfigError(
+            f"unknown load setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
+        )
     if "concurrency" in merged:
         from pytest_triton.load.ramp import parse_concurrency
 
@@ -40,7 +42,9 @@ def build_load_spec(*layers: Mapping[str, Any]) -> LoadSpec:
         merged["auto"] = merged.get("auto", False) or auto
     if "request_rate" in merged:
         rates = merged["request_rate"]
-        merged["request_rate"] = tuple(float(r) for r in (rates if isinstance(rates, (list, tuple)) else [rates]))
+        merged["request_rate"] = tuple(
+            float(r) for r in (rates if isinstance(rates, (list, tuple)) else [rates])
+        )
     if "shapes" in merged:
         merged["shapes"] = frozen_mapping({k: tuple(v) for k, v in merged["shapes"].items()})
     spec = LoadSpec(**merged)

@@ -70,7 +70,7 @@ def _model_spec(item: pytest.Item, default_load_timeout: float) -> ModelSpec | N
     kwargs = dict(marker.kwargs)
     if len(marker.args) > 2:
         raise ConfigError("@triton_model takes (name, version=None) positionally")
-    for key, value in zip(("name", "version"), marker.args):
+    for key, value in zip(("name", "version"), marker.args, strict=False):
         if key in kwargs:
             raise ConfigError(f"@triton_model got {key!r} twice")
         kwargs[key] = value

@@ -70,13 +70,26 @@ OPTIONS: tuple[Option, ...] = (
         "triton_ports",
         "fixed HTTP,GRPC,METRICS ports for a started server (default: free ephemeral ports)",
     ),
-    Option("triton_concurrency", "default concurrency load points, e.g. '1,4,8' or 'auto'", "string", "1"),
+    Option(
+        "triton_concurrency",
+        "default concurrency load points, e.g. '1,4,8' or 'auto'",
+        "string",
+        "1",
+    ),
     Option("triton_window", "measurement window length in seconds", "float", 2.0),
     Option("triton_warmup", "warm-up seconds before the first window of each step", "float", 1.0),
     Option("triton_protocol", "protocol the load driver uses", "string", "grpc", ("grpc", "http")),
     Option("triton_report_json", "write a JSON report of all measurements to this path", "path"),
-    Option("triton_report_md", "write a markdown report (e.g. $GITHUB_STEP_SUMMARY) to this path", "path"),
-    Option("triton_report_html", "write an HTML report with throughput/latency curves to this path", "path"),
+    Option(
+        "triton_report_md",
+        "write a markdown report (e.g. $GITHUB_STEP_SUMMARY) to this path",
+        "path",
+    ),
+    Option(
+        "triton_report_html",
+        "write an HTML report with throughput/latency curves to this path",
+        "path",
+    ),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}

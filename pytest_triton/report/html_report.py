@@ -26,7 +26,9 @@ svg { margin-right: 1.5em; } .charts { display: flex; flex-wrap: wrap; }
 """
 
 
-def _chart(title: str, x_label: str, y_label: str, series: list[tuple[str, list[tuple[float, float]]]]) -> str:
+def _chart(
+    title: str, x_label: str, y_label: str, series: list[tuple[str, list[tuple[float, float]]]]
+) -> str:
     points = [p for _, pts in series for p in pts]
     if not points:
         return ""
@@ -41,20 +43,25 @@ def _chart(title: str, x_label: str, y_label: str, series: list[tuple[str, list[
 
     out = [
         f'<svg width="{_W}" height="{_H}" role="img" aria-label="{html.escape(title)}">',
-        f'<text x="{_W / 2}" y="16" text-anchor="middle" font-size="13">{html.escape(title)}</text>',
+        f'<text x="{_W / 2}" y="16" text-anchor="middle" font-size="13">'
+        f"{html.escape(title)}</text>",
         f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" stroke="#888"/>',
         f'<line x1="{_PAD}" y1="{_PAD}" x2="{_PAD}" y2="{_H - _PAD}" stroke="#888"/>',
-        f'<text x="{_W / 2}" y="{_H - 8}" text-anchor="middle" font-size="11">{html.escape(x_label)}</text>',
+        f'<text x="{_W / 2}" y="{_H - 8}" text-anchor="middle" font-size="11">'
+        f"{html.escape(x_label)}</text>",
         f'<text x="12" y="{_H / 2}" font-size="11" transform="rotate(-90 12 {_H / 2})" '
         f'text-anchor="middle">{html.escape(y_label)}</text>',
         f'<text x="{_PAD - 4}" y="{_PAD + 4}" text-anchor="end" font-size="10">{y_max:.4g}</text>',
-        f'<text x="{_W - _PAD}" y="{_H - _PAD + 14}" text-anchor="end" font-size="10">{x_max:.4g}</text>',
+        f'<text x="{_W - _PAD}" y="{_H - _PAD + 14}" text-anchor="end" font-size="10">'
+        f"{x_max:.4g}</text>",
     ]
     for i, (name, pts) in enumerate(series):
         colour = _COLOURS[i % len(_COLOURS)]
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
         out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
-        out += [f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"/>' for x, y in pts]
+        out += [
+            f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"/>' for x, y in pts
+        ]
         out.append(
             f'<text x="{_W - _PAD}" y="{_PAD + 14 * i}" text-anchor="end" font-size="11" '
             f'fill="{colour}">{html.escape(name)}</text>'
@@ -66,14 +73,22 @@ def _chart(title: str, x_label: str, y_label: str, series: list[tuple[str, list[
 def _section(judged: JudgedResult) -> str:
     m = judged.recorded.measurement
     steps = sorted(m.steps, key=lambda s: (s.concurrency or 0, s.request_rate or 0))
-    load = [float(s.concurrency if s.concurrency is not None else s.request_rate or 0) for s in steps]
-    x_name = "concurrency" if steps and steps[0].concurrency is not None else "request rate (infer/s)"
+    load = [
+        float(s.concurrency if s.concurrency is not None else s.request_rate or 0) for s in steps
+    ]
+    x_name = (
+        "concurrency" if steps and steps[0].concurrency is not None else "request rate (infer/s)"
+    )
     throughput = _chart(
-        "Throughput vs load", x_name, "infer/s",
-        [("throughput", [(x, s.throughput) for x, s in zip(load, steps)])],
+        "Throughput vs load",
+        x_name,
+        "infer/s",
+        [("throughput", [(x, s.throughput) for x, s in zip(load, steps, strict=True)])],
     )
     latency = _chart(
-        "Latency vs throughput", "infer/s", "ms",
+        "Latency vs throughput",
+        "infer/s",
+        "ms",
         [
             ("p50", [(s.throughput, s.p50_ms) for s in steps]),
             ("p99", [(s.throughput, s.p99_ms) for s in steps]),

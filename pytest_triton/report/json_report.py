@@ -31,8 +31,11 @@ def _result(judged: JudgedResult) -> dict[str, Any]:
         "passed": judged.passed,
         "failures": list(judged.failures),
         "notes": list(judged.notes),
-        "model": {"name": recorded.model.name, "version": recorded.model.version,
-                  "config_override": plain(recorded.model.config)},
+        "model": {
+            "name": recorded.model.name,
+            "version": recorded.model.version,
+            "config_override": plain(recorded.model.config),
+        },
         "load": load_spec_dict(recorded.load),
         "slo": slo_dict(recorded.slo) if recorded.slo else None,
         "slo_check": [plain(row) for row in judged.slo.rows] if judged.slo else None,

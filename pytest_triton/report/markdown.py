@@ -18,7 +18,9 @@ def render_markdown(results: Sequence[JudgedResult], server: ServerIdentity | No
     verdict = "all passed" if not failed else f"**{failed} failed**"
     lines.append(f"{len(results)} measurement(s), {verdict}.")
     lines.append("")
-    lines.append("| test | model | load | infer/s | p50 ms | p99 ms | queue µs | compute µs | result |")
+    lines.append(
+        "| test | model | load | infer/s | p50 ms | p99 ms | queue µs | compute µs | result |"
+    )
     lines.append("|---|---|---|---:|---:|---:|---:|---:|---|")
     for r in results:
         m = r.recorded.measurement
@@ -26,7 +28,9 @@ def render_markdown(results: Sequence[JudgedResult], server: ServerIdentity | No
         for i, s in enumerate(m.steps):
             split = s.server
             compute = split.compute_input_us + split.compute_infer_us + split.compute_output_us
-            flags = [f for f, on in (("unstable", not s.stable), ("client-bound", s.client_bound)) if on]
+            flags = [
+                f for f, on in (("unstable", not s.stable), ("client-bound", s.client_bound)) if on
+            ]
             lines.append(
                 f"| {'`' + r.nodeid + '`' if i == 0 else ''} | {m.model if i == 0 else ''} "
                 f"| {s.load_point}{' (' + ', '.join(flags) + ')' if flags else ''} "

@@ -84,7 +84,7 @@ def server_argv(
 
 
 def parse_flag_pairs(text: str) -> dict[str, str]:
-    """'log-verbose=1 exit_timeout_secs=30' (option or ini) -> mapping; whitespace/comma separated."""
+    """'log-verbose=1, exit_timeout_secs=30' (option or ini) -> mapping."""
     pairs: dict[str, str] = {}
     for item in re.split(r"[\s,]+", text.strip()):
         if not item:

@@ -51,7 +51,7 @@ def wait_until_ready(
     sleep: Callable[[float], None] = time.sleep,
     interval_s: float = 0.2,
 ) -> Probe:
-    """Poll until ready; raise ServerStartError (with the log tail) on death, impostor or deadline."""
+    """Poll until ready; ServerStartError (with the log tail) on death, impostor or deadline."""
     deadline = clock() + timeout_s
     while True:
         if not is_alive():

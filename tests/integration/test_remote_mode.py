@@ -37,4 +37,6 @@ def test_nothing_answering_is_a_clear_error(pytester: pytest.Pytester):
     pytester.makepyfile("def test_x(triton_server):\n    pass\n")
     result = pytester.runpytest("--triton-url=127.0.0.1:9", "--triton-startup-timeout=1")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*ServerStartError: tritonserver was not ready on 127.0.0.1:8 within 1s*"])
+    result.stdout.fnmatch_lines(
+        ["*ServerStartError: tritonserver was not ready on 127.0.0.1:8 within 1s*"]
+    )

@@ -6,7 +6,10 @@ import pytest
 def test_markers_are_documented(pytester: pytest.Pytester):
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
-        ["@pytest.mark.triton_model(name, version=None, config=None*", "@pytest.mark.triton_slo(p50_ms*"]
+        [
+            "@pytest.mark.triton_model(name, version=None, config=None*",
+            "@pytest.mark.triton_slo(p50_ms*",
+        ]
     )
 
 
@@ -38,7 +41,10 @@ def test_strict_markers_clean(pytester: pytest.Pytester):
         ("triton_slo()", "*@triton_slo needs at least one bound*"),
         ("triton_slo(max_error_rate=5)", "*max_error_rate is a fraction in [[]0, 1]*"),
         ("triton_model()", "*@triton_model needs a model name*"),
-        ("triton_model('m', colour=1)", "*@triton_model got unknown argument(s) colour; valid: name*"),
+        (
+            "triton_model('m', colour=1)",
+            "*@triton_model got unknown argument(s) colour; valid: name*",
+        ),
         ("triton_model('m', version='latest')", "*version must be a positive integer*"),
         ("triton_load(concurency=4)", "*@triton_load got unknown argument(s) concurency*"),
         (
@@ -66,7 +72,9 @@ def test_misuse_is_a_usage_error_naming_the_test(pytester: pytest.Pytester, mark
     )
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*invalid pytest-triton markers:*", "*test_bad*" + expected.lstrip("*")])
+    result.stderr.fnmatch_lines(
+        ["*invalid pytest-triton markers:*", "*test_bad*" + expected.lstrip("*")]
+    )
 
 
 def test_every_bad_marker_is_reported_at_once(pytester: pytest.Pytester):
@@ -101,4 +109,6 @@ def test_a_declared_slo_that_is_never_measured_fails(pytester: pytest.Pytester, 
     # The plugin adds the `triton` fixture to marked tests, so this starts the real server.
     result = pytester.runpytest(f"--triton-model-repository={example_repository}")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*declares @pytest.mark.triton_slo but never called triton.measure()*"])
+    result.stdout.fnmatch_lines(
+        ["*declares @pytest.mark.triton_slo but never called triton.measure()*"]
+    )

@@ -6,7 +6,8 @@ PRINT_OPTIONS = """
 from pytest_triton.plugin.options import get_option
 
 def test_show(pytestconfig):
-    for name in ("triton_window", "triton_model_repository", "triton_server_flags", "triton_protocol"):
+    names = ("triton_window", "triton_model_repository", "triton_server_flags", "triton_protocol")
+    for name in names:
         print(f"*OPT {name}={get_option(pytestconfig, name)!r}")
 """
 
@@ -15,7 +16,11 @@ def test_defaults_when_nothing_is_set(pytester: pytest.Pytester):
     pytester.makepyfile(PRINT_OPTIONS)
     result = pytester.runpytest("-s")
     result.stdout.fnmatch_lines(
-        ["*OPT triton_window=2.0", "*OPT triton_model_repository=None", "*OPT triton_protocol='grpc'"]
+        [
+            "*OPT triton_window=2.0",
+            "*OPT triton_model_repository=None",
+            "*OPT triton_protocol='grpc'",
+        ]
     )
 
 
@@ -33,8 +38,9 @@ def test_ini_overrides_default_and_is_relative_to_the_ini_file(pytester: pytest.
     pytester.makepyfile(PRINT_OPTIONS)
     elsewhere = pytester.mkdir("elsewhere")
     # Run from another directory: the repository path must still resolve next to the ini file.
-    result = pytester.runpytest("-s", "-c", str(pytester.path / "tox.ini"), str(pytester.path),
-                                "--rootdir", str(elsewhere))
+    result = pytester.runpytest(
+        "-s", "-c", str(pytester.path / "tox.ini"), str(pytester.path), "--rootdir", str(elsewhere)
+    )
     result.stdout.fnmatch_lines(
         [
             "*OPT triton_window=3.5",
@@ -55,7 +61,9 @@ def test_bad_values_are_usage_errors(pytester: pytest.Pytester):
     pytester.makeini("[pytest]\ntriton_window = soon\n")
     pytester.makepyfile(PRINT_OPTIONS)
     result = pytester.runpytest()
-    result.stderr.fnmatch_lines(["*--triton-window / ini triton_window: 'soon' is not a valid float*"])
+    result.stderr.fnmatch_lines(
+        ["*--triton-window / ini triton_window: 'soon' is not a valid float*"]
+    )
 
 
 def test_remote_and_docker_modes_exclude_each_other(pytester: pytest.Pytester):
@@ -68,6 +76,9 @@ def test_remote_and_docker_modes_exclude_each_other(pytester: pytest.Pytester):
 def test_plugin_options_are_documented_in_help(pytester: pytest.Pytester):
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(
-        ["*Triton Inference Server performance gate*", "*--triton-model-repository=*",
-         "*--triton-report-html=*"]
+        [
+            "*Triton Inference Server performance gate*",
+            "*--triton-model-repository=*",
+            "*--triton-report-html=*",
+        ]
     )

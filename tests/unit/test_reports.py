@@ -14,9 +14,18 @@ SERVER = ServerIdentity("local", "2.51.0", "/opt/tritonserver/bin/tritonserver",
 def _step(c: int, thr: float, p99: float, stable: bool = True) -> StepResult:
     window = WindowSample(1.0, int(thr), 0, thr, p99 / 2, p99 / 2, p99 * 0.8, p99 * 0.9, p99)
     return StepResult(
-        concurrency=c, request_rate=None, windows=(window, window, window), stable=stable,
-        throughput=thr, avg_ms=p99 / 2, p50_ms=p99 / 2, p90_ms=p99 * 0.8, p95_ms=p99 * 0.9,
-        p99_ms=p99, requests=int(thr) * 3, errors=0,
+        concurrency=c,
+        request_rate=None,
+        windows=(window, window, window),
+        stable=stable,
+        throughput=thr,
+        avg_ms=p99 / 2,
+        p50_ms=p99 / 2,
+        p90_ms=p99 * 0.8,
+        p95_ms=p99 * 0.9,
+        p99_ms=p99,
+        requests=int(thr) * 3,
+        errors=0,
         server=ServerSplit(queue_us=120, compute_infer_us=800, requests=int(thr) * 3),
     )
 
@@ -30,13 +39,19 @@ def _judged() -> list[JudgedResult]:
         check = check_slo(m, slo)
         rec = Recorded(m, ModelSpec(m.model), LoadSpec(concurrency=(1, 4)), slo)
         results.append(
-            JudgedResult(nodeid, rec, check, [] if check.passed else [check.render()], ["no baseline"])
+            JudgedResult(
+                nodeid, rec, check, [] if check.passed else [check.render()], ["no baseline"]
+            )
         )
     return results
 
 
 def test_reports_are_written_in_every_format(tmp_path: Path):
-    targets = {"json": tmp_path / "r.json", "md": tmp_path / "r.md", "html": tmp_path / "out" / "r.html"}
+    targets = {
+        "json": tmp_path / "r.json",
+        "md": tmp_path / "r.md",
+        "html": tmp_path / "out" / "r.html",
+    }
     written = write_reports(_judged(), SERVER, targets)
     assert sorted(written) == sorted(str(p) for p in targets.values())
 
@@ -50,7 +65,10 @@ def test_reports_are_written_in_every_format(tmp_path: Path):
     assert slow["slo_check"][0]["passed"] is False
 
     md = targets["md"].read_text()
-    assert "| `t.py::test_slow` | numpy_compute | c1 (unstable) | 300.0 | 6.00 | 12.00 | 120 | 800 | ❌ FAIL |" in md
+    assert (
+        "| `t.py::test_slow` | numpy_compute | c1 (unstable) | 300.0 | 6.00 | 12.00 "
+        "| 120 | 800 | ❌ FAIL |" in md
+    )
     assert "SLO NOT met for model 'numpy_compute'" in md
 
     page = targets["html"].read_text()

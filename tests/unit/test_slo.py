@@ -5,9 +5,18 @@ from pytest_triton.spec import SLO
 
 def step(c: int, thr: float, p99: float, errors: int = 0) -> StepResult:
     return StepResult(
-        concurrency=c, request_rate=None, windows=(), stable=True, throughput=thr,
-        avg_ms=p99 / 2, p50_ms=p99 / 2, p90_ms=p99 * 0.8, p95_ms=p99 * 0.9, p99_ms=p99,
-        requests=1000, errors=errors,
+        concurrency=c,
+        request_rate=None,
+        windows=(),
+        stable=True,
+        throughput=thr,
+        avg_ms=p99 / 2,
+        p50_ms=p99 / 2,
+        p90_ms=p99 * 0.8,
+        p95_ms=p99 * 0.9,
+        p99_ms=p99,
+        requests=1000,
+        errors=errors,
     )
 
 
