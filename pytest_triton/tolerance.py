@@ -129,10 +129,18 @@ class Tolerances:
     # (p99 with 10: 1000 requests a window). Below that the "p99" is the max of a handful of
     # requests and its interval would be fiction.
     min_tail_samples: int = 10
+    # A regression is not trusted when other processes took more than this share of the
+    # machine's CPUs beyond what they took during the baseline (None: never guard).
+    contention_guard: float | None = 0.10
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence < 1.0:
             raise ConfigError(f"confidence must be in [0.5, 1), got {self.confidence}")
+        if self.contention_guard is not None and not 0.0 <= self.contention_guard <= 1.0:
+            raise ConfigError(
+                f"contention guard must be a share of the CPUs in [0, 1], got "
+                f"{self.contention_guard}"
+            )
         if self.min_tail_samples < 1:
             raise ConfigError(f"min_tail_samples must be >= 1, got {self.min_tail_samples}")
 

@@ -12,8 +12,8 @@ built from the per-window server split both sides recorded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from pytest_triton.change import Change, relative_change
@@ -49,6 +49,14 @@ class Row:
     @property
     def name(self) -> str:
         return f"{self.step} {self.metric}".strip()
+
+
+@dataclass(frozen=True)
+class MachineLoad:
+    """CPUs other processes used while each step was measured (pytest_triton.machine_load)."""
+
+    cpus: int
+    foreign: Mapping[str, float] = field(default_factory=dict)  # load point -> CPUs
 
 
 @dataclass(frozen=True)
@@ -288,13 +296,62 @@ def _attribution(base: StepResult, cur: StepResult) -> str:
     return f"{head}: " + ", ".join(described) + f" -> mostly {mover}{share}"
 
 
+def _guard(
+    point: str,
+    rows: list[Row],
+    baseline_load: MachineLoad | None,
+    current_load: MachineLoad | None,
+    tolerances: Tolerances,
+    warnings: list[str],
+) -> list[Row]:
+    """A slowdown measured while neighbours took noticeably more CPU than during the baseline
+    cannot be blamed on the build: downgrade it to inconclusive and say why. The opposite case
+    (baseline recorded on a busy machine) only warns, since it hides regressions rather than
+    inventing them."""
+    guard = tolerances.contention_guard
+    if guard is None or baseline_load is None or current_load is None:
+        return rows
+    old, new = baseline_load.foreign.get(point), current_load.foreign.get(point)
+    if old is None or new is None:
+        return rows
+    cpus = max(current_load.cpus, 1)
+    limit = guard * cpus
+    if old > limit:
+        warnings.append(
+            f"{point}: the baseline was measured while other processes used {old:.2f} of "
+            f"{cpus} CPUs; re-record it on a quieter machine"
+        )
+    if new - old <= limit:
+        return rows
+    busier = f"machine busier: other processes used {new:.2f} of {cpus} CPUs vs {old:.2f}"
+    out = []
+    for row in rows:
+        if row.outcome is Outcome.REGRESSION:
+            row = replace(row, outcome=Outcome.INCONCLUSIVE, reason=busier)
+        elif row.outcome is Outcome.IMPROVED:
+            row = replace(row, reason="machine quieter at baseline? see warning")
+        out.append(row)
+    if any(r.reason == busier for r in out):
+        warnings.append(
+            f"{point}: not failing: other processes used {new:.2f} of {cpus} CPUs during "
+            f"this run vs {old:.2f} during the baseline, so a slowdown here cannot be told "
+            "from a neighbour's load; rerun on a quieter machine"
+        )
+    return out
+
+
 def compare(
     baseline: Measurement,
     current: Measurement,
     tolerances: Tolerances | None = None,
     notes: Sequence[str] = (),
+    baseline_load: MachineLoad | None = None,
+    current_load: MachineLoad | None = None,
 ) -> Verdict:
-    """Compare a measurement with its baseline, metric by metric, step by step."""
+    """Compare a measurement with its baseline, metric by metric, step by step.
+
+    With the machine load of both runs, regressions measured on a busier machine are not
+    trusted (see `_guard`)."""
     tolerances = tolerances or Tolerances()
     warnings: list[str] = []
     out_notes = list(notes)
@@ -308,6 +365,9 @@ def compare(
             out_notes.append(f"{cur.load_point} has no baseline step (new load point)")
             continue
         step_rows = _step_rows(base, cur, tolerances, warnings)
+        step_rows = _guard(
+            cur.load_point, step_rows, baseline_load, current_load, tolerances, warnings
+        )
         rows.extend(step_rows)
         if not cur.stable or not base.stable:
             side = "current run" if not cur.stable else "baseline"
@@ -343,7 +403,8 @@ def compare(
             )
         )
     for row in rows:
-        if row.outcome is Outcome.INCONCLUSIVE and row.change is not None:
+        guarded = row.reason.startswith("machine busier")
+        if row.outcome is Outcome.INCONCLUSIVE and row.change is not None and not guarded:
             warnings.append(
                 f"{row.name} may have regressed: {_pct(row)} with interval "
                 f"[{row.change.low_pct:+.1f}%, {row.change.high_pct:+.1f}%] spans the "

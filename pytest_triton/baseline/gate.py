@@ -33,7 +33,7 @@ from pytest_triton.baseline.store import (
 from pytest_triton.errors import BaselineError, ConfigError
 from pytest_triton.result import Measurement
 from pytest_triton.tolerance import Tolerances
-from pytest_triton.verdict import Verdict, compare
+from pytest_triton.verdict import MachineLoad, Verdict, compare
 
 
 class Mode(Enum):
@@ -79,6 +79,20 @@ class Candidate:
     slo: Mapping[str, Any] = field(default_factory=dict)
     complete: bool = True  # False: cut short by Ctrl-C
     slo_passed: bool = True
+    machine: MachineLoad | None = None  # None: not sampled (remote/docker server, not Linux)
+
+
+def machine_to_dict(load: MachineLoad | None) -> dict[str, Any]:
+    if load is None:
+        return {}
+    return {"cpus": load.cpus, "foreign_cpus": dict(sorted(load.foreign.items()))}
+
+
+def machine_from(data: Mapping[str, Any]) -> MachineLoad | None:
+    if not data or "foreign_cpus" not in data:
+        return None
+    foreign = {str(k): float(v) for k, v in (data.get("foreign_cpus") or {}).items()}
+    return MachineLoad(int(data.get("cpus") or 1), foreign)
 
 
 @dataclass(frozen=True)
@@ -154,7 +168,15 @@ def _compare_one(
         return None, None
     notes = subject_changes(record.subject, candidate.subject)
     notes.extend(_describe_env_diffs(match.differences, settings.match))
-    return compare(record.measurement, candidate.measurement, tolerances, notes), record
+    verdict = compare(
+        record.measurement,
+        candidate.measurement,
+        tolerances,
+        notes,
+        baseline_load=machine_from(record.machine),
+        current_load=candidate.machine,
+    )
+    return verdict, record
 
 
 def _label(key: str, record: BaselineRecord | None, entry: BaselineEntry) -> str:
@@ -312,7 +334,9 @@ def _update_mode(
                 "reference)",
             )
             continue
-        to_write[c.key] = record_for(c.subject, c.measurement, c.slo, plugin_version)
+        to_write[c.key] = record_for(
+            c.subject, c.measurement, c.slo, plugin_version, machine_to_dict(c.machine)
+        )
     if not to_write:
         return TestGate(test_id, tuple(judged[c.key] for c in candidates), path)
     try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_triton import machine_load
 from pytest_triton.baseline import codec
 from pytest_triton.baseline.checkpoint import Checkpoints, resume_key
 from pytest_triton.baseline.fingerprint import Fingerprint, collect
@@ -22,6 +23,7 @@ from pytest_triton.baseline.store import BaselineStore, measurement_key
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.server.base import ServerIdentity
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
+from pytest_triton.verdict import MachineLoad
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class InFlight:
     key: str
     model: ModelSpec
     steps: list[StepResult] = field(default_factory=list)
+    cpu: machine_load.CpuSnapshot | None = None  # at the start of the step being measured
 
 
 class BaselineSession:
@@ -67,6 +70,8 @@ class BaselineSession:
         self.gates: list[TestGate] = []
         self.reused: list[str] = []  # record ids taken from a checkpoint
         self.in_flight: InFlight | None = None
+        # record id -> load point -> CPUs other processes used while that step ran
+        self.foreign: dict[str, dict[str, float]] = {}
         self._fingerprints: dict[ServerIdentity, Fingerprint] = {}
         self._files: dict[str, ModelFiles] = {}
 
@@ -125,12 +130,23 @@ class BaselineSession:
             if reused is not None:
                 self.reused.append(record_id)
                 return reused
-        self.in_flight = InFlight(test_id, record_id, key, model)
+        # Neighbours are only measurable when the server runs in our process tree (local
+        # mode); a docker or remote server's CPU would count as a neighbour's.
+        cpu = machine_load.snapshot() if server.kind == "local" else None
+        self.in_flight = InFlight(test_id, record_id, key, model, cpu=cpu)
         return None
 
     def on_step(self, step: StepResult) -> None:
-        if self.in_flight is not None:
-            self.in_flight.steps.append(step)
+        flight = self.in_flight
+        if flight is None:
+            return
+        flight.steps.append(step)
+        if flight.cpu is not None:
+            now = machine_load.snapshot()
+            foreign = machine_load.foreign_cpus(flight.cpu, now) if now else None
+            if foreign is not None and not step.probe:
+                self.foreign.setdefault(flight.record_id, {})[step.load_point] = foreign
+            flight.cpu = now
 
     def save_interrupted(self) -> Path | None:
         """Checkpoint the steps measured so far by an interrupted measurement (never a
@@ -175,8 +191,10 @@ class BaselineSession:
                 self.checkpoints.record(
                     record_id, key, t.measurement, complete=t.complete, slo_passed=t.slo_passed
                 )
+            foreign = self.foreign.get(record_id)
+            load = MachineLoad(machine_load.machine_cpus(), foreign) if foreign else None
             candidates.append(
-                Candidate(mkey, subject, t.measurement, slo_values, t.complete, t.slo_passed)
+                Candidate(mkey, subject, t.measurement, slo_values, t.complete, t.slo_passed, load)
             )
         settings = self.settings
         if required is not None and required != settings.required:

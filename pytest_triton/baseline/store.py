@@ -52,6 +52,8 @@ class BaselineRecord:
     recorded_at: str = ""  # ISO 8601 UTC
     plugin_version: str = ""
     slo: Mapping[str, Any] = field(default_factory=dict)
+    # {"cpus": 2, "foreign_cpus": {"c1": 0.05}}: what neighbours took while it was measured
+    machine: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class BaselineRecord:
             "recorded_at": self.recorded_at,
             "plugin_version": self.plugin_version,
             "slo": dict(self.slo),
+            "machine": dict(self.machine),
         }
 
     @classmethod
@@ -70,6 +73,7 @@ class BaselineRecord:
             recorded_at=str(data.get("recorded_at", "")),
             plugin_version=str(data.get("plugin_version", "")),
             slo=dict(data.get("slo") or {}),
+            machine=dict(data.get("machine") or {}),
         )
 
 
@@ -404,6 +408,9 @@ def record_for(
     measurement: Measurement,
     slo: Mapping[str, Any] | None = None,
     plugin_version: str = "",
+    machine: Mapping[str, Any] | None = None,
 ) -> BaselineRecord:
     """A new record stamped with the current time."""
-    return BaselineRecord(subject, measurement, utc_now(), plugin_version, dict(slo or {}))
+    return BaselineRecord(
+        subject, measurement, utc_now(), plugin_version, dict(slo or {}), dict(machine or {})
+    )

@@ -26,7 +26,7 @@ from pytest_triton.errors import BaselineError, ConfigError
 from pytest_triton.interrupt import GracefulInterrupt
 from pytest_triton.outcome import JudgedResult
 from pytest_triton.server.base import Server, ServerIdentity
-from pytest_triton.tolerance import Tolerances, parse_tolerances
+from pytest_triton.tolerance import Tolerances, parse_tolerance, parse_tolerances
 
 from .fixtures import HANDLE_KEY
 from .handle import Triton
@@ -81,6 +81,13 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
         0.95,
     ),
     Option(
+        "triton_contention_guard",
+        "do not fail on a regression measured while other processes took this share of the "
+        "CPUs more than during the baseline (default 0.1; 'off' on a dedicated machine)",
+        "string",
+        "0.1",
+    ),
+    Option(
         "triton_checkpoint_dir",
         "where measurements are checkpointed as tests complete (default: "
         "<rootdir>/.triton-checkpoints; 'off' disables)",
@@ -132,7 +139,10 @@ def _settings(config: pytest.Config) -> GateSettings:
             required=bool(get_option(config, "triton_baseline_required")),
             match=MatchPolicy.parse(get_option(config, "triton_baseline_match")),
             tolerances=Tolerances(
-                confidence=get_option(config, "triton_confidence")
+                confidence=get_option(config, "triton_confidence"),
+                contention_guard=parse_tolerance(
+                    "contention guard", get_option(config, "triton_contention_guard")
+                ),
             ).with_overrides(tolerances),
             force=bool(get_option(config, "triton_baseline_force")),
         )

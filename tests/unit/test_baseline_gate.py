@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from baseline_factories import fingerprint, measurement_from_latencies, scaled
@@ -10,6 +11,7 @@ from pytest_triton.baseline.fingerprint import MatchPolicy
 from pytest_triton.baseline.gate import Candidate, GateSettings, Mode, Status, gate_test
 from pytest_triton.baseline.model_identity import ModelFiles, Subject
 from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.verdict import MachineLoad
 
 TEST_ID = "tests/test_perf.py::test_tiny"
 BASE = measurement_from_latencies([5.0, 5.1, 4.9, 5.05, 4.95])
@@ -161,3 +163,18 @@ def test_off_does_nothing(tmp_path: Path) -> None:
     )
     assert not gate.failed and gate.notes() == []
     assert not any(tmp_path.iterdir())
+
+
+def test_machine_load_is_stored_and_guards_the_comparison(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    quiet = MachineLoad(2, {"c4": 0.05})
+    gate_test(store, TEST_ID, fingerprint(), [_candidate(machine=quiet)], UPDATE)
+    stored = json.loads(store.path_for(TEST_ID).read_text())
+    (env,) = stored["environments"].values()
+    assert env["measurements"]["tiny"]["machine"] == {"cpus": 2, "foreign_cpus": {"c4": 0.05}}
+    busy = MachineLoad(2, {"c4": 1.2})
+    gate = gate_test(
+        store, TEST_ID, fingerprint(), [_candidate(scaled(BASE, 1.3), machine=busy)], COMPARE
+    )
+    assert not gate.failed
+    assert "machine busier: other processes used 1.20 of 2 CPUs vs 0.05" in gate.notes()[0]

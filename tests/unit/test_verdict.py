@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pytest_triton.change import Change
 from pytest_triton.result import Measurement
 from pytest_triton.tolerance import Direction, Tolerances
-from pytest_triton.verdict import Outcome, compare, judge
+from pytest_triton.verdict import MachineLoad, Outcome, compare, judge
 
 BASE_LATENCIES = [5.0, 5.1, 4.9, 5.05, 4.95]
 
@@ -212,3 +212,35 @@ def test_probe_steps_are_never_judged() -> None:
     )
     assert not verdict.regressed
     assert {r.step for r in verdict.rows} == {"c4"}
+
+
+def test_a_regression_on_a_busier_machine_is_not_trusted() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES)
+    slow = scaled(base, 1.3)
+    quiet, busy = MachineLoad(2, {"c4": 0.05}), MachineLoad(2, {"c4": 0.9})
+    verdict = compare(base, slow, baseline_load=quiet, current_load=busy)
+    assert not verdict.regressed
+    p50 = next(r for r in verdict.rows if r.metric == "p50")
+    assert p50.outcome is Outcome.INCONCLUSIVE
+    assert p50.reason == "machine busier: other processes used 0.90 of 2 CPUs vs 0.05"
+    assert any("cannot be told from a neighbour's load" in w for w in verdict.warnings)
+    # similar neighbours: the regression stands
+    assert compare(
+        base, slow, baseline_load=quiet, current_load=MachineLoad(2, {"c4": 0.2})
+    ).regressed
+    # guard off, or nothing known about one side: the regression stands
+    assert compare(
+        base, slow, Tolerances(contention_guard=None), baseline_load=quiet, current_load=busy
+    ).regressed
+    assert compare(base, slow, baseline_load=None, current_load=busy).regressed
+
+
+def test_a_baseline_from_a_busy_machine_is_called_out() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES)
+    verdict = compare(
+        base,
+        base,
+        baseline_load=MachineLoad(2, {"c4": 1.0}),
+        current_load=MachineLoad(2, {"c4": 1.0}),
+    )
+    assert any("re-record it on a quieter machine" in w for w in verdict.warnings)
