@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pytest_triton import machine_load
 from pytest_triton.baseline.checkpoint import read_checkpoint
 from pytest_triton.baseline.store import BaselineStore
 from pytest_triton.result import Measurement
@@ -52,6 +53,7 @@ class RunResult:
     load_before: float = 0.0  # 1-minute load average: other tenants of the machine
     load_after: float = 0.0
     statuses: dict[str, str] = field(default_factory=dict)  # "test [model]" -> status
+    guarded: list[str] = field(default_factory=list)  # regressions not trusted: machine busier
     changes: dict[str, dict[str, float]] = field(default_factory=dict)  # achieved, in %
 
     @property
@@ -99,10 +101,27 @@ def run_suite(
         m = SUMMARY.match(line)
         if m:
             result.statuses[f"{m.group(2)} [{m.group(3)}]"] = m.group(4)
+            if "not trusted (machine busier)" in m.group(5):
+                result.guarded.append(f"{m.group(2)} [{m.group(3)}]")
     log = workdir / "logs" / f"{scenario}-{index:02d}.txt"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(" ".join(command) + "\n\n" + proc.stdout + proc.stderr)
     return result, proc.stdout
+
+
+def wait_for_quiet(max_cpus: float, max_wait_s: float) -> float:
+    """Wait until other processes use less than `max_cpus` (sampled over 5 s); returns the
+    last sample. Only the baseline recording waits: a reference measured while a neighbour
+    compiles makes every later run look faster and hides real slowdowns."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        before = machine_load.snapshot()
+        time.sleep(5.0)
+        after = machine_load.snapshot()
+        foreign = machine_load.foreign_cpus(before, after) if before and after else 0.0
+        if foreign is None or foreign < max_cpus or time.monotonic() > deadline:
+            return foreign or 0.0
+        print(f"  waiting for a quieter machine: neighbours use {foreign:.2f} CPUs", flush=True)
 
 
 def baseline_measurements(workdir: Path) -> dict[str, tuple[Measurement, int]]:
@@ -193,6 +212,12 @@ def summarise(results: Sequence[RunResult], tests: Sequence[str]) -> list[str]:
                 f"{scenario + ':':<11} detected in {all_regressed}/{len(runs)} runs "
                 f"(every test flagged); in {any_regressed}/{len(runs)} some test was"
             )
+        guarded = sum(bool(r.guarded) for r in runs)
+        if guarded:
+            lines.append(
+                f"    {guarded}/{len(runs)} runs had a regression not trusted because "
+                "neighbours took more CPU than during the baseline (contention guard)"
+            )
         for t in tests:
             flagged = sum(r.statuses.get(t) == "REGRESSED" for r in runs)
             p50 = [r.changes[t]["p50_pct"] for r in runs if t in r.changes]
@@ -249,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"workdir: {workdir}", flush=True)
 
     for attempt in range(1, args.record_attempts + 1):
+        quiet = wait_for_quiet(args.quiet_cpus, args.quiet_wait)
+        print(f"recording with neighbours at {quiet:.2f} CPUs", flush=True)
         record, stdout = run_suite(args, workdir, "record", attempt, "update", base_env)
         have = baseline_measurements(workdir) if (workdir / "baselines").exists() else {}
         missing = [k for k in record.statuses if k not in have]
@@ -277,9 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             result.changes = achieved(baselines, workdir / "checkpoints" / f"{scenario}-{i:02d}")
             results.append(result)
             flagged = ", ".join(result.regressed) or "none"
+            guarded = f", not trusted (busier): {len(result.guarded)}" if result.guarded else ""
             print(
-                f"{scenario} {i:>2}/{args.runs}: exit {result.returncode}, "
-                f"{result.seconds:.0f}s, regressed: {flagged}",
+                f"{scenario} {i:>2}/{args.runs}: exit {result.returncode}, {result.seconds:.0f}s, "
+                f"load {result.load_before:.1f}->{result.load_after:.1f}, regressed: {flagged}"
+                f"{guarded}",
                 flush=True,
             )
             (workdir / "results.json").write_text(

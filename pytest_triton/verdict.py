@@ -96,8 +96,14 @@ class Verdict:
                 + ", ".join(f"{r.name} {_pct(r)}" for r in self.improvements)
             )
         inconclusive = self._with(Outcome.INCONCLUSIVE)
-        if inconclusive:
-            parts.append(f"{len(inconclusive)} inconclusive")
+        busier = [r for r in inconclusive if r.reason.startswith("machine busier")]
+        if busier:
+            parts.append(
+                f"{len(busier)} not trusted (machine busier): "
+                + ", ".join(f"{r.name} {_pct(r)}" for r in busier)
+            )
+        if len(inconclusive) > len(busier):
+            parts.append(f"{len(inconclusive) - len(busier)} inconclusive")
         not_gated = self._with(Outcome.NOT_GATED)
         if not_gated:
             parts.append(f"{len(not_gated)} not gated")

@@ -224,6 +224,7 @@ def test_a_regression_on_a_busier_machine_is_not_trusted() -> None:
     assert p50.outcome is Outcome.INCONCLUSIVE
     assert p50.reason == "machine busier: other processes used 0.90 of 2 CPUs vs 0.05"
     assert any("cannot be told from a neighbour's load" in w for w in verdict.warnings)
+    assert "not trusted (machine busier): c4 throughput -23.1%, c4 p50 +30.0%" in verdict.summary()
     # similar neighbours: the regression stands
     assert compare(
         base, slow, baseline_load=quiet, current_load=MachineLoad(2, {"c4": 0.2})
