@@ -249,9 +249,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument(
         "--tests",
-        nargs="+",
-        default=[str(SUITE)],
-        help="what to run (default: the whole example suite)",
+        action="append",
+        default=None,
+        help="test path to run (repeatable; default: the whole example suite)",
+    )
+    parser.add_argument(
+        "--quiet-cpus",
+        type=float,
+        default=0.5,
+        help="record the baseline once other processes use fewer CPUs than this",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=1800.0,
+        help="longest wait for a quiet machine before recording anyway (s)",
     )
     parser.add_argument(
         "--record-attempts",
