@@ -138,6 +138,24 @@ def test_requests_larger_than_a_frame_and_the_flow_control_window(server: LocalS
     assert step.throughput == pytest.approx(32 * step.requests / total_s, rel=1e-6)
 
 
+@pytest.mark.parametrize("mode", ["concurrency", "rate"])
+def test_load_split_over_several_processes(server: LocalServer, mode: str):
+    """Two load processes share one step: their windows are merged on the same boundaries."""
+    if mode == "concurrency":
+        load = LoadSpec(concurrency=(5,), processes=2, **QUICK)
+    else:
+        load = LoadSpec(concurrency=(), request_rate=(300.0,), processes=2, **QUICK)
+    before = _served(server, "tiny")
+    m = measure(server.endpoints, "tiny", None, load, is_alive=server.is_alive)
+    (step,) = m.steps
+    assert step.errors == 0 and step.requests > 0
+    assert sum(w.requests for w in step.windows) <= _served(server, "tiny") - before
+    for w in step.windows:
+        assert w.duration_s == pytest.approx(0.5, abs=0.05)  # one shared boundary schedule
+    if mode == "rate":
+        assert step.throughput == pytest.approx(300.0, rel=0.15)
+
+
 def test_user_data_of_the_wrong_shape_fails_before_load(server: LocalServer):
     with pytest.raises(MeasurementError, match=r"input data for input 'INPUT0'.*\[17\].*\[16\]"):
         measure(server.endpoints, "tiny", None, LoadSpec(**QUICK),
