@@ -156,6 +156,17 @@ def test_load_split_over_several_processes(server: LocalServer, mode: str):
         assert step.throughput == pytest.approx(300.0, rel=0.15)
 
 
+def test_count_windows(server: LocalServer):
+    load = LoadSpec(concurrency=(2,), window_requests=300, **{**QUICK, "window_s": 5.0})
+    m = measure(server.endpoints, "tiny", None, load, is_alive=server.is_alive)
+    (step,) = m.steps
+    for w in step.windows:
+        # a window closes at its 300th completion (the last loop turn may add a few more)
+        assert 300 <= w.requests + w.errors < 320
+        assert w.duration_s < 5.0
+        assert w.throughput == pytest.approx(w.requests / w.duration_s)
+
+
 def test_user_data_of_the_wrong_shape_fails_before_load(server: LocalServer):
     with pytest.raises(MeasurementError, match=r"input data for input 'INPUT0'.*\[17\].*\[16\]"):
         measure(server.endpoints, "tiny", None, LoadSpec(**QUICK),
