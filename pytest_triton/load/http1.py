@@ -73,16 +73,35 @@ class Http1Connection:
             raise ConnectionLost(f"connection to Triton failed: {exc}") from exc
         if not data:
             raise ConnectionLost("Triton closed the connection")
-        self._inbuf += data
-        response = parse_response(self._inbuf)
+        buf = self._inbuf
+        buf += data
+        # Fast path for the common answer: 200 with Triton's exact Content-Length header, body
+        # skipped without copying it.
+        head_end = buf.find(b"\r\n\r\n")
+        if head_end < 0:
+            return
+        if buf.startswith(b"HTTP/1.1 200"):
+            i = buf.find(b"\r\nContent-Length: ", 0, head_end)
+            if i >= 0:
+                j = buf.find(b"\r\n", i + 18, head_end + 2)
+                end = head_end + 4 + int(buf[i + 18 : j])
+                if len(buf) < end:
+                    return
+                del buf[:end]
+                self._complete(None, done)
+                return
+        response = parse_response(buf)
         if response is None:
             return
         status, body, used = response
-        del self._inbuf[:used]
+        del buf[:used]
+        self._complete(None if status == 200 else http_error_text(status, body), done)
+
+    def _complete(self, error: str | None, done: list[tuple[int, str | None]]) -> None:
         token, self._token = self._token, None
         if token is None:
             raise ConnectionLost("Triton answered a request that was not sent")
-        done.append((token, None if status == 200 else http_error_text(status, body)))
+        done.append((token, error))
 
 
 def parse_response(buf: bytearray) -> tuple[int, bytes, int] | None:

@@ -167,6 +167,33 @@ def test_count_windows(server: LocalServer):
         assert w.throughput == pytest.approx(w.requests / w.duration_s)
 
 
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_triton_errors_are_quoted(server: LocalServer, protocol: str):
+    """A request Triton rejects comes back with Triton's own message on both transports (gRPC:
+    decoded from the HPACK trailers; HTTP: the JSON error)."""
+    from pytest_triton.load import inputs
+    from pytest_triton.load.driver import send_one
+
+    wrong = inputs.ModelIO("tiny", None, 8, (inputs.TensorSpec("WRONG", "FP32", (16,)),), ())
+    tensors = [{"WRONG": np.zeros((1, 16), np.float32)}]
+    if protocol == "grpc":
+        message = inputs.grpc_messages(wrong, tensors)[0]
+        address = server.endpoints.grpc
+    else:
+        message = inputs.http_messages(wrong, tensors, server.endpoints.http)[0]
+        address = server.endpoints.http
+    error = send_one(protocol, address, message, timeout_s=10)
+    assert error is not None and "WRONG" in error
+    assert error.startswith("grpc-status 3" if protocol == "grpc" else "HTTP 400")
+    # and a good request on the same path succeeds
+    good = inputs.ModelIO("tiny", None, 8, (inputs.TensorSpec("INPUT0", "FP32", (16,)),), ())
+    ok = [{"INPUT0": np.zeros((1, 16), np.float32)}]
+    if protocol == "grpc":
+        assert send_one(protocol, address, inputs.grpc_messages(good, ok)[0], 10) is None
+    else:
+        assert send_one(protocol, address, inputs.http_messages(good, ok, address)[0], 10) is None
+
+
 def test_user_data_of_the_wrong_shape_fails_before_load(server: LocalServer):
     with pytest.raises(MeasurementError, match=r"input data for input 'INPUT0'.*\[17\].*\[16\]"):
         measure(server.endpoints, "tiny", None, LoadSpec(**QUICK),
