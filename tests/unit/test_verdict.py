@@ -245,3 +245,25 @@ def test_a_baseline_from_a_busy_machine_is_called_out() -> None:
         current_load=MachineLoad(2, {"c4": 1.0}),
     )
     assert any("re-record it on a quieter machine" in w for w in verdict.warnings)
+
+
+def test_a_regression_larger_than_neighbours_could_cause_still_fails() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES)
+    # 0.5 more of 2 CPUs taken: at worst 2 / 1.5 = +33%; a 3x slowdown is the build's doing
+    quiet, busier = MachineLoad(2, {"c4": 0.0}), MachineLoad(2, {"c4": 0.5})
+    verdict = compare(base, scaled(base, 3.0), baseline_load=quiet, current_load=busier)
+    assert verdict.regressed
+    p50 = next(r for r in verdict.rows if r.metric == "p50")
+    assert p50.outcome is Outcome.REGRESSION
+
+
+def test_improvements_against_a_busy_baseline_are_flagged() -> None:
+    base = measurement_from_latencies(BASE_LATENCIES)
+    verdict = compare(
+        base,
+        scaled(base, 0.7),
+        baseline_load=MachineLoad(2, {"c4": 1.0}),
+        current_load=MachineLoad(2, {"c4": 0.0}),
+    )
+    assert verdict.improvements
+    assert all(r.reason.startswith("machine quieter") for r in verdict.improvements)
