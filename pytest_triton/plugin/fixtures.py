@@ -33,6 +33,7 @@ def triton_server(
 ) -> Iterator[Server]:
     """The session's Triton server: started once, stopped at session end."""
     workdir = tmp_path_factory.mktemp("triton")
+    failure = None
     try:
         spec = server_spec(request.config, workdir)
         server = make_server(request.config, spec, workdir)
@@ -43,7 +44,10 @@ def triton_server(
         server.start()
         request.config.stash[STATE_KEY].server = server.identity()
     except TritonTestError as exc:
-        pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+        failure = f"{type(exc).__name__}: {exc}"
+    if failure is not None:
+        # Outside the except block: the message alone, not chained to our own traceback.
+        pytest.fail(failure, pytrace=False)
     try:
         yield server
     finally:
@@ -77,13 +81,9 @@ def triton(
 
     def progress(step: StepResult) -> None:
         if reporter is not None:
-            p99 = f"{step.p99_ms:.2f} ms"
-            stable = "stable" if step.stable else "UNSTABLE"
-            bound = " client-bound" if step.client_bound else ""
-            reporter.write_line(
-                f"  [triton] {item.name} {step.load_point}: {step.throughput:.1f} infer/s, "
-                f"p99 {p99}, {stable}{bound}"
-            )
+            from pytest_triton.load.progress import step_line
+
+            reporter.write_line(f"  [triton] {item.name} {step_line(step)}")
 
     handle = Triton(
         triton_server,
@@ -94,10 +94,13 @@ def triton(
         progress=progress,
     )
     if handle.model is not None:
+        failure = None
         try:
             triton_models.ensure(handle.model)
         except TritonTestError as exc:
-            pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+            failure = f"{type(exc).__name__}: {exc}"
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
     item.stash[HANDLE_KEY] = handle
     return handle
 

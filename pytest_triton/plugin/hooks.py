@@ -12,6 +12,7 @@ from pytest_triton.outcome import JudgedResult
 from pytest_triton.slo import check_slo
 
 from .fixtures import HANDLE_KEY
+from .loadspec import build_load_spec, option_defaults
 from .markers import MARKERS, register_markers, specs_for
 from .options import get_option, validate_all
 from .state import SPECS_KEY, STATE_KEY, SessionState
@@ -31,11 +32,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Validate every test's triton markers before anything starts; report all problems at once."""
     problems: list[str] = []
     load_timeout = get_option(config, "triton_load_timeout")
+    defaults = option_defaults(config)
     for item in items:
         if not any(item.get_closest_marker(name) for name in MARKERS):
             continue
         try:
-            item.stash[SPECS_KEY] = specs_for(item, load_timeout)
+            specs = specs_for(item, load_timeout)
+            # Nonsense load settings (stop < start, rate and concurrency...) fail here, not
+            # minutes later when the test measures.
+            try:
+                build_load_spec(defaults, specs.load_overrides)
+            except ConfigError as exc:
+                raise ConfigError(f"{item.nodeid}: {exc}") from None
+            item.stash[SPECS_KEY] = specs
         except ConfigError as exc:
             problems.append(str(exc))
             continue

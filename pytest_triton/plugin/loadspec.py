@@ -14,20 +14,42 @@ from pytest_triton.spec import LoadSpec, frozen_mapping
 from .options import get_option
 
 
+# LoadSpec field <- option name; unset options (None) leave the LoadSpec default.
+_FROM_OPTIONS = {
+    "concurrency": "triton_concurrency",
+    "window_s": "triton_window",
+    "warmup_s": "triton_warmup",
+    "protocol": "triton_protocol",
+    "request_rate": "triton_request_rate",
+    "rate_distribution": "triton_rate_distribution",
+    "max_concurrency": "triton_max_concurrency",
+    "batch_size": "triton_batch_size",
+    "stability_pct": "triton_stability_pct",
+    "max_trials": "triton_max_trials",
+    "max_window_retries": "triton_max_window_retries",
+    "stability_latency": "triton_stability_latency",
+    "window_requests": "triton_window_requests",
+    "driver": "triton_load_driver",
+    "perf_analyzer_path": "triton_perf_analyzer_path",
+}
+
+
 def option_defaults(config: pytest.Config) -> dict[str, Any]:
-    return {
-        "concurrency": get_option(config, "triton_concurrency"),
-        "window_s": get_option(config, "triton_window"),
-        "warmup_s": get_option(config, "triton_warmup"),
-        "protocol": get_option(config, "triton_protocol"),
-    }
+    """The load settings given by option or ini, the base layer under markers and kwargs."""
+    return {field: get_option(config, name) for field, name in _FROM_OPTIONS.items()}
 
 
 def build_load_spec(*layers: Mapping[str, Any]) -> LoadSpec:
     """Later layers win. Raises ConfigError for unknown fields or nonsense values."""
     merged: dict[str, Any] = {}
     for layer in layers:
-        merged.update({k: v for k, v in layer.items() if v is not None})
+        given = {k: v for k, v in layer.items() if v is not None}
+        # A layer choosing one load mode replaces the other mode of the layers below it: a
+        # marker's request_rate beats an ini concurrency. Both in one layer stays a conflict.
+        for mode, other in (("request_rate", "concurrency"), ("concurrency", "request_rate")):
+            if mode in given and other not in given:
+                merged.pop(other, None)
+        merged.update(given)
     valid = {f.name for f in dataclasses.fields(LoadSpec)}
     unknown = sorted(set(merged) - valid)
     if unknown:
@@ -40,11 +62,10 @@ def build_load_spec(*layers: Mapping[str, Any]) -> LoadSpec:
         points, auto = parse_concurrency(merged["concurrency"])
         merged["concurrency"] = points
         merged["auto"] = merged.get("auto", False) or auto
-    if "request_rate" in merged:
-        rates = merged["request_rate"]
-        merged["request_rate"] = tuple(
-            float(r) for r in (rates if isinstance(rates, (list, tuple)) else [rates])
-        )
+    if merged.get("request_rate") is not None:
+        from pytest_triton.load.ramp import parse_request_rate
+
+        merged["request_rate"] = parse_request_rate(merged["request_rate"])
     if "shapes" in merged:
         merged["shapes"] = frozen_mapping({k: tuple(v) for k, v in merged["shapes"].items()})
     spec = LoadSpec(**merged)

@@ -112,3 +112,44 @@ def test_a_declared_slo_that_is_never_measured_fails(pytester: pytest.Pytester, 
     result.stdout.fnmatch_lines(
         ["*declares @pytest.mark.triton_slo but never called triton.measure()*"]
     )
+
+
+@pytest.mark.parametrize(
+    ("load", "expected"),
+    [
+        ("concurrency={'start': 8, 'stop': 2}", "*test_bad*concurrency*"),
+        ("concurrency=0", "*test_bad*concurrency 0*concurrency must be >= 1*"),
+        ("concurrency=[1, 2], request_rate=100", "*test_bad*exclude each other*"),
+        ("window_s=0", "*test_bad*window_s 0 must be > 0*"),
+    ],
+)
+def test_nonsense_load_settings_fail_at_collection(pytester: pytest.Pytester, load, expected):
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.triton_load({load})
+        def test_bad():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+
+
+def test_a_marker_rate_replaces_an_ini_concurrency(pytester: pytest.Pytester):
+    pytester.makeini("[pytest]\ntriton_concurrency = 1,4\n")
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_triton.plugin.loadspec import build_load_spec, option_defaults
+
+        def test_rate(request):
+            marker_kwargs = {"request_rate": "50,100"}
+            spec = build_load_spec(option_defaults(request.config), marker_kwargs)
+            assert spec.request_rate == (50.0, 100.0)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
