@@ -13,7 +13,6 @@ from pytest_triton.spec import LoadSpec, frozen_mapping
 
 from .options import get_option
 
-
 # LoadSpec field <- option name; unset options (None) leave the LoadSpec default.
 _FROM_OPTIONS = {
     "concurrency": "triton_concurrency",
