@@ -79,11 +79,20 @@ def triton(
     specs = item.stash.get(SPECS_KEY, None)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
 
-    def progress(step: StepResult) -> None:
-        if reporter is not None:
-            from pytest_triton.load.progress import step_line
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
 
-            reporter.write_line(f"  [triton] {item.name} {step_line(step)}")
+    def progress(step: StepResult) -> None:
+        if reporter is None:
+            return
+        from pytest_triton.load.progress import step_line
+
+        line = f"  [triton] {item.name} {step_line(step)}"
+        if capture is None:
+            reporter.write_line(line)
+            return
+        # Live in the terminal while the test runs, not held back in its captured output.
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
 
     handle = Triton(
         triton_server,
