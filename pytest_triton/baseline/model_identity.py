@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_triton.filehash import sha256_file
+
 # Build leftovers that change without the model changing.
 _SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
@@ -34,14 +36,6 @@ class ModelFiles:
         return cls(str(data.get("digest", "")), {str(k): str(v) for k, v in files.items()})
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def hash_model_dir(directory: Path) -> ModelFiles:
     """Hash a model directory (config.pbtxt, version folders, weights, model.py ...).
 
@@ -57,7 +51,7 @@ def hash_model_dir(directory: Path) -> ModelFiles:
             continue
         if not path.is_file() or path.name.endswith(_SKIPPED_SUFFIXES):
             continue
-        files[rel.as_posix()] = _file_sha256(path)
+        files[rel.as_posix()] = sha256_file(path)
     overall = hashlib.sha256()
     for rel_path, digest in sorted(files.items()):
         overall.update(f"{rel_path}\0{digest}\n".encode())

@@ -9,7 +9,6 @@ PR_SET_PDEATHSIG so a SIGKILLed pytest cannot leave it running.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from pytest_triton.errors import ConfigError, ServerNotFoundError, ServerStartError
+from pytest_triton.filehash import sha256_file
 from pytest_triton.server.args import server_argv
 from pytest_triton.server.base import Endpoints, ServerContext, ServerIdentity, read_log_tail
 from pytest_triton.server.ports import ensure_free, free_ports
@@ -116,7 +116,7 @@ class LocalServer(ServerContext):
             kind="local",
             version=self._version,
             source=str(self._binary),
-            digest=_sha256(self._binary),
+            digest=sha256_file(self._binary),
         )
 
     def start(self) -> None:
@@ -244,11 +244,3 @@ def _site_paths() -> list[str]:
 
 def _as_str_mapping(values: Mapping[str, str]) -> dict[str, str]:
     return {str(k): str(v) for k, v in values.items()}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
