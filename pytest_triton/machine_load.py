@@ -94,3 +94,28 @@ def machine_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def cpu_probe_ms(repeats: int = 9) -> float:
+    """How fast this CPU is for us right now: the best of `repeats` runs of a fixed ~5 ms
+    workload (a pure-Python loop and small numpy matmuls, like the python backend's work).
+
+    Neighbours outside this machine (another VM on the same host, a busy SMT sibling) slow us
+    down without showing up in /proc/stat; a fixed workload that takes longer than it did when
+    the baseline was recorded reveals them. The best run, not the median, so that a single
+    preemption does not count as a slower machine.
+    """
+    import numpy as np  # lazily: only sessions that measure pay for it
+
+    matrix = np.random.default_rng(0).standard_normal((192, 192)).astype(np.float32)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        acc = 0
+        for i in range(30_000):
+            acc += i * i % 7
+        h = matrix
+        for _ in range(20):
+            h = np.tanh(h @ matrix)
+        best = min(best, time.perf_counter() - start)
+    return best * 1000.0

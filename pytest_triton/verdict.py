@@ -57,6 +57,7 @@ class MachineLoad:
 
     cpus: int
     foreign: Mapping[str, float] = field(default_factory=dict)  # load point -> CPUs
+    probe_ms: Mapping[str, float] = field(default_factory=dict)  # load point -> CPU probe time
 
 
 @dataclass(frozen=True)
@@ -322,30 +323,41 @@ def _guard(
     tolerances: Tolerances,
     warnings: list[str],
 ) -> list[Row]:
-    """A slowdown measured while neighbours took noticeably more CPU than during the baseline
-    cannot be blamed on the build, unless it is larger than their share could cause: downgrade
-    it to inconclusive and say why. A baseline recorded on a busy machine hides regressions
-    rather than inventing them, so it only warns (and improvements against it are flagged)."""
+    """A slowdown measured on a machine that was itself slower than during the baseline cannot
+    be blamed on the build, unless it is larger than the machine's slowdown could cause:
+    downgrade it to inconclusive and say why. Two signs of a slower machine: neighbours in
+    this machine took more CPU (from /proc/stat), or a fixed CPU probe took longer (neighbours
+    outside it: another VM, a busy SMT sibling). A baseline recorded on a busy machine hides
+    regressions rather than inventing them, so it only warns."""
     guard = tolerances.contention_guard
     if guard is None or baseline_load is None or current_load is None:
         return rows
-    old, new = baseline_load.foreign.get(point), current_load.foreign.get(point)
-    if old is None or new is None:
-        return rows
     cpus = max(current_load.cpus, 1)
     limit = guard * cpus
-    if old > limit:
-        warnings.append(
-            f"{point}: the baseline was measured while other processes used {old:.2f} of "
-            f"{cpus} CPUs; re-record it on a quieter machine"
-        )
-    if old - new > limit:
-        quieter = f"machine quieter: other processes used {new:.2f} of {cpus} CPUs vs {old:.2f}"
-        return [replace(r, reason=quieter) if r.outcome is Outcome.IMPROVED else r for r in rows]
-    if new - old <= limit:
+    reasons: list[str] = []
+    slowdown = 1.0
+    old, new = baseline_load.foreign.get(point), current_load.foreign.get(point)
+    if old is not None and new is not None:
+        if old > limit:
+            warnings.append(
+                f"{point}: the baseline was measured while other processes used {old:.2f} of "
+                f"{cpus} CPUs; re-record it on a quieter machine"
+            )
+        if new - old > limit:
+            slowdown = cpus / max(cpus - (new - old), 0.1 * cpus)
+            reasons.append(f"other processes used {new:.2f} of {cpus} CPUs vs {old:.2f}")
+        elif old - new > limit:
+            quieter = f"machine quieter: other processes used {new:.2f} of {cpus} CPUs vs {old:.2f}"
+            rows = [
+                replace(r, reason=quieter) if r.outcome is Outcome.IMPROVED else r for r in rows
+            ]
+    old_probe, new_probe = baseline_load.probe_ms.get(point), current_load.probe_ms.get(point)
+    if old_probe and new_probe and new_probe / old_probe > 1.0 + guard:
+        slowdown = max(slowdown, new_probe / old_probe)
+        reasons.append(f"a fixed CPU probe took {(new_probe / old_probe - 1.0) * 100.0:+.0f}%")
+    if slowdown <= 1.0:
         return rows
-    slowdown = cpus / max(cpus - (new - old), 0.1 * cpus)
-    busier = f"machine busier: other processes used {new:.2f} of {cpus} CPUs vs {old:.2f}"
+    busier = "machine busier: " + "; ".join(reasons)
     out = [
         replace(r, outcome=Outcome.INCONCLUSIVE, reason=busier)
         if r.outcome is Outcome.REGRESSION and _explained(r, slowdown)
@@ -354,10 +366,10 @@ def _guard(
     ]
     if any(r.reason == busier for r in out):
         warnings.append(
-            f"{point}: not failing: other processes used {new:.2f} of {cpus} CPUs during "
-            f"this run vs {old:.2f} during the baseline, enough to slow it by up to "
-            f"{(slowdown - 1.0) * 100.0:.0f}%, so a slowdown here cannot be told from a "
-            "neighbour's load; rerun on a quieter machine"
+            f"{point}: not failing: the machine was slower than during the baseline ("
+            f"{'; '.join(reasons)}), enough to slow it by up to {(slowdown - 1.0) * 100.0:.0f}%,"
+            " so a slowdown here cannot be told from a neighbour's load; rerun on a quieter "
+            "machine"
         )
     return out
 

@@ -85,14 +85,19 @@ class Candidate:
 def machine_to_dict(load: MachineLoad | None) -> dict[str, Any]:
     if load is None:
         return {}
-    return {"cpus": load.cpus, "foreign_cpus": dict(sorted(load.foreign.items()))}
+    return {
+        "cpus": load.cpus,
+        "foreign_cpus": dict(sorted(load.foreign.items())),
+        "cpu_probe_ms": dict(sorted(load.probe_ms.items())),
+    }
 
 
 def machine_from(data: Mapping[str, Any]) -> MachineLoad | None:
-    if not data or "foreign_cpus" not in data:
+    if not data:
         return None
     foreign = {str(k): float(v) for k, v in (data.get("foreign_cpus") or {}).items()}
-    return MachineLoad(int(data.get("cpus") or 1), foreign)
+    probes = {str(k): float(v) for k, v in (data.get("cpu_probe_ms") or {}).items()}
+    return MachineLoad(int(data.get("cpus") or 1), foreign, probes)
 
 
 @dataclass(frozen=True)

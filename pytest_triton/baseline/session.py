@@ -49,6 +49,7 @@ class InFlight:
     model: ModelSpec
     steps: list[StepResult] = field(default_factory=list)
     cpu: machine_load.CpuSnapshot | None = None  # at the start of the step being measured
+    probe_ms: float | None = None  # the CPU probe just before the step being measured
 
 
 class BaselineSession:
@@ -70,8 +71,10 @@ class BaselineSession:
         self.gates: list[TestGate] = []
         self.reused: list[str] = []  # record ids taken from a checkpoint
         self.in_flight: InFlight | None = None
-        # record id -> load point -> CPUs other processes used while that step ran
+        # record id -> load point -> CPUs other processes used while that step ran / the CPU
+        # probe around it (machine_load)
         self.foreign: dict[str, dict[str, float]] = {}
+        self.probes: dict[str, dict[str, float]] = {}
         self._fingerprints: dict[ServerIdentity, Fingerprint] = {}
         self._files: dict[str, ModelFiles] = {}
 
@@ -132,8 +135,10 @@ class BaselineSession:
                 return reused
         # Neighbours are only measurable when the server runs in our process tree (local
         # mode); a docker or remote server's CPU would count as a neighbour's.
-        cpu = machine_load.snapshot() if server.kind == "local" else None
-        self.in_flight = InFlight(test_id, record_id, key, model, cpu=cpu)
+        local = server.kind == "local"
+        cpu = machine_load.snapshot() if local else None
+        probe = machine_load.cpu_probe_ms() if local else None
+        self.in_flight = InFlight(test_id, record_id, key, model, cpu=cpu, probe_ms=probe)
         return None
 
     def on_step(self, step: StepResult) -> None:
@@ -147,6 +152,16 @@ class BaselineSession:
             if foreign is not None and not step.probe:
                 self.foreign.setdefault(flight.record_id, {})[step.load_point] = foreign
             flight.cpu = now
+        if flight.probe_ms is not None:
+            # bracket the step: the probe before it and after it, the faster counting (one
+            # preemption must not make a machine "slower")
+            after = machine_load.cpu_probe_ms()
+            if not step.probe:
+                self.probes.setdefault(flight.record_id, {})[step.load_point] = min(
+                    flight.probe_ms, after
+                )
+            flight.probe_ms = after
+            flight.cpu = machine_load.snapshot() if flight.cpu is not None else None
 
     def save_interrupted(self) -> Path | None:
         """Checkpoint the steps measured so far by an interrupted measurement (never a
@@ -191,8 +206,12 @@ class BaselineSession:
                 self.checkpoints.record(
                     record_id, key, t.measurement, complete=t.complete, slo_passed=t.slo_passed
                 )
-            foreign = self.foreign.get(record_id)
-            load = MachineLoad(machine_load.machine_cpus(), foreign) if foreign else None
+            foreign, probes = self.foreign.get(record_id), self.probes.get(record_id)
+            load = (
+                MachineLoad(machine_load.machine_cpus(), foreign or {}, probes or {})
+                if foreign or probes
+                else None
+            )
             candidates.append(
                 Candidate(mkey, subject, t.measurement, slo_values, t.complete, t.slo_passed, load)
             )

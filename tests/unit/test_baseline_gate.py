@@ -171,7 +171,11 @@ def test_machine_load_is_stored_and_guards_the_comparison(tmp_path: Path) -> Non
     gate_test(store, TEST_ID, fingerprint(), [_candidate(machine=quiet)], UPDATE)
     stored = json.loads(store.path_for(TEST_ID).read_text())
     (env,) = stored["environments"].values()
-    assert env["measurements"]["tiny"]["machine"] == {"cpus": 2, "foreign_cpus": {"c4": 0.05}}
+    assert env["measurements"]["tiny"]["machine"] == {
+        "cpus": 2,
+        "foreign_cpus": {"c4": 0.05},
+        "cpu_probe_ms": {},
+    }
     busy = MachineLoad(2, {"c4": 1.2})
     gate = gate_test(
         store, TEST_ID, fingerprint(), [_candidate(scaled(BASE, 1.3), machine=busy)], COMPARE
