@@ -137,7 +137,8 @@ class BaselineSession:
         # mode); a docker or remote server's CPU would count as a neighbour's.
         local = server.kind == "local"
         cpu = machine_load.snapshot() if local else None
-        probe = machine_load.cpu_probe_ms() if local else None
+        # The probe tells how fast this machine's CPUs are; a remote server runs elsewhere.
+        probe = machine_load.cpu_probe_ms() if server.kind in ("local", "docker") else None
         self.in_flight = InFlight(test_id, record_id, key, model, cpu=cpu, probe_ms=probe)
         return None
 

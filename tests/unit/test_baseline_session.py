@@ -1,0 +1,78 @@
+"""A session's bookkeeping: machine sampling per step, interrupted measurements, resume keys."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from baseline_factories import measurement_from_latencies
+
+from pytest_triton.baseline.checkpoint import Checkpoints, read_checkpoint
+from pytest_triton.baseline.gate import GateSettings, Mode, Status
+from pytest_triton.baseline.session import BaselineSession, Taken
+from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.server.base import ServerIdentity
+from pytest_triton.spec import LoadSpec, ModelSpec
+
+LOCAL = ServerIdentity("local", "2.51.0", "/x/tritonserver", "sha256:1")
+REMOTE = ServerIdentity("remote", "2.51.0", "host:8001")
+MODEL, LOAD = ModelSpec("tiny"), LoadSpec(concurrency=(4,))
+M = measurement_from_latencies([5.0, 5.1, 4.9])
+
+
+def _session(tmp_path: Path, mode: Mode = Mode.UPDATE, resume: bool = False) -> BaselineSession:
+    return BaselineSession(
+        GateSettings(mode),
+        BaselineStore(tmp_path / "b"),
+        Checkpoints(tmp_path / "ckpt", resume=resume),
+        None,
+    )
+
+
+def test_local_steps_get_neighbour_cpu_and_probe_which_reach_the_baseline(tmp_path: Path) -> None:
+    session = _session(tmp_path)
+    assert session.before_measure("t.py::a", 1, LOCAL, MODEL, LOAD, None, {}) is None
+    time.sleep(0.2)  # the step runs
+    session.on_step(M.steps[0])
+    rid = "t.py::a [tiny]"
+    assert session.foreign[rid]["c4"] >= 0.0
+    assert session.probes[rid]["c4"] > 0.0
+    gate = session.judge("t.py::a", LOCAL, [Taken(MODEL, LOAD, None, {}, M)])
+    assert gate.judgements[0].status is Status.UPDATED
+    data = json.loads(session.store.path_for("t.py::a").read_text())
+    (env,) = data["environments"].values()
+    machine = env["measurements"]["tiny"]["machine"]
+    assert set(machine["foreign_cpus"]) == {"c4"} and set(machine["cpu_probe_ms"]) == {"c4"}
+
+
+def test_a_remote_server_is_not_sampled(tmp_path: Path) -> None:
+    session = _session(tmp_path)
+    session.before_measure("t.py::a", 1, REMOTE, MODEL, LOAD, None, {})
+    time.sleep(0.1)
+    session.on_step(M.steps[0])
+    assert session.foreign == {} and session.probes == {}
+
+
+def test_interrupted_measurement_is_checkpointed_incomplete_and_not_reused(tmp_path: Path) -> None:
+    session = _session(tmp_path)
+    session.before_measure("t.py::a", 1, REMOTE, MODEL, LOAD, None, {})
+    session.on_step(M.steps[0])
+    path = session.save_interrupted()
+    assert path is not None
+    record = read_checkpoint(path)["t.py::a [tiny]"]
+    assert not record.complete and [s.load_point for s in record.measurement.steps] == ["c4"]
+    resumed = _session(tmp_path, resume=True)
+    assert resumed.before_measure("t.py::a", 1, REMOTE, MODEL, LOAD, None, {}) is None
+
+
+def test_resume_reuses_a_completed_measurement_with_the_same_key(tmp_path: Path) -> None:
+    first = _session(tmp_path, Mode.COMPARE)
+    first.before_measure("t.py::a", 1, REMOTE, MODEL, LOAD, None, {})
+    first.judge("t.py::a", REMOTE, [Taken(MODEL, LOAD, None, {}, M)])
+    again = _session(tmp_path, Mode.COMPARE, resume=True)
+    reused = again.before_measure("t.py::a", 1, REMOTE, MODEL, LOAD, None, {})
+    assert reused is not None and reused.steps[0].avg_ms == M.steps[0].avg_ms
+    assert again.reused == ["t.py::a [tiny]"]
+    # a second measure() of the same model in the test is another record: not reused
+    assert again.before_measure("t.py::a", 2, REMOTE, MODEL, LOAD, None, {}) is None
