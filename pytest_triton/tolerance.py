@@ -2,9 +2,9 @@
 
 Tolerances are relative (0.10 = 10%) and one-sided in the worse direction: latency up, throughput
 and capacity down. A metric whose tolerance is None is not gated (and not shown). The
-defaults gate what users read first (median latency, tail latency, throughput, capacity) and
-leave p90/p95/avg to be switched on, because every extra gated row is another chance of a false
-alarm for little extra information.
+defaults gate median latency, throughput and capacity, and leave avg/p90/p95/p99 to be switched
+on, because every extra gated row is another chance of a false alarm, and the tail is by far the
+noisiest (see DEFAULT_TOLERANCES).
 """
 
 from __future__ import annotations
@@ -45,9 +45,12 @@ METRICS: Mapping[str, MetricDef] = MappingProxyType(
     }
 )
 
-# Calibrated by benchmarks/baseline_trust.py (see docs/baselines.md): wide enough that the
-# drift between two sessions on a shared 2-core CI machine stays inside, narrow enough that a
-# 15% change is caught with the interval beyond it. p99 is noisier, so it is looser.
+# Calibrated by benchmarks/baseline_trust.py (see docs/baselines.md): with the interval and the
+# machine guard, 5% keeps unchanged builds passing and catches a 15% change. p99 is gated only
+# on request (`p99=30%`): on the benchmark machine an unchanged build's p99 moved by +60..+130%
+# between sessions with every window holding thousands of requests (a single few-ms stall of
+# the machine lands in the tail), which no useful tolerance absorbs. Bound tail latency with an
+# SLO (`p99_ms`) instead, or opt in where the runner is dedicated.
 DEFAULT_TOLERANCES: Mapping[str, float | None] = MappingProxyType(
     {
         "throughput": 0.05,
@@ -56,7 +59,7 @@ DEFAULT_TOLERANCES: Mapping[str, float | None] = MappingProxyType(
         "p50": 0.05,
         "p90": None,
         "p95": None,
-        "p99": 0.20,
+        "p99": None,
     }
 )
 

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ class CheckpointRecord:
     complete: bool  # False: the session was interrupted during this measurement
     slo_passed: bool | None = None  # None: not judged (interrupted, or no SLO)
     recorded_at: str = ""
+    machine: Mapping[str, Any] = field(default_factory=dict)  # as in baseline records
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +68,7 @@ class CheckpointRecord:
             "complete": self.complete,
             "slo_passed": self.slo_passed,
             "recorded_at": self.recorded_at,
+            "machine": dict(self.machine),
         }
 
     @classmethod
@@ -79,6 +81,7 @@ class CheckpointRecord:
             complete=bool(data["complete"]),
             slo_passed=None if slo_passed is None else bool(slo_passed),
             recorded_at=str(data.get("recorded_at", "")),
+            machine=dict(data.get("machine") or {}),
         )
 
 
@@ -145,14 +148,14 @@ class Checkpoints:
     def records(self) -> Mapping[str, CheckpointRecord]:
         return dict(self._records)
 
-    def reusable(self, record_id: str, key: str) -> Measurement | None:
-        """A completed measurement of exactly this key, when resuming; else None."""
+    def reusable(self, record_id: str, key: str) -> CheckpointRecord | None:
+        """The record of a completed measurement of exactly this key, when resuming."""
         if not self.resume:
             return None
         record = self._records.get(record_id)
         if record is None or record.key != key or not record.complete:
             return None
-        return record.measurement
+        return record
 
     def record(
         self,
@@ -162,10 +165,11 @@ class Checkpoints:
         *,
         complete: bool,
         slo_passed: bool | None = None,
+        machine: Mapping[str, Any] | None = None,
     ) -> Path:
         """Add (or replace) a measurement's record and save at once."""
         self._records[record_id] = CheckpointRecord(
-            record_id, key, measurement, complete, slo_passed, utc_now()
+            record_id, key, measurement, complete, slo_passed, utc_now(), dict(machine or {})
         )
         self._dirty = True
         return self.save()

@@ -17,7 +17,15 @@ from pytest_triton import machine_load
 from pytest_triton.baseline import codec
 from pytest_triton.baseline.checkpoint import Checkpoints, resume_key
 from pytest_triton.baseline.fingerprint import Fingerprint, collect
-from pytest_triton.baseline.gate import Candidate, GateSettings, Mode, TestGate, gate_test
+from pytest_triton.baseline.gate import (
+    Candidate,
+    GateSettings,
+    Mode,
+    TestGate,
+    gate_test,
+    machine_from,
+    machine_to_dict,
+)
 from pytest_triton.baseline.model_identity import ModelFiles, Subject, hash_model_dir
 from pytest_triton.baseline.store import BaselineStore, measurement_key
 from pytest_triton.result import Measurement, StepResult
@@ -129,10 +137,15 @@ class BaselineSession:
         record_id = f"{test_id} [{measurement_key(model.name, occurrence)}]"
         key = self._key(test_id, server, model, load, slo, effective)
         if self.checkpoints is not None:
-            reused = self.checkpoints.reusable(record_id, key)
-            if reused is not None:
+            record = self.checkpoints.reusable(record_id, key)
+            if record is not None:
                 self.reused.append(record_id)
-                return reused
+                # the machine as it was when it was measured, so the guard still applies
+                machine = machine_from(record.machine)
+                if machine is not None:
+                    self.foreign[record_id] = dict(machine.foreign)
+                    self.probes[record_id] = dict(machine.probe_ms)
+                return record.measurement
         # Neighbours are only measurable when the server runs in our process tree (local
         # mode); a docker or remote server's CPU would count as a neighbour's.
         local = server.kind == "local"
@@ -202,17 +215,22 @@ class BaselineSession:
             slo_values = codec.slo_dict(t.slo) if t.slo is not None else {}
             subject = self.subject(t.model, t.load, t.effective_config)
             record_id = f"{test_id} [{mkey}]"
-            if self.checkpoints is not None and record_id not in self.reused:
-                key = resume_key(test_id, fingerprint, subject, slo_values)
-                self.checkpoints.record(
-                    record_id, key, t.measurement, complete=t.complete, slo_passed=t.slo_passed
-                )
             foreign, probes = self.foreign.get(record_id), self.probes.get(record_id)
             load = (
                 MachineLoad(machine_load.machine_cpus(), foreign or {}, probes or {})
                 if foreign or probes
                 else None
             )
+            if self.checkpoints is not None and record_id not in self.reused:
+                key = resume_key(test_id, fingerprint, subject, slo_values)
+                self.checkpoints.record(
+                    record_id,
+                    key,
+                    t.measurement,
+                    complete=t.complete,
+                    slo_passed=t.slo_passed,
+                    machine=machine_to_dict(load),
+                )
             candidates.append(
                 Candidate(mkey, subject, t.measurement, slo_values, t.complete, t.slo_passed, load)
             )

@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from baseline_factories import measurement_from_latencies
 
 from pytest_triton.baseline.checkpoint import Checkpoints, read_checkpoint
@@ -76,3 +77,17 @@ def test_resume_reuses_a_completed_measurement_with_the_same_key(tmp_path: Path)
     assert again.reused == ["t.py::a [tiny]"]
     # a second measure() of the same model in the test is another record: not reused
     assert again.before_measure("t.py::a", 2, REMOTE, MODEL, LOAD, None, {}) is None
+
+
+def test_a_resumed_measurement_keeps_the_machine_it_was_measured_on(tmp_path: Path) -> None:
+    first = _session(tmp_path, Mode.COMPARE)
+    first.before_measure("t.py::a", 1, LOCAL, MODEL, LOAD, None, {})
+    time.sleep(0.2)
+    first.on_step(M.steps[0])
+    first.judge("t.py::a", LOCAL, [Taken(MODEL, LOAD, None, {}, M)])
+    again = _session(tmp_path, Mode.COMPARE, resume=True)
+    assert again.before_measure("t.py::a", 1, LOCAL, MODEL, LOAD, None, {}) is not None
+    # as stored: rounded to the files' 4 decimals
+    assert again.probes["t.py::a [tiny]"]["c4"] == pytest.approx(
+        first.probes["t.py::a [tiny]"]["c4"], abs=1e-4
+    )

@@ -47,7 +47,8 @@ def test_resume_reuses_only_exact_keys_of_complete_measurements(tmp_path: Path) 
     resumed = Checkpoints(tmp_path, resume=True)
     assert resumed.loaded_from == tmp_path / "0.ckpt"
     reused = resumed.reusable("t::a", key)
-    assert reused is not None and reused.steps[0].avg_ms == pytest.approx(M.steps[0].avg_ms)
+    assert reused is not None
+    assert reused.measurement.steps[0].avg_ms == pytest.approx(M.steps[0].avg_ms)
     assert resumed.reusable("t::b", "kb") is None  # incomplete: measure again
     # any part of the key changing means measuring again
     other_subject = Subject(

@@ -38,10 +38,15 @@ def test_unknown_metric_and_missing_value_are_clear_errors() -> None:
 
 def test_layering_overrides_and_switches_off() -> None:
     base = Tolerances()
-    layered = base.with_overrides({"p99": None}).with_overrides({"p95": 0.3})
+    layered = base.with_overrides({"p50": None}).with_overrides({"p95": 0.3})
     gated = layered.gated()
-    assert "p99" not in gated and gated["p95"] == pytest.approx(0.3)
-    assert "p99" in base.gated()  # the defaults are untouched
+    assert "p50" not in gated and gated["p95"] == pytest.approx(0.3)
+    assert "p50" in base.gated() and "p95" not in base.gated()  # the defaults are untouched
+
+
+def test_tail_latency_is_gated_only_on_request() -> None:
+    assert set(Tolerances().gated()) == {"throughput", "capacity", "p50"}
+    assert Tolerances().with_overrides(parse_tolerances("p99=30%")).gated()["p99"] == 0.3
 
 
 def test_confidence_out_of_range_is_refused() -> None:
