@@ -30,7 +30,7 @@ from pytest_triton.tolerance import Tolerances, parse_tolerance, parse_tolerance
 
 from .fixtures import HANDLE_KEY
 from .handle import Triton
-from .markers import MARKERS as TRITON_MARKERS
+from .marker_docs import MARKERS as TRITON_MARKERS
 from .options import Option, add_options, get_option
 from .state import STATE_KEY
 

@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_triton.errors import TritonTestError
-from pytest_triton.result import StepResult
-from pytest_triton.server.base import Server
 
-from .handle import Triton
-from .loadspec import option_defaults
 from .options import get_option
-from .server_factory import make_server, server_spec
 from .state import SPECS_KEY, STATE_KEY
 
 if TYPE_CHECKING:
-    # Imported when a triton test runs, not when pytest loads the plugin (urllib is slow).
+    # The core is imported when a triton fixture runs, not when pytest loads the plugin: a
+    # suite without triton tests pays nothing for it.
+    from pytest_triton.result import StepResult
+    from pytest_triton.server.base import Server
+
+    from .handle import Triton
     from .models_cache import ModelCache
 
 
@@ -32,6 +32,8 @@ def triton_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """The session's Triton server: started once, stopped at session end."""
+    from .server_factory import make_server, server_spec
+
     workdir = tmp_path_factory.mktemp("triton")
     failure = None
     try:
@@ -75,6 +77,9 @@ def triton(
     request: pytest.FixtureRequest, triton_server: Server, triton_models: ModelCache
 ) -> Triton:
     """Load the @triton_model model and measure it: `triton.measure()` -> Measurement."""
+    from .handle import Triton
+    from .loadspec import option_defaults
+
     item = request.node
     specs = item.stash.get(SPECS_KEY, None)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -114,4 +119,4 @@ def triton(
     return handle
 
 
-HANDLE_KEY = pytest.StashKey[Triton]()
+HANDLE_KEY = pytest.StashKey["Triton"]()

@@ -8,12 +8,9 @@ from collections.abc import Generator
 import pytest
 
 from pytest_triton.errors import ConfigError, TritonTestError
-from pytest_triton.outcome import JudgedResult
-from pytest_triton.slo import check_slo
 
 from .fixtures import HANDLE_KEY
-from .loadspec import build_load_spec, option_defaults
-from .markers import MARKERS, register_markers, specs_for
+from .marker_docs import MARKERS, register_markers
 from .options import get_option, validate_all
 from .state import SPECS_KEY, STATE_KEY, SessionState
 
@@ -30,12 +27,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Validate every test's triton markers before anything starts; report all problems at once."""
+    marked = [i for i in items if any(i.get_closest_marker(name) for name in MARKERS)]
+    if not marked:
+        return
+    from .loadspec import build_load_spec, option_defaults
+    from .markers import specs_for
+
     problems: list[str] = []
     load_timeout = get_option(config, "triton_load_timeout")
     defaults = option_defaults(config)
-    for item in items:
-        if not any(item.get_closest_marker(name) for name in MARKERS):
-            continue
+    for item in marked:
         try:
             specs = specs_for(item, load_timeout)
             # Nonsense load settings (stop < start, rate and concurrency...) fail here, not
@@ -71,6 +72,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
             "so nothing was checked",
             pytrace=False,
         )
+    from pytest_triton.outcome import JudgedResult
+    from pytest_triton.slo import check_slo
+
     failures: list[str] = []
     for recorded in handle.recorded:
         check = None

@@ -16,22 +16,6 @@ import pytest
 from pytest_triton.errors import ConfigError
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec, frozen_mapping
 
-MARKERS: dict[str, str] = {
-    "triton_model": (
-        "triton_model(name, version=None, config=None, load_timeout=None): load this model "
-        "(explicit model control) before the test; `config` overrides top-level fields of its "
-        "config.pbtxt, e.g. {'instance_group': [{'count': 2, 'kind': 'KIND_CPU'}]}"
-    ),
-    "triton_slo": (
-        "triton_slo(p50_ms, p90_ms, p95_ms, p99_ms, avg_ms, min_throughput, max_error_rate, "
-        "min_capacity, max_gpu_memory_mb): bounds the test's measurement must meet"
-    ),
-    "triton_load": (
-        "triton_load(concurrency, window_s, warmup_s, protocol, batch_size, ...): how "
-        "triton.measure() loads the model; any LoadSpec field"
-    ),
-}
-
 SLO_ARGS = tuple(f.name for f in dataclasses.fields(SLO))
 LOAD_ARGS = tuple(f.name for f in dataclasses.fields(LoadSpec))
 MODEL_ARGS = ("name", "version", "config", "load_timeout")
@@ -44,11 +28,6 @@ class TestSpecs:
     model: ModelSpec | None
     slo: SLO | None
     load_overrides: Mapping[str, Any]
-
-
-def register_markers(config: pytest.Config) -> None:
-    for text in MARKERS.values():
-        config.addinivalue_line("markers", text)
 
 
 def specs_for(item: pytest.Item, default_load_timeout: float) -> TestSpecs:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_triton.outcome import JudgedResult
-from pytest_triton.server.base import ServerIdentity
+if TYPE_CHECKING:
+    # Types only: the plugin must load without importing the core (see plugin.py).
+    from pytest_triton.outcome import JudgedResult
+    from pytest_triton.server.base import ServerIdentity
 
-from .markers import TestSpecs
+    from .markers import TestSpecs  # noqa: F401 (named in a string below)
 
 
 @dataclass
@@ -20,4 +23,4 @@ class SessionState:
 
 
 STATE_KEY = pytest.StashKey[SessionState]()
-SPECS_KEY = pytest.StashKey[TestSpecs]()
+SPECS_KEY = pytest.StashKey["TestSpecs"]()

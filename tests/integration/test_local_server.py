@@ -97,7 +97,9 @@ def test_load_failures_quote_triton_and_hangs_time_out(tmp_path: Path):
                 time.sleep(3600)
         """,
     )
-    with LocalServer(ServerSpec("local", model_repository=repo), tmp_path / "srv") as server:
+    # A short exit timeout: Triton would otherwise wait 30 s at stop for the hung model.
+    spec = ServerSpec("local", model_repository=repo, flags={"exit-timeout-secs": "2"})
+    with LocalServer(spec, tmp_path / "srv") as server:
         models = ModelController(server.endpoints.http, repo, server.log_tail)
         with pytest.raises(ModelLoadError, match="broken on purpose"):
             models.load(ModelSpec("raises"))
