@@ -12,27 +12,28 @@ import contextlib
 import os
 from collections.abc import Generator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_triton import __version__
-from pytest_triton.baseline.checkpoint import Checkpoints
-from pytest_triton.baseline.fingerprint import MatchPolicy
-from pytest_triton.baseline.gate import GateSettings, Mode
-from pytest_triton.baseline.session import BaselineSession, Taken
-from pytest_triton.baseline.store import BaselineStore
 from pytest_triton.errors import BaselineError, ConfigError
-from pytest_triton.interrupt import GracefulInterrupt
-from pytest_triton.outcome import JudgedResult
-from pytest_triton.server.base import Server, ServerIdentity
-from pytest_triton.tolerance import Tolerances, parse_tolerance, parse_tolerances
 
 from .fixtures import HANDLE_KEY
-from .handle import Triton
 from .marker_docs import MARKERS as TRITON_MARKERS
 from .options import Option, add_options, get_option
 from .state import STATE_KEY
+
+if TYPE_CHECKING:
+    # The baseline core loads when a session has triton tests (see _session), so that a suite
+    # without any pays nothing for it at start-up.
+    from pytest_triton.baseline.gate import GateSettings
+    from pytest_triton.baseline.session import BaselineSession
+    from pytest_triton.interrupt import GracefulInterrupt  # noqa: F401 (named in a string below)
+    from pytest_triton.outcome import JudgedResult
+    from pytest_triton.server.base import Server, ServerIdentity
+
+    from .handle import Triton
 
 BASELINE_OPTIONS: tuple[Option, ...] = (
     Option(
@@ -109,12 +110,12 @@ MARKER = (
 )
 _MARKER_ARGS = ("tolerance", "name", "required")
 
-SESSION_KEY = pytest.StashKey[BaselineSession]()
-INTERRUPT_KEY = pytest.StashKey[GracefulInterrupt]()
+SESSION_KEY = pytest.StashKey["BaselineSession"]()
+INTERRUPT_KEY = pytest.StashKey["GracefulInterrupt"]()
 _TESTS_KEY = pytest.StashKey[dict[str, str]]()  # known test ids -> module path (orphans)
 _NAME_KEY = pytest.StashKey[str | None]()
 _MARKER_KEY = pytest.StashKey[dict[str, Any]]()
-_IDENTITY_KEY = pytest.StashKey[dict[int, ServerIdentity]]()
+_IDENTITY_KEY = pytest.StashKey["dict[int, ServerIdentity]"]()
 
 
 def _identity(config: pytest.Config, server: Server) -> ServerIdentity:
@@ -130,6 +131,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _settings(config: pytest.Config) -> GateSettings:
+    from pytest_triton.baseline.fingerprint import MatchPolicy
+    from pytest_triton.baseline.gate import GateSettings, Mode
+    from pytest_triton.tolerance import Tolerances, parse_tolerance, parse_tolerances
+
     try:
         tolerances: dict[str, float | None] = {}
         for entry in get_option(config, "triton_tolerance"):
@@ -168,19 +173,29 @@ def _checkpoint_dir(config: pytest.Config) -> Path | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
-    settings = _settings(config)
     if get_option(config, "triton_resume") and _checkpoint_dir(config) is None:
         raise pytest.UsageError("--triton-resume needs checkpoints; triton_checkpoint_dir is off")
-    root = get_option(config, "triton_baseline_dir") or config.rootpath / "triton-baselines"
-    config.stash[SESSION_KEY] = BaselineSession(
-        settings,
-        BaselineStore(Path(root), config.rootpath),
-        None,  # opened at collection, only when there are triton tests
-        get_option(config, "triton_model_repository"),
-        gpu_selection=_gpu_selection(config),
-        plugin_version=__version__,
-    )
     config.stash[_TESTS_KEY] = {}
+
+
+def _session(config: pytest.Config) -> BaselineSession:
+    """The session's baseline state, built (and its settings validated) on first need."""
+    bsession = config.stash.get(SESSION_KEY, None)
+    if bsession is None:
+        from pytest_triton.baseline.session import BaselineSession
+        from pytest_triton.baseline.store import BaselineStore
+
+        root = get_option(config, "triton_baseline_dir") or config.rootpath / "triton-baselines"
+        bsession = BaselineSession(
+            _settings(config),
+            BaselineStore(Path(root), config.rootpath),
+            None,  # opened at collection, only when there are triton tests
+            get_option(config, "triton_model_repository"),
+            gpu_selection=_gpu_selection(config),
+            plugin_version=__version__,
+        )
+        config.stash[SESSION_KEY] = bsession
+    return bsession
 
 
 def _gpu_selection(config: pytest.Config) -> str:
@@ -216,6 +231,8 @@ def _marker_args(item: pytest.Item) -> dict[str, Any]:
                 "@triton_baseline tolerance must be a dict like {'p99': '30%'} or a string like "
                 f"'p99=30%', got {tolerance!r}"
             )
+        from pytest_triton.tolerance import parse_tolerances
+
         args["tolerance"] = parse_tolerances(tolerance)
     name = marker.kwargs.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -233,17 +250,22 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Validate @triton_baseline and give every triton test its own file before measuring."""
-    bsession = config.stash[SESSION_KEY]
     known = config.stash[_TESTS_KEY]
     problems: list[str] = []
-    triton_tests = 0
+    triton_items: list[pytest.Item] = []
     for item in items:
         known[item.nodeid] = item.nodeid.partition("::")[0]
-        if not _is_triton_test(item):
-            if item.get_closest_marker("triton_baseline"):
-                problems.append(f"{item.nodeid}: @triton_baseline on a test that measures nothing")
-            continue
-        triton_tests += 1
+        if _is_triton_test(item):
+            triton_items.append(item)
+        elif item.get_closest_marker("triton_baseline"):
+            problems.append(f"{item.nodeid}: @triton_baseline on a test that measures nothing")
+    if problems or not triton_items:
+        _raise_problems(problems)
+        return
+    from pytest_triton.baseline.gate import Mode
+
+    bsession = _session(config)
+    for item in triton_items:
         try:
             args = _marker_args(item)
             item.stash[_MARKER_KEY] = args
@@ -251,15 +273,22 @@ def pytest_collection_modifyitems(
                 bsession.store.claim(item.nodeid, args.get("name"))
         except (ConfigError, BaselineError) as exc:
             problems.append(f"{item.nodeid}: {exc}")
+    _raise_problems(problems)
+    _open(config, bsession)
+
+
+def _raise_problems(problems: list[str]) -> None:
     if problems:
         raise pytest.UsageError("pytest-triton baselines:\n  " + "\n  ".join(problems))
-    if triton_tests:
-        _open(config, bsession)
 
 
 def _open(config: pytest.Config, bsession: BaselineSession) -> None:
     """Checkpoints and the update-mode write check happen before any measurement, so a
     read-only directory or a corrupt checkpoint costs seconds, not a whole run."""
+    from pytest_triton.baseline.checkpoint import Checkpoints
+    from pytest_triton.baseline.gate import Mode
+    from pytest_triton.interrupt import GracefulInterrupt
+
     try:
         if bsession.settings.mode is Mode.UPDATE:
             bsession.store.check_writable()
@@ -354,6 +383,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 def _judge(
     item: pytest.Item, handle: Triton, bsession: BaselineSession, slo_failure: BaseException | None
 ) -> None:
+    from pytest_triton.baseline.session import Taken
+
     state = item.config.stash.get(STATE_KEY, None)
     judged: list[JudgedResult] = []
     if state is not None:
@@ -418,6 +449,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     bsession = config.stash.get(SESSION_KEY, None)
     if bsession is None or (not bsession.gates and bsession.checkpoints is None):
         return
+    from pytest_triton.baseline.gate import Mode
+
     mode = bsession.settings.mode
     root = bsession.store.show(bsession.store.root)
     terminalreporter.write_sep("=", f"triton baselines ({mode.value}, {root})")
