@@ -113,6 +113,8 @@ class Judgement:
 class TestGate:
     """The gate's outcome for one test: what the test reports and the session summary lists."""
 
+    __test__ = False  # a dataclass named Test*: not a test class for pytest to collect
+
     test_id: str
     judgements: tuple[Judgement, ...]
     path: Path | None = None
