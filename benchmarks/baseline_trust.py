@@ -124,6 +124,22 @@ def wait_for_quiet(max_cpus: float, max_wait_s: float) -> float:
         print(f"  waiting for a quieter machine: neighbours use {foreign:.2f} CPUs", flush=True)
 
 
+def busy_steps(workdir: Path, max_cpus: float) -> list[str]:
+    """Baseline steps measured while neighbours used more than `max_cpus` (the plugin warns
+    about them: such a reference hides slowdowns and invents speedups)."""
+    busy: list[str] = []
+    store = BaselineStore(workdir / "baselines")
+    for stored in store.scan():
+        file = store.read(stored.test_id) if stored.test_id else None
+        for entry in file.environments.values() if file else ():
+            for key, record in entry.records.items():
+                foreign = record.machine.get("foreign_cpus") or {}
+                busy += [
+                    f"{stored.test_id} [{key}] {p}" for p, f in foreign.items() if f > max_cpus
+                ]
+    return busy
+
+
 def baseline_measurements(workdir: Path) -> dict[str, tuple[Measurement, int]]:
     """'test [model]' -> (baseline measurement, instance count) from the recorded files."""
     out: dict[str, tuple[Measurement, int]] = {}
@@ -268,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--record-attempts",
         type=int,
-        default=3,
+        default=5,
         help="update runs until every test has a baseline (update skips a "
         "measurement that failed its SLO or did not stabilise)",
     )
@@ -285,22 +301,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     base_env = {"EXAMPLE_EXTRA_MS": f"{args.base_extra_ms:g}"}
     print(f"workdir: {workdir}", flush=True)
 
+    missing: list[str] = []
+    busy: list[str] = []
     for attempt in range(1, args.record_attempts + 1):
         quiet = wait_for_quiet(args.quiet_cpus, args.quiet_wait)
         print(f"recording with neighbours at {quiet:.2f} CPUs", flush=True)
         record, stdout = run_suite(args, workdir, "record", attempt, "update", base_env)
         have = baseline_measurements(workdir) if (workdir / "baselines").exists() else {}
-        missing = [k for k in record.statuses if k not in have]
+        missing = [k for k in record.statuses if k not in have] if record.statuses else ["all"]
+        busy = busy_steps(workdir, args.quiet_cpus)
         print(
-            f"record {attempt}: exit {record.returncode}, {record.seconds:.0f}s, "
-            f"not recorded: {', '.join(missing) or 'none'}",
+            f"record {attempt}: exit {record.returncode}, {record.seconds:.0f}s, not recorded: "
+            f"{', '.join(missing) or 'none'}; measured on a busy machine: "
+            f"{', '.join(busy) or 'none'}",
             flush=True,
         )
-        if record.statuses and not missing:
+        if not missing and not busy:
             break
-    else:
+    if missing:
         print(stdout[-4000:])
         raise SystemExit("could not record a baseline of every test; see logs/record-*.txt")
+    if busy:
+        print("WARNING: going on with baselines measured on a busy machine", flush=True)
     baselines = baseline_measurements(workdir)
     tests = sorted(baselines)
     plan = injections(baselines, args.base_extra_ms, args.change)

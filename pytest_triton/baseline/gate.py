@@ -301,6 +301,22 @@ def _compare_mode(
     return out
 
 
+def _busy_warning(machine: MachineLoad | None, tolerances: Tolerances) -> str:
+    """A reference measured while neighbours took a share of the machine makes every later
+    run look faster and hides real slowdowns: say so when writing it."""
+    guard = tolerances.contention_guard
+    if machine is None or guard is None or not machine.foreign:
+        return ""
+    busy = {p: f for p, f in machine.foreign.items() if f > guard * machine.cpus}
+    if not busy:
+        return ""
+    worst = max(busy.values())
+    return (
+        f". WARNING: other processes used up to {worst:.2f} of {machine.cpus} CPUs while "
+        f"{', '.join(sorted(busy))} was measured; re-record this baseline on a quieter machine"
+    )
+
+
 def _no_baseline(key: str, message: str, required: bool) -> Judgement:
     if required:
         message += " (failing: --triton-baseline-required is set)"
@@ -361,6 +377,7 @@ def _update_mode(
             verdict, _ = _compare_one(c, exact, match, settings, tolerances)
             if verdict is not None:
                 was = f"; against the previous baseline: {verdict.summary()}"
+        was += _busy_warning(c.machine, tolerances)
         judged[c.key] = Judgement(
             c.key,
             Status.UPDATED,

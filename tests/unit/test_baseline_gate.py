@@ -182,3 +182,17 @@ def test_machine_load_is_stored_and_guards_the_comparison(tmp_path: Path) -> Non
     )
     assert not gate.failed
     assert "machine busier: other processes used 1.20 of 2 CPUs vs 0.05" in gate.notes()[0]
+
+
+def test_update_warns_when_the_new_baseline_was_measured_on_a_busy_machine(
+    tmp_path: Path,
+) -> None:
+    store = BaselineStore(tmp_path)
+    busy = MachineLoad(2, {"c4": 1.0})
+    gate = gate_test(store, TEST_ID, fingerprint(), [_candidate(machine=busy)], UPDATE)
+    message = gate.judgements[0].message
+    assert "WARNING: other processes used up to 1.00 of 2 CPUs while c4 was measured" in message
+    quiet = gate_test(
+        store, TEST_ID, fingerprint(), [_candidate(machine=MachineLoad(2, {"c4": 0.1}))], UPDATE
+    )
+    assert "WARNING" not in quiet.judgements[0].message
