@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_triton.machine_load import CpuSnapshot, foreign_cpus, snapshot
+from pytest_triton.machine_load import CpuSnapshot, foreign_cpus, machine_cpus, snapshot
 
 
 def _proc(root: Path, busy: int, processes: dict[int, tuple[int, int]]) -> Path:
@@ -65,3 +65,25 @@ def test_a_busy_child_of_ours_is_not_counted_as_a_neighbour() -> None:
     assert before is not None and after is not None
     own = (after.own_ticks - before.own_ticks) / os.sysconf("SC_CLK_TCK") / 1.5
     assert own > 0.2  # the child's spinning is ours (it got at least some of a CPU)
+
+
+def test_the_cpu_probe_is_not_slowed_by_our_own_busy_processes() -> None:
+    """Between steps our server and load workers are still busy; the probe must not read that
+    as a slower machine (it would excuse real regressions as "machine busier"). It counts its
+    own CPU time, so waiting its turn for a core does not count."""
+    from pytest_triton.machine_load import cpu_probe_ms
+
+    idle = min(cpu_probe_ms() for _ in range(3))
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(2 * machine_cpus())
+    ]
+    try:
+        time.sleep(0.3)
+        busy = min(cpu_probe_ms() for _ in range(3))
+    finally:
+        for child in spinners:
+            child.kill()
+            child.wait()
+    # a wall-clock probe reads about 2x here (each core shared three ways)
+    assert busy < idle * 1.10
