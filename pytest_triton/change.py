@@ -19,6 +19,14 @@ statistics:
 
 The point estimate is the ratio of the step aggregates (what the user sees in the table), and
 the windows supply its spread.
+
+Windows of one session cannot see what differs between sessions: where the server process and
+its python stubs landed in memory and on which cores, the clock the host gave the VM, how the
+dynamic batcher happened to group requests. On the benchmark machine an unchanged build moved by
+1-4% (SD) from session to session while its windows agreed within 1-2%, and a baseline recorded
+in one such session carries its offset into every later comparison. So each side also gets a
+run-to-run term, `run_noise` (relative SD of one session's value), as a known variance with no
+degrees of freedom of its own: se² = window parts + 2·run_noise².
 """
 
 from __future__ import annotations
@@ -64,9 +72,11 @@ def relative_change(
     baseline_windows: Sequence[float],
     current_windows: Sequence[float],
     confidence: float = 0.95,
+    run_noise: float = 0.0,
 ) -> Change | None:
     """The interval, or None when it cannot be bounded: fewer than 2 windows on a side (no
-    spread estimate) or a non-positive value (no ratio)."""
+    spread estimate) or a non-positive value (no ratio). `run_noise` is the relative SD a
+    session adds on top of its windows' spread (see the module docstring)."""
     if len(baseline_windows) < 2 or len(current_windows) < 2:
         return None
     if baseline_point <= 0 or current_point <= 0:
@@ -79,11 +89,17 @@ def relative_change(
     v_b = var_b / (len(baseline_windows) * m_b * m_b)
     v_c = var_c / (len(current_windows) * m_c * m_c)
     ratio = current_point / baseline_point
-    se = math.sqrt(v_b + v_c)
+    # On the log scale a relative SD is (to first order) the SD of the log, one per session.
+    v_run = 2.0 * run_noise * run_noise
+    se = math.sqrt(v_b + v_c + v_run)
     if se == 0.0:
         return Change(ratio, ratio, ratio, math.inf, confidence)
+    # Welch-Satterthwaite: the run term is a known constant and adds no estimation error, so
+    # it widens the interval without lowering the degrees of freedom.
     denominator = v_b * v_b / (len(baseline_windows) - 1) + v_c * v_c / (len(current_windows) - 1)
-    df = (v_b + v_c) ** 2 / denominator if denominator > 0 else math.inf
+    df = (v_b + v_c + v_run) ** 2 / denominator if denominator > 0 else math.inf
+    if df > 1e6:  # the t quantile is the normal one by then; its series stops converging
+        df = math.inf
     t = t_quantile(0.5 + confidence / 2.0, df)
     return Change(ratio, ratio * math.exp(-t * se), ratio * math.exp(t * se), df, confidence)
 

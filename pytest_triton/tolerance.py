@@ -135,6 +135,10 @@ class Tolerances:
     # A regression is not trusted when other processes took more than this share of the
     # machine's CPUs beyond what they took during the baseline (None: never guard).
     contention_guard: float | None = 0.10
+    # Relative SD a whole session adds to a metric beyond its windows' spread (pytest_triton.
+    # change): 2% is what an unchanged build moved between sessions on the benchmark machine
+    # (1-4% per metric, docs/baselines.md); a noisy shared runner wants more.
+    run_noise: float = 0.02
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence < 1.0:
@@ -144,6 +148,8 @@ class Tolerances:
                 f"contention guard must be a share of the CPUs in [0, 1], got "
                 f"{self.contention_guard}"
             )
+        if not 0.0 <= self.run_noise < 1.0:
+            raise ConfigError(f"run noise must be a fraction in [0, 1), got {self.run_noise}")
         if self.min_tail_samples < 1:
             raise ConfigError(f"min_tail_samples must be >= 1, got {self.min_tail_samples}")
 

@@ -185,7 +185,12 @@ def _row(
             shortfall,
         )
     change = relative_change(
-        base_value, cur_value, base_samples, cur_samples, tolerances.confidence
+        base_value,
+        cur_value,
+        base_samples,
+        cur_samples,
+        tolerances.confidence,
+        tolerances.run_noise,
     )
     if change is None:
         if base_value <= 0 or cur_value <= 0:

@@ -89,6 +89,14 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
         "0.1",
     ),
     Option(
+        "triton_run_noise",
+        "relative spread one session adds to a metric beyond what its windows show, widening "
+        "every change interval (default 0.02, measured on an unchanged build; more on a noisy "
+        "shared runner, 0 to trust the windows alone)",
+        "string",
+        "0.02",
+    ),
+    Option(
         "triton_checkpoint_dir",
         "where measurements are checkpointed as tests complete (default: "
         "<rootdir>/.triton-checkpoints; 'off' disables)",
@@ -148,6 +156,8 @@ def _settings(config: pytest.Config) -> GateSettings:
                 contention_guard=parse_tolerance(
                     "contention guard", get_option(config, "triton_contention_guard")
                 ),
+                run_noise=parse_tolerance("run noise", get_option(config, "triton_run_noise"))
+                or 0.0,
             ).with_overrides(tolerances),
             force=bool(get_option(config, "triton_baseline_force")),
         )

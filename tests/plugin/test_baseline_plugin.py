@@ -84,6 +84,21 @@ def test_update_then_compare_unchanged_then_catch_a_slowdown(
     assert (suite.path / BASELINE).read_bytes() == before  # compare never writes
 
 
+def test_run_noise_decides_whether_a_session_offset_fails(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """+9% with tight windows: within what sessions of an unchanged build differ by (2% each
+    by default), so not a regression; a user who trusts the windows alone gets the failure."""
+    _record(suite)
+    monkeypatch.setenv("FAKE_LATENCY_FACTOR", "1.09")
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["ok   test_perf.py::test_tiny [[]tiny] compared: *inconclusive*"])
+    result = suite.runpytest("--triton-run-noise=0")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*c1 p50*+9.0%*REGRESSION*"])
+
+
 def test_improvement_is_reported_not_failed(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -192,6 +207,9 @@ def test_bad_options_are_usage_errors(suite: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*not a percentage like '10%'*"])
     result = suite.runpytest("--triton-baseline-match", "gpu_colour")
     result.stderr.fnmatch_lines(["*unknown fingerprint field(s) gpu_colour*"])
+    result = suite.runpytest("--triton-run-noise", "lots")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*run noise*'lots' is not a percentage*"])
 
 
 def test_two_tests_on_one_file_stop_the_run(suite: pytest.Pytester) -> None:

@@ -35,6 +35,19 @@ def test_interval_contains_the_point_and_widens_with_noise() -> None:
     assert quiet.pct == pytest.approx(10.0)
 
 
+def test_run_noise_widens_the_interval_by_both_sessions_spread() -> None:
+    windows_only = relative_change(10.0, 11.0, [9.9, 10.0, 10.1], [10.9, 11.0, 11.1])
+    with_runs = relative_change(10.0, 11.0, [9.9, 10.0, 10.1], [10.9, 11.0, 11.1], run_noise=0.02)
+    assert windows_only is not None and with_runs is not None
+    assert with_runs.low < windows_only.low and with_runs.high > windows_only.high
+    # a known variance: it adds no estimation error, so the degrees of freedom only grow
+    assert with_runs.df > windows_only.df
+    # identical windows: the interval is the run term alone, 1.96 x sqrt(2) x 2% on the log
+    flat = relative_change(10.0, 11.0, [10.0, 10.0], [11.0, 11.0], run_noise=0.02)
+    assert flat is not None
+    assert math.log(flat.high / 1.1) == pytest.approx(1.959964 * math.sqrt(2) * 0.02, rel=1e-4)
+
+
 def test_no_interval_without_a_spread_estimate_or_a_ratio() -> None:
     assert relative_change(10.0, 11.0, [10.0], [11.0, 11.0]) is None
     assert relative_change(0.0, 11.0, [0.0, 0.0], [11.0, 11.0]) is None

@@ -199,7 +199,8 @@ def test_only_the_measured_windows_bound_the_change() -> None:
             "m", None, (replace(measured, windows=s.windows, measured_windows=3),), 1.0
         )
 
-    verdict = compare(run(1.0), run(1.2))
+    # windows alone (no run-to-run term), so the interval shows which windows were used
+    verdict = compare(run(1.0), run(1.2), Tolerances(run_noise=0.0))
     p50 = next(r for r in verdict.rows if r.metric == "p50")
     assert p50.outcome is Outcome.REGRESSION
     assert p50.change is not None and p50.change.high_pct < 25.0
@@ -286,3 +287,16 @@ def test_a_slower_cpu_probe_excuses_what_it_can_explain() -> None:
     assert compare(base, scaled(base, 1.25), baseline_load=before, current_load=same).regressed
     # nor does a slow machine excuse a slowdown far beyond it
     assert compare(base, scaled(base, 3.0), baseline_load=before, current_load=slower).regressed
+
+
+def test_a_session_offset_within_run_noise_does_not_cry_wolf() -> None:
+    """Tight windows, but the whole session ran 9% slower (another process placement, another
+    clock): windows alone call it a regression; the run-to-run term does not, and a real 15%
+    change still fails."""
+    base = measurement_from_latencies(BASE_LATENCIES)
+    offset = scaled(base, 1.09)
+    assert compare(base, offset, Tolerances(run_noise=0.0)).regressed
+    assert not compare(base, offset).regressed
+    p50 = next(r for r in compare(base, offset).rows if r.metric == "p50")
+    assert p50.outcome is Outcome.INCONCLUSIVE
+    assert compare(base, scaled(base, 1.15)).regressed
