@@ -97,6 +97,10 @@ class LoadSpec:
     window_s: float = 2.0
     window_requests: int | None = None  # count-based windows when set
     stability_pct: float = 10.0
+    # Windows a step's figures and its baseline intervals are computed over: stability is still
+    # judged on the last 3, then the step goes on until it has this many. More windows give a
+    # regression verdict narrower intervals, and fewer of them were picked for agreeing.
+    measured_windows: int = 3
     max_trials: int = 10
     plateau_steps: int = 4
     plateau_gain_pct: float = 5.0

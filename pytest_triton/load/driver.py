@@ -241,7 +241,9 @@ class NativeDriver:
                     if settings.probe:
                         break
                     samples = [w.sample for w in windows]
-                    if is_stable(samples, settings.stability_pct, settings.latency_stat):
+                    if len(windows) >= settings.measured_windows and is_stable(
+                        samples, settings.stability_pct, settings.latency_stat
+                    ):
                         stable = True
                         break
                     if len(windows) >= settings.max_trials:

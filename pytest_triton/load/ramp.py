@@ -157,6 +157,23 @@ def validate_load_spec(load: LoadSpec) -> None:
         load.max_trials >= 3,
         f"max_trials {load.max_trials} must be >= 3: stability compares the last 3 windows",
     )
+    _check(
+        problems,
+        load.measured_windows >= 3,
+        f"measured_windows {load.measured_windows} must be >= 3: stability needs the last 3",
+    )
+    _check(
+        problems,
+        load.max_trials >= load.measured_windows,
+        f"max_trials {load.max_trials} must be >= measured_windows {load.measured_windows}: "
+        "raise max_trials",
+    )
+    _check(
+        problems,
+        load.driver != "perf_analyzer" or load.measured_windows == 3,
+        f"measured_windows {load.measured_windows} needs the native driver: perf_analyzer "
+        "always reports its last 3 windows",
+    )
     _check(problems, load.max_window_retries >= 0, "max_window_retries must be >= 0")
     _check(problems, load.plateau_steps >= 2, f"plateau_steps {load.plateau_steps} must be >= 2")
     _check(problems, load.plateau_gain_pct >= 0, "plateau_gain_pct must be >= 0")

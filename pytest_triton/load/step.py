@@ -34,6 +34,7 @@ class StepSettings:
     window_s: float
     window_requests: int | None
     stability_pct: float
+    measured_windows: int
     latency_stat: str
     max_trials: int
     max_window_retries: int
@@ -51,6 +52,7 @@ class StepSettings:
             window_s=load.window_s,
             window_requests=load.window_requests,
             stability_pct=load.stability_pct,
+            measured_windows=load.measured_windows,
             latency_stat=judged_latency(load, slo.latency_bounds() if slo else None),
             max_trials=load.max_trials,
             max_window_retries=load.max_window_retries,
@@ -93,12 +95,14 @@ def build_step(
     settings: StepSettings,
     extra_metrics: Mapping[str, float] | None = None,
 ) -> StepResult:
-    """The step's aggregate over its measured windows (the last 3, or all if fewer).
+    """The step's aggregate over its measured windows (the last `measured_windows`, at least
+    3, or all if fewer).
 
     Percentiles come from the pooled latencies of those windows, not from averaging window
     percentiles: a p99 of three p99s is not a p99.
     """
-    measured = list(windows[-STABLE_WINDOWS:]) if not settings.probe else list(windows)
+    last = max(STABLE_WINDOWS, settings.measured_windows)
+    measured = list(windows[-last:]) if not settings.probe else list(windows)
     latencies: list[int] = []
     for w in measured:
         latencies.extend(w.latencies_ns)

@@ -24,6 +24,7 @@ _FROM_OPTIONS = {
     "max_concurrency": "triton_max_concurrency",
     "batch_size": "triton_batch_size",
     "stability_pct": "triton_stability_pct",
+    "measured_windows": "triton_measured_windows",
     "max_trials": "triton_max_trials",
     "max_window_retries": "triton_max_window_retries",
     "stability_latency": "triton_stability_latency",

@@ -94,6 +94,12 @@ OPTIONS: tuple[Option, ...] = (
         "a step is stable when its last 3 windows agree within this percentage",
         "float",
     ),
+    Option(
+        "triton_measured_windows",
+        "windows each step's figures and baseline intervals are computed over (default 3); "
+        "stability is judged on the last 3, then the step measures until it has this many",
+        "int",
+    ),
     Option("triton_max_trials", "windows per attempt before a step counts as unstable", "int"),
     Option(
         "triton_max_window_retries",

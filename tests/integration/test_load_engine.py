@@ -167,6 +167,17 @@ def test_count_windows(server: LocalServer):
         assert w.throughput == pytest.approx(w.requests / w.duration_s)
 
 
+def test_measured_windows_carry_the_step(server: LocalServer):
+    """A gated test asks for more windows: the step goes on past stability until it has them,
+    and its figures (and baseline intervals) are over all of them."""
+    spec = LoadSpec(concurrency=(2,), **{**QUICK, "window_s": 0.3}, measured_windows=5)
+    m = measure(server.endpoints, "tiny", None, spec, is_alive=server.is_alive)
+    step = m.steps[0]
+    assert step.measured_windows == 5 and len(step.measured) == 5
+    assert len(step.windows) >= 5
+    assert step.requests == sum(w.requests for w in step.measured)
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_triton_errors_are_quoted(server: LocalServer, protocol: str):
     """A request Triton rejects comes back with Triton's own message on both transports (gRPC:
