@@ -36,6 +36,7 @@ from pathlib import Path
 from pytest_triton import machine_load
 from pytest_triton.baseline.checkpoint import read_checkpoint
 from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.change import relative_change
 from pytest_triton.result import Measurement
 
 REPO = Path(__file__).resolve().parent.parent
@@ -208,6 +209,53 @@ def achieved(
     return out
 
 
+def run_spread(
+    baselines: dict[str, tuple[Measurement, int]], workdir: Path, runs: Sequence[RunResult]
+) -> list[str]:
+    """What the run_noise default rests on: per gated row, how far unchanged runs moved from
+    the baseline (the mean is the baseline session's own offset, the SD the run-to-run spread)
+    against the half-width of the interval their windows alone give."""
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for run in runs:
+        files = sorted((workdir / "checkpoints" / f"{run.scenario}-{run.index:02d}").glob("*.ckpt"))
+        records = read_checkpoint(files[-1]) if files else {}
+        for record_id, record in records.items():
+            if record_id not in baselines or not record.complete:
+                continue
+            old = baselines[record_id][0]
+            for cur in (s for s in record.measurement.steps if not s.probe):
+                base = old.step(cur.load_point)
+                if base is None:
+                    continue
+                for metric in ("throughput", "p50"):
+                    change = relative_change(
+                        base.throughput if metric == "throughput" else base.p50_ms,
+                        cur.throughput if metric == "throughput" else cur.p50_ms,
+                        [
+                            w.throughput if metric == "throughput" else w.p50_ms
+                            for w in base.measured
+                        ],
+                        [
+                            w.throughput if metric == "throughput" else w.p50_ms
+                            for w in cur.measured
+                        ],
+                    )
+                    if change is not None:
+                        half = (change.high_pct - change.low_pct) / 2.0
+                        rows.setdefault(f"{record_id} {cur.load_point} {metric}", []).append(
+                            (change.pct, half)
+                        )
+    lines = ["unchanged runs against the baseline, per gated row (windows-only intervals):"]
+    for name, values in sorted(rows.items()):
+        pcts = [v[0] for v in values]
+        sd = statistics.stdev(pcts) if len(pcts) > 1 else float("nan")
+        lines.append(
+            f"    {name}: mean {statistics.fmean(pcts):+.1f}%, run-to-run SD {sd:.1f}%, "
+            f"windows' half-width {statistics.median(v[1] for v in values):.1f}% (median)"
+        )
+    return lines
+
+
 def summarise(results: Sequence[RunResult], tests: Sequence[str]) -> list[str]:
     lines: list[str] = []
     for scenario in ("unchanged", "latency", "throughput"):
@@ -358,6 +406,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
     print("\n" + "\n".join(summarise(results, tests)))
+    unchanged = [r for r in results if r.scenario == "unchanged"]
+    if unchanged:
+        print("\n".join(run_spread(baselines, workdir, unchanged)))
     return 0
 
 
