@@ -57,7 +57,6 @@ class InFlight:
     model: ModelSpec
     steps: list[StepResult] = field(default_factory=list)
     cpu: machine_load.CpuSnapshot | None = None  # at the start of the step being measured
-    probe_ms: float | None = None  # the CPU probe just before the step being measured
 
 
 class BaselineSession:
@@ -80,9 +79,10 @@ class BaselineSession:
         self.reused: list[str] = []  # record ids taken from a checkpoint
         self.in_flight: InFlight | None = None
         # record id -> load point -> CPUs other processes used while that step ran / the CPU
-        # probe around it (machine_load)
+        # probe's mean time during it (machine_load)
         self.foreign: dict[str, dict[str, float]] = {}
         self.probes: dict[str, dict[str, float]] = {}
+        self._speed: machine_load.CpuSpeedSampler | None = None
         self._fingerprints: dict[ServerIdentity, Fingerprint] = {}
         self._files: dict[str, ModelFiles] = {}
 
@@ -151,8 +151,12 @@ class BaselineSession:
         local = server.kind == "local"
         cpu = machine_load.snapshot() if local else None
         # The probe tells how fast this machine's CPUs are; a remote server runs elsewhere.
-        probe = machine_load.cpu_probe_ms() if server.kind in ("local", "docker") else None
-        self.in_flight = InFlight(test_id, record_id, key, model, cpu=cpu, probe_ms=probe)
+        if server.kind in ("local", "docker"):
+            if self._speed is None:
+                self._speed = machine_load.CpuSpeedSampler()
+                self._speed.start()
+            self._speed.take()  # samples from between measurements belong to no step
+        self.in_flight = InFlight(test_id, record_id, key, model, cpu=cpu)
         return None
 
     def on_step(self, step: StepResult) -> None:
@@ -166,16 +170,15 @@ class BaselineSession:
             if foreign is not None and not step.probe:
                 self.foreign.setdefault(flight.record_id, {})[step.load_point] = foreign
             flight.cpu = now
-        if flight.probe_ms is not None:
-            # bracket the step: the probe before it and after it, the faster counting (one
-            # preemption must not make a machine "slower")
-            after = machine_load.cpu_probe_ms()
-            if not step.probe:
-                self.probes.setdefault(flight.record_id, {})[step.load_point] = min(
-                    flight.probe_ms, after
-                )
-            flight.probe_ms = after
-            flight.cpu = machine_load.snapshot() if flight.cpu is not None else None
+        speed = self._speed.take() if self._speed is not None else None
+        if speed is not None and not step.probe:
+            self.probes.setdefault(flight.record_id, {})[step.load_point] = speed
+
+    def close(self) -> None:
+        """Stop the CPU speed sampler (session end)."""
+        if self._speed is not None:
+            self._speed.stop()
+            self._speed = None
 
     def save_interrupted(self) -> Path | None:
         """Checkpoint the steps measured so far by an interrupted measurement (never a

@@ -34,8 +34,9 @@ def _session(tmp_path: Path, mode: Mode = Mode.UPDATE, resume: bool = False) -> 
 def test_local_steps_get_neighbour_cpu_and_probe_which_reach_the_baseline(tmp_path: Path) -> None:
     session = _session(tmp_path)
     assert session.before_measure("t.py::a", 1, LOCAL, MODEL, LOAD, None, {}) is None
-    time.sleep(0.2)  # the step runs
+    time.sleep(0.5)  # the step runs: the CPU speed is sampled all through it
     session.on_step(M.steps[0])
+    session.close()
     rid = "t.py::a [tiny]"
     assert session.foreign[rid]["c4"] >= 0.0
     assert session.probes[rid]["c4"] > 0.0
@@ -82,8 +83,9 @@ def test_resume_reuses_a_completed_measurement_with_the_same_key(tmp_path: Path)
 def test_a_resumed_measurement_keeps_the_machine_it_was_measured_on(tmp_path: Path) -> None:
     first = _session(tmp_path, Mode.COMPARE)
     first.before_measure("t.py::a", 1, LOCAL, MODEL, LOAD, None, {})
-    time.sleep(0.2)
+    time.sleep(0.5)
     first.on_step(M.steps[0])
+    first.close()
     first.judge("t.py::a", LOCAL, [Taken(MODEL, LOAD, None, {}, M)])
     again = _session(tmp_path, Mode.COMPARE, resume=True)
     assert again.before_measure("t.py::a", 1, LOCAL, MODEL, LOAD, None, {}) is not None
