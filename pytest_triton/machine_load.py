@@ -6,6 +6,8 @@ alike. A verdict cannot tell that apart from a slower model by latency alone, so
 neighbours: CPU time the whole machine spent busy (/proc/stat) minus the CPU time of our own
 process tree (pytest, its load workers, a local tritonserver and its python stubs), per second
 of wall time, in CPUs. 0.0 means nobody else ran; 1.5 on a 2-CPU machine means we had a quarter.
+Steal time (the hypervisor running other guests on our virtual CPUs) counts as busy: it is the
+trace neighbours outside a VM leave in it.
 
 Linux only; elsewhere (or without /proc) the snapshot is None and nothing is claimed.
 """
@@ -13,11 +15,9 @@ Linux only; elsewhere (or without /proc) the snapshot is None and nothing is cla
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 _PROC = Path("/proc")
 
@@ -96,75 +96,3 @@ def machine_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
-
-
-def _probe_once_ms(matrix: Any) -> float:
-    """One run of a fixed ~1.5 ms workload (a pure-Python loop and elementwise numpy, like the
-    python backend's work), in CPU time of this thread. No BLAS: it would spread the work over
-    threads this clock does not see."""
-    import numpy as np
-
-    start = time.thread_time()
-    acc = 0
-    for i in range(30_000):
-        acc += i * i % 7
-    h = matrix
-    for _ in range(40):
-        h = np.tanh(h * 0.5 + 0.1)
-    return (time.thread_time() - start) * 1000.0
-
-
-class CpuSpeedSampler:
-    """How fast a CPU is for us while a step runs: the fixed workload above, every `interval_s`
-    in a background thread, averaged per step (`take`).
-
-    Neighbours outside this machine (another VM on the host, a busy SMT sibling, a lower
-    clock) make every instruction slower without showing up in /proc/stat; a fixed workload
-    that needs more CPU time than while the baseline was measured reveals them.
-
-    * CPU time, not wall time: our own server, stubs and load workers taking turns on the cores
-      must not count (a wall-clock probe read +16..+36% between steps on a quiet machine).
-    * Sampled all through the step, not once around it: on the shared 2-core development VM one
-      run of the workload took 1.4 or 2.5 ms from one second to the next and from one CPU to
-      the other (the host's other tenants), so two snapshots around a step were a coin toss
-      that excused real regressions; the step's mean over dozens of samples is what slowed
-      the model.
-
-    The cost is one ~1.5 ms run per interval on one core (1.5% of a CPU at the default).
-    """
-
-    def __init__(self, interval_s: float = 0.1) -> None:
-        self._interval_s = interval_s
-        self._samples: list[float] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name="pytest-triton-cpu-speed", daemon=True
-            )
-            self._thread.start()
-
-    def _run(self) -> None:
-        import numpy as np  # lazily: only sessions that measure pay for it
-
-        matrix = np.random.default_rng(0).standard_normal((128, 128)).astype(np.float32)
-        _probe_once_ms(matrix)  # untimed: caches and a dozing core up to speed
-        while not self._stop.wait(self._interval_s):
-            sample = _probe_once_ms(matrix)
-            with self._lock:
-                self._samples.append(sample)
-
-    def take(self) -> float | None:
-        """Mean workload time (ms) since the previous take; None without samples."""
-        with self._lock:
-            samples, self._samples = self._samples, []
-        return sum(samples) / len(samples) if samples else None
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None

@@ -88,7 +88,6 @@ def machine_to_dict(load: MachineLoad | None) -> dict[str, Any]:
     return {
         "cpus": load.cpus,
         "foreign_cpus": dict(sorted(load.foreign.items())),
-        "cpu_probe_ms": dict(sorted(load.probe_ms.items())),
     }
 
 
@@ -96,8 +95,7 @@ def machine_from(data: Mapping[str, Any]) -> MachineLoad | None:
     if not data:
         return None
     foreign = {str(k): float(v) for k, v in (data.get("foreign_cpus") or {}).items()}
-    probes = {str(k): float(v) for k, v in (data.get("cpu_probe_ms") or {}).items()}
-    return MachineLoad(int(data.get("cpus") or 1), foreign, probes)
+    return MachineLoad(int(data.get("cpus") or 1), foreign)
 
 
 @dataclass(frozen=True)

@@ -78,11 +78,9 @@ class BaselineSession:
         self.gates: list[TestGate] = []
         self.reused: list[str] = []  # record ids taken from a checkpoint
         self.in_flight: InFlight | None = None
-        # record id -> load point -> CPUs other processes used while that step ran / the CPU
-        # probe's mean time during it (machine_load)
+        # record id -> load point -> CPUs other processes used while that step ran
+        # (machine_load)
         self.foreign: dict[str, dict[str, float]] = {}
-        self.probes: dict[str, dict[str, float]] = {}
-        self._speed: machine_load.CpuSpeedSampler | None = None
         self._fingerprints: dict[ServerIdentity, Fingerprint] = {}
         self._files: dict[str, ModelFiles] = {}
 
@@ -144,18 +142,11 @@ class BaselineSession:
                 machine = machine_from(record.machine)
                 if machine is not None:
                     self.foreign[record_id] = dict(machine.foreign)
-                    self.probes[record_id] = dict(machine.probe_ms)
                 return record.measurement
         # Neighbours are only measurable when the server runs in our process tree (local
         # mode); a docker or remote server's CPU would count as a neighbour's.
         local = server.kind == "local"
         cpu = machine_load.snapshot() if local else None
-        # The probe tells how fast this machine's CPUs are; a remote server runs elsewhere.
-        if server.kind in ("local", "docker"):
-            if self._speed is None:
-                self._speed = machine_load.CpuSpeedSampler()
-                self._speed.start()
-            self._speed.take()  # samples from between measurements belong to no step
         self.in_flight = InFlight(test_id, record_id, key, model, cpu=cpu)
         return None
 
@@ -170,15 +161,6 @@ class BaselineSession:
             if foreign is not None and not step.probe:
                 self.foreign.setdefault(flight.record_id, {})[step.load_point] = foreign
             flight.cpu = now
-        speed = self._speed.take() if self._speed is not None else None
-        if speed is not None and not step.probe:
-            self.probes.setdefault(flight.record_id, {})[step.load_point] = speed
-
-    def close(self) -> None:
-        """Stop the CPU speed sampler (session end)."""
-        if self._speed is not None:
-            self._speed.stop()
-            self._speed = None
 
     def save_interrupted(self) -> Path | None:
         """Checkpoint the steps measured so far by an interrupted measurement (never a
@@ -218,12 +200,8 @@ class BaselineSession:
             slo_values = codec.slo_dict(t.slo) if t.slo is not None else {}
             subject = self.subject(t.model, t.load, t.effective_config)
             record_id = f"{test_id} [{mkey}]"
-            foreign, probes = self.foreign.get(record_id), self.probes.get(record_id)
-            load = (
-                MachineLoad(machine_load.machine_cpus(), foreign or {}, probes or {})
-                if foreign or probes
-                else None
-            )
+            foreign = self.foreign.get(record_id)
+            load = MachineLoad(machine_load.machine_cpus(), foreign) if foreign else None
             if self.checkpoints is not None and record_id not in self.reused:
                 key = resume_key(test_id, fingerprint, subject, slo_values)
                 self.checkpoints.record(

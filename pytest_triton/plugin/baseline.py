@@ -448,8 +448,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     bsession = session.config.stash.get(SESSION_KEY, None)
     if bsession is not None and bsession.in_flight is not None:
         bsession.save_interrupted()
-    if bsession is not None:
-        bsession.close()
     interrupt = session.config.stash.get(INTERRUPT_KEY, None)
     if interrupt is not None:
         interrupt.uninstall()

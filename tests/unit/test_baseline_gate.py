@@ -174,7 +174,6 @@ def test_machine_load_is_stored_and_guards_the_comparison(tmp_path: Path) -> Non
     assert env["measurements"]["tiny"]["machine"] == {
         "cpus": 2,
         "foreign_cpus": {"c4": 0.05},
-        "cpu_probe_ms": {},
     }
     busy = MachineLoad(2, {"c4": 1.2})
     gate = gate_test(
