@@ -121,6 +121,7 @@ def test_a_declared_slo_that_is_never_measured_fails(pytester: pytest.Pytester, 
         ("concurrency=0", "*test_bad*concurrency 0*concurrency must be >= 1*"),
         ("concurrency=[1, 2], request_rate=100", "*test_bad*exclude each other*"),
         ("window_s=0", "*test_bad*window_s 0 must be > 0*"),
+        ("measured_windows=12", "*test_bad*max_trials 10 must be >= measured_windows 12*"),
     ],
 )
 def test_nonsense_load_settings_fail_at_collection(pytester: pytest.Pytester, load, expected):

@@ -57,6 +57,25 @@ def test_command_line_overrides_ini(pytester: pytest.Pytester):
     result.stdout.fnmatch_lines(["*OPT triton_window=0.5", "*OPT triton_protocol='grpc'"])
 
 
+def test_measured_windows_from_ini_reach_the_load_spec(pytester: pytest.Pytester):
+    """The example suite asks for 5 windows per step in its ini; a marker still overrides."""
+    pytester.makeini("[pytest]\ntriton_measured_windows = 5\n")
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_triton.plugin.loadspec import build_load_spec, option_defaults
+
+        def test_ini(pytestconfig):
+            assert build_load_spec(option_defaults(pytestconfig)).measured_windows == 5
+
+        def test_marker_wins(pytestconfig):
+            spec = build_load_spec(option_defaults(pytestconfig), {"measured_windows": 8})
+            assert spec.measured_windows == 8
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
 def test_bad_values_are_usage_errors(pytester: pytest.Pytester):
     pytester.makeini("[pytest]\ntriton_window = soon\n")
     pytester.makepyfile(PRINT_OPTIONS)
