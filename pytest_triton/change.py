@@ -27,6 +27,14 @@ dynamic batcher happened to group requests. On the benchmark machine an unchange
 in one such session carries its offset into every later comparison. So each side also gets a
 run-to-run term, `run_noise` (relative SD of one session's value), as a known variance with no
 degrees of freedom of its own: se² = window parts + 2·run_noise².
+
+A baseline may hold K sessions (earlier `update` runs of an unchanged test). Its point is then
+the geometric mean of the sessions' values, whose offset is √K smaller than one session's: the
+baseline side's variance is (windows + run_noise²) / K. From 3 sessions on, their spread is
+evidence of the run-to-run noise too: when it exceeds run_noise (after the windows' share),
+the observed value is used on both sides, and its K-1 degrees of freedom enter the
+Welch-Satterthwaite sum. The default only ever widens that way: a handful of agreeing sessions
+is too little to claim a quieter machine than the default.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ class Change:
     high: float
     df: float
     confidence: float
+    sessions: int = 1  # baseline sessions the point is the geometric mean of
 
     @property
     def pct(self) -> float:
@@ -73,13 +82,15 @@ def relative_change(
     current_windows: Sequence[float],
     confidence: float = 0.95,
     run_noise: float = 0.0,
+    earlier_points: Sequence[float] = (),
 ) -> Change | None:
     """The interval, or None when it cannot be bounded: fewer than 2 windows on a side (no
     spread estimate) or a non-positive value (no ratio). `run_noise` is the relative SD a
-    session adds on top of its windows' spread (see the module docstring)."""
+    session adds on top of its windows' spread; `earlier_points` are the values of the
+    baseline's earlier sessions, `baseline_windows` belong to its latest (module docstring)."""
     if len(baseline_windows) < 2 or len(current_windows) < 2:
         return None
-    if baseline_point <= 0 or current_point <= 0:
+    if baseline_point <= 0 or current_point <= 0 or any(p <= 0 for p in earlier_points):
         return None
     m_b, var_b = _mean_var(baseline_windows)
     m_c, var_c = _mean_var(current_windows)
@@ -88,20 +99,33 @@ def relative_change(
     # Relative variances of each side's mean (delta method for the log of a mean).
     v_b = var_b / (len(baseline_windows) * m_b * m_b)
     v_c = var_c / (len(current_windows) * m_c * m_c)
-    ratio = current_point / baseline_point
+    logs = [math.log(baseline_point), *(math.log(p) for p in earlier_points)]
+    k = len(logs)
+    base = baseline_point if k == 1 else math.exp(math.fsum(logs) / k)  # geometric mean
+    ratio = current_point / base
     # On the log scale a relative SD is (to first order) the SD of the log, one per session.
-    v_run = 2.0 * run_noise * run_noise
-    se = math.sqrt(v_b + v_c + v_run)
+    run_var = run_noise * run_noise
+    observed = k >= 3 and _mean_var(logs)[1] - v_b > run_var
+    if observed:
+        run_var = _mean_var(logs)[1] - v_b
+    v_base = (v_b + run_var) / k
+    v_cur = v_c + run_var
+    se = math.sqrt(v_base + v_cur)
     if se == 0.0:
-        return Change(ratio, ratio, ratio, math.inf, confidence)
-    # Welch-Satterthwaite: the run term is a known constant and adds no estimation error, so
-    # it widens the interval without lowering the degrees of freedom.
-    denominator = v_b * v_b / (len(baseline_windows) - 1) + v_c * v_c / (len(current_windows) - 1)
-    df = (v_b + v_c + v_run) ** 2 / denominator if denominator > 0 else math.inf
+        return Change(ratio, ratio, ratio, math.inf, confidence, k)
+    # Welch-Satterthwaite: the default run term is a known constant and adds no estimation
+    # error (it widens the interval without lowering the degrees of freedom); one observed
+    # from the sessions' spread brings its k - 1 degrees of freedom.
+    denominator = (v_b / k) ** 2 / (len(baseline_windows) - 1) + v_c * v_c / (
+        len(current_windows) - 1
+    )
+    if observed:
+        denominator += (run_var * (1.0 + 1.0 / k)) ** 2 / (k - 1)
+    df = se**4 / denominator if denominator > 0 else math.inf
     if df > 1e6:  # the t quantile is the normal one by then; its series stops converging
         df = math.inf
     t = t_quantile(0.5 + confidence / 2.0, df)
-    return Change(ratio, ratio * math.exp(-t * se), ratio * math.exp(t * se), df, confidence)
+    return Change(ratio, ratio * math.exp(-t * se), ratio * math.exp(t * se), df, confidence, k)
 
 
 # ---------------------------------------------------------------------------------------------

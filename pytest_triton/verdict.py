@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from typing import Any
 
 from pytest_triton.change import Change, relative_change
 from pytest_triton.result import Measurement, StepResult
@@ -161,6 +162,21 @@ def _tail_shortfall(metric: MetricDef, step: StepResult, min_tail: int) -> int |
     return None
 
 
+def _earlier_values(sessions: Sequence[Mapping[str, Any]], point: str, metric: str) -> list[float]:
+    """The earlier sessions' values of one metric at one load point ('' for capacity), from
+    their summaries (pytest_triton.baseline.sessions); a session that did not measure it is
+    left out."""
+    values = []
+    for session in sessions:
+        if point == "":
+            value = session.get("capacity")
+        else:
+            value = ((session.get("steps") or {}).get(point) or {}).get(metric)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            values.append(float(value))
+    return values
+
+
 def _row(
     step_name: str,
     metric: MetricDef,
@@ -171,6 +187,7 @@ def _row(
     cur_samples: Sequence[float],
     tolerances: Tolerances,
     shortfall: str = "",
+    earlier: Sequence[Mapping[str, Any]] = (),
 ) -> Row:
     if shortfall:
         return Row(
@@ -190,6 +207,7 @@ def _row(
         cur_samples,
         tolerances.confidence,
         tolerances.run_noise,
+        _earlier_values(earlier, step_name, metric.name),
     )
     if change is None:
         if base_value <= 0 or cur_value <= 0:
@@ -213,11 +231,17 @@ def _row(
     reason = ""
     if outcome is Outcome.INCONCLUSIVE:
         reason = "interval spans the tolerance"
+    if change.sessions > 1:  # the baseline's value is the sessions' (geometric) mean
+        base_value = cur_value / change.ratio
     return Row(step_name, metric.name, base_value, cur_value, change, tolerance, outcome, reason)
 
 
 def _step_rows(
-    base: StepResult, cur: StepResult, tolerances: Tolerances, warnings: list[str]
+    base: StepResult,
+    cur: StepResult,
+    tolerances: Tolerances,
+    warnings: list[str],
+    earlier: Sequence[Mapping[str, Any]],
 ) -> list[Row]:
     # Samples are the step's measured windows (the stable ones its aggregate is computed over),
     # not the road to stability before them: a warm-up trend is not run-to-run noise.
@@ -260,6 +284,7 @@ def _step_rows(
                 cur_samples,
                 tolerances,
                 shortfall,
+                earlier,
             )
         )
     return rows
@@ -384,11 +409,13 @@ def compare(
     notes: Sequence[str] = (),
     baseline_load: MachineLoad | None = None,
     current_load: MachineLoad | None = None,
+    earlier_sessions: Sequence[Mapping[str, Any]] = (),
 ) -> Verdict:
     """Compare a measurement with its baseline, metric by metric, step by step.
 
     With the machine load of both runs, regressions measured on a busier machine are not
-    trusted (see `_guard`)."""
+    trusted (see `_guard`). `earlier_sessions` are the baseline's earlier sessions (summaries,
+    pytest_triton.baseline.sessions): the baseline's values are then their mean with it."""
     tolerances = tolerances or Tolerances()
     warnings: list[str] = []
     out_notes = list(notes)
@@ -401,7 +428,7 @@ def compare(
         if base is None:
             out_notes.append(f"{cur.load_point} has no baseline step (new load point)")
             continue
-        step_rows = _step_rows(base, cur, tolerances, warnings)
+        step_rows = _step_rows(base, cur, tolerances, warnings, earlier_sessions)
         step_rows = _guard(
             cur.load_point, step_rows, baseline_load, current_load, tolerances, warnings
         )
@@ -437,6 +464,7 @@ def compare(
                 _capacity_samples(baseline),
                 _capacity_samples(current),
                 tolerances,
+                earlier=earlier_sessions,
             )
         )
     for row in rows:

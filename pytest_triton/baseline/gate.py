@@ -21,6 +21,7 @@ from typing import Any
 
 from pytest_triton.baseline.fingerprint import FieldDiff, Fingerprint, MatchPolicy
 from pytest_triton.baseline.model_identity import Subject, subject_changes
+from pytest_triton.baseline.sessions import DEFAULT_KEEP, kept_sessions
 from pytest_triton.baseline.store import (
     BaselineEntry,
     BaselineFile,
@@ -67,6 +68,9 @@ class GateSettings:
     match: MatchPolicy = field(default_factory=MatchPolicy)
     tolerances: Tolerances = field(default_factory=Tolerances)
     force: bool = False  # update may replace a corrupt / foreign file (moved aside first)
+    # Sessions an update averages while nothing measured changed (pytest_triton.baseline.
+    # sessions); 1 keeps only the latest.
+    keep_sessions: int = DEFAULT_KEEP
 
 
 @dataclass(frozen=True)
@@ -180,13 +184,15 @@ def _compare_one(
         notes,
         baseline_load=machine_from(record.machine),
         current_load=candidate.machine,
+        earlier_sessions=record.sessions,
     )
     return verdict, record
 
 
 def _label(key: str, record: BaselineRecord | None, entry: BaselineEntry) -> str:
     when = f" recorded {record.recorded_at}" if record and record.recorded_at else ""
-    return f"baseline of {key!r}{when} on {entry.fingerprint.label}"
+    mean = f" (mean of {len(record.sessions) + 1} sessions)" if record and record.sessions else ""
+    return f"baseline of {key!r}{when}{mean} on {entry.fingerprint.label}"
 
 
 def gate_test(
@@ -337,6 +343,7 @@ def _update_mode(
     exact = match.entry if match is not None and match.env_id == fingerprint.env_id else None
     to_write: dict[str, BaselineRecord] = {}
     judged: dict[str, Judgement] = {}
+    previous: dict[str, tuple[Verdict | None, str]] = {}
     for c in candidates:
         if not c.complete:
             judged[c.key] = Judgement(
@@ -355,8 +362,13 @@ def _update_mode(
                 "reference)",
             )
             continue
+        verdict, old = None, None
+        if exact is not None and match is not None:
+            verdict, old = _compare_one(c, exact, match, settings, tolerances)
+        sessions, note = kept_sessions(old, c.subject, c.slo, verdict, settings.keep_sessions)
+        previous[c.key] = verdict, note
         to_write[c.key] = record_for(
-            c.subject, c.measurement, c.slo, plugin_version, machine_to_dict(c.machine)
+            c.subject, c.measurement, c.slo, plugin_version, machine_to_dict(c.machine), sessions
         )
     if not to_write:
         return TestGate(test_id, tuple(judged[c.key] for c in candidates), path)
@@ -369,12 +381,9 @@ def _update_mode(
     for c in candidates:
         if c.key not in to_write:
             continue
-        was = ""
-        verdict = None
-        if exact is not None and match is not None:
-            verdict, _ = _compare_one(c, exact, match, settings, tolerances)
-            if verdict is not None:
-                was = f"; against the previous baseline: {verdict.summary()}"
+        verdict, note = previous[c.key]
+        was = f"; against the previous baseline: {verdict.summary()}" if verdict else ""
+        was += f"; {note}" if note else ""
         was += _busy_warning(c.machine, tolerances)
         judged[c.key] = Judgement(
             c.key,

@@ -54,9 +54,11 @@ class BaselineRecord:
     slo: Mapping[str, Any] = field(default_factory=dict)
     # {"cpus": 2, "foreign_cpus": {"c1": 0.05}}: what neighbours took while it was measured
     machine: Mapping[str, Any] = field(default_factory=dict)
+    # Earlier sessions of the same unchanged test, oldest first (pytest_triton.baseline.sessions)
+    sessions: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "subject": self.subject.to_dict(),
             "measurement": codec.measurement_to_dict(self.measurement),
             "recorded_at": self.recorded_at,
@@ -64,6 +66,9 @@ class BaselineRecord:
             "slo": dict(self.slo),
             "machine": dict(self.machine),
         }
+        if self.sessions:  # absent, a file reads as one session: as every file did before
+            data["sessions"] = [dict(s) for s in self.sessions]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BaselineRecord:
@@ -74,6 +79,7 @@ class BaselineRecord:
             plugin_version=str(data.get("plugin_version", "")),
             slo=dict(data.get("slo") or {}),
             machine=dict(data.get("machine") or {}),
+            sessions=tuple(dict(s) for s in data.get("sessions") or () if isinstance(s, Mapping)),
         )
 
 
@@ -409,8 +415,15 @@ def record_for(
     slo: Mapping[str, Any] | None = None,
     plugin_version: str = "",
     machine: Mapping[str, Any] | None = None,
+    sessions: tuple[Mapping[str, Any], ...] = (),
 ) -> BaselineRecord:
     """A new record stamped with the current time."""
     return BaselineRecord(
-        subject, measurement, utc_now(), plugin_version, dict(slo or {}), dict(machine or {})
+        subject,
+        measurement,
+        utc_now(),
+        plugin_version,
+        dict(slo or {}),
+        dict(machine or {}),
+        sessions,
     )

@@ -62,6 +62,14 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
         False,
     ),
     Option(
+        "triton_baseline_sessions",
+        "sessions an update averages while the test, its model and load are unchanged "
+        "(default 5; 1 keeps only the latest): one session's offset is carried into every "
+        "comparison, a mean of several shrinks it",
+        "int",
+        5,
+    ),
+    Option(
         "triton_baseline_match",
         "which environments compare: strict (default), loose (ignore driver/CUDA/build), or "
         "a comma list of fingerprint fields to ignore",
@@ -160,9 +168,16 @@ def _settings(config: pytest.Config) -> GateSettings:
                 or 0.0,
             ).with_overrides(tolerances),
             force=bool(get_option(config, "triton_baseline_force")),
+            keep_sessions=_keep_sessions(get_option(config, "triton_baseline_sessions")),
         )
     except ConfigError as exc:
         raise pytest.UsageError(f"pytest-triton baseline settings: {exc}") from None
+
+
+def _keep_sessions(value: int) -> int:
+    if value < 1:
+        raise ConfigError(f"triton_baseline_sessions must be >= 1, got {value}")
+    return value
 
 
 def _checkpoint_dir(config: pytest.Config) -> Path | None:

@@ -195,3 +195,47 @@ def test_update_warns_when_the_new_baseline_was_measured_on_a_busy_machine(
         store, TEST_ID, fingerprint(), [_candidate(machine=MachineLoad(2, {"c4": 0.1}))], UPDATE
     )
     assert "WARNING" not in quiet.judgements[0].message
+
+
+def _sessions(store: BaselineStore) -> list[dict[str, object]]:
+    data = json.loads(store.path_for(TEST_ID).read_text())
+    (env,) = data["environments"].values()
+    return list(env["measurements"]["tiny"].get("sessions", []))
+
+
+def test_updates_of_an_unchanged_test_average_their_sessions(tmp_path: Path) -> None:
+    store = _recorded(tmp_path)
+    assert _sessions(store) == []  # one session: the file format of a single measurement
+    keep3 = GateSettings(Mode.UPDATE, keep_sessions=3)
+    for expected in (1, 2, 2):  # capped at 3 sessions: the latest plus 2 earlier ones
+        gate = gate_test(store, TEST_ID, fingerprint(), [_candidate()], keep3)
+        assert f"mean of {expected + 1} sessions" in gate.judgements[0].message
+        assert len(_sessions(store)) == expected
+    compared = gate_test(store, TEST_ID, fingerprint(), [_candidate()], COMPARE)
+    assert "(mean of 3 sessions)" in compared.judgements[0].message
+    assert set(_sessions(store)[0]["steps"]) == {"c4"}  # type: ignore[arg-type]
+
+
+def test_a_changed_model_or_a_moved_session_starts_the_sessions_over(tmp_path: Path) -> None:
+    store = _recorded(tmp_path)
+    gate_test(store, TEST_ID, fingerprint(), [_candidate()], UPDATE)
+    assert len(_sessions(store)) == 1
+    # 30% slower: the user is accepting a new level, not adding a sample of the old one
+    slower = gate_test(store, TEST_ID, fingerprint(), [_candidate(scaled(BASE, 1.3))], UPDATE)
+    assert "earlier sessions dropped: this session moved beyond tolerance" in (
+        slower.judgements[0].message
+    )
+    assert _sessions(store) == []
+    gate_test(store, TEST_ID, fingerprint(), [_candidate(scaled(BASE, 1.3))], UPDATE)
+    assert len(_sessions(store)) == 1
+    changed = Subject("tiny", None, ModelFiles("d2", {"1/model.py": "b"}), {}, {})
+    gate = gate_test(
+        store, TEST_ID, fingerprint(), [_candidate(scaled(BASE, 1.3), subject=changed)], UPDATE
+    )
+    assert "earlier sessions dropped: what was measured changed" in gate.judgements[0].message
+    assert _sessions(store) == []
+    # keep_sessions=1: only the latest, as before sessions existed
+    gate_test(
+        store, TEST_ID, fingerprint(), [_candidate()], GateSettings(Mode.UPDATE, keep_sessions=1)
+    )
+    assert _sessions(store) == []

@@ -54,6 +54,27 @@ def test_golden_file_round_trips_byte_for_byte() -> None:
     assert parse_text(text, GOLDEN).to_text() == text
 
 
+def test_earlier_sessions_round_trip_and_a_single_session_file_has_none() -> None:
+    from dataclasses import replace
+
+    from pytest_triton.baseline.sessions import summary
+
+    record = _record()
+    assert "sessions" not in record.to_dict()  # files without sessions read as one session
+    earlier = summary(_record((5.2, 5.3, 5.1)).measurement, "2025-01-01T00:00:00Z")
+    fp = fingerprint()
+    file = BaselineFile(
+        TEST_ID,
+        {fp.env_id: store_mod.BaselineEntry(fp, {"tiny": replace(record, sessions=(earlier,))})},
+    )
+    text = file.to_text()
+    again = parse_text(text, GOLDEN)
+    assert again.to_text() == text
+    (entry,) = again.environments.values()
+    (session,) = entry.records["tiny"].sessions
+    assert session["recorded_at"] == "2025-01-01T00:00:00Z" and set(session["steps"]) == {"c4"}
+
+
 def test_file_is_diff_friendly() -> None:
     text = _golden_file().to_text()
     data = json.loads(text)

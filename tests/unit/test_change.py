@@ -78,3 +78,31 @@ def test_interval_is_scale_equivariant(samples: list[float], factor: float) -> N
     assert scaled.ratio == pytest.approx(base.ratio * factor, rel=1e-9)
     assert scaled.low == pytest.approx(base.low * factor, rel=1e-6)
     assert scaled.high == pytest.approx(base.high * factor, rel=1e-6)
+
+
+def test_a_baseline_of_several_sessions_is_their_geometric_mean() -> None:
+    windows = [9.9, 10.0, 10.1]
+    one = relative_change(10.0, 10.0, windows, windows, run_noise=0.02)
+    three = relative_change(10.0, 10.0, windows, windows, run_noise=0.02, earlier_points=[11, 12])
+    assert one is not None and three is not None
+    assert three.sessions == 3 and one.sessions == 1
+    assert three.ratio == pytest.approx(10.0 / (10.0 * 11.0 * 12.0) ** (1 / 3))
+
+
+def test_agreeing_sessions_narrow_the_interval_and_spread_ones_widen_it() -> None:
+    """Averaging K sessions shrinks the baseline's own offset (narrower than one session);
+    sessions that disagree more than the default run noise are evidence of a noisier machine."""
+    windows = [9.9, 10.0, 10.1]
+    one = relative_change(10.0, 10.5, windows, windows, run_noise=0.02)
+    agreeing = relative_change(
+        10.0, 10.5, windows, windows, run_noise=0.02, earlier_points=[10.05, 9.95, 10.0, 10.02]
+    )
+    spread = relative_change(
+        10.0, 10.5, windows, windows, run_noise=0.02, earlier_points=[9.0, 11.0, 10.0, 10.5]
+    )
+    assert one is not None and agreeing is not None and spread is not None
+    width = {
+        name: c.high / c.low for name, c in [("one", one), ("agree", agreeing), ("spread", spread)]
+    }
+    assert width["agree"] < width["one"] < width["spread"]
+    assert spread.df < agreeing.df  # an observed noise brings its few degrees of freedom

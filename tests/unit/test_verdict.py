@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from baseline_factories import measurement_from_latencies, scaled, step, window
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -284,3 +285,23 @@ def test_a_session_offset_within_run_noise_does_not_cry_wolf() -> None:
     p50 = next(r for r in compare(base, offset).rows if r.metric == "p50")
     assert p50.outcome is Outcome.INCONCLUSIVE
     assert compare(base, scaled(base, 1.15)).regressed
+
+
+def test_a_lucky_baseline_session_is_outvoted_by_its_earlier_sessions() -> None:
+    """The latest baseline session ran 12% faster than usual: against it alone an unchanged
+    build regresses; against the mean with four earlier sessions at the usual level it does
+    not, and the table shows that mean as the baseline."""
+    usual = measurement_from_latencies(BASE_LATENCIES)
+    lucky = scaled(usual, 1 / 1.12)
+    step = usual.steps[0]
+    earlier = [{"steps": {step.load_point: {"p50": step.p50_ms, "throughput": step.throughput}}}]
+    earlier *= 4
+    assert compare(lucky, usual).regressed
+    verdict = compare(lucky, usual, earlier_sessions=earlier)
+    assert not verdict.regressed
+    p50 = next(r for r in verdict.rows if r.metric == "p50")
+    assert p50.change is not None and p50.change.sessions == 5
+    assert p50.baseline == pytest.approx((lucky.steps[0].p50_ms * step.p50_ms**4) ** (1 / 5))
+    # the sessions' spread (one 12% off) is noisier than the default: wider, but a real
+    # slowdown against their mean still fails
+    assert compare(lucky, scaled(usual, 1.3), earlier_sessions=earlier).regressed

@@ -1,0 +1,70 @@
+"""A baseline's earlier sessions: what `update` keeps while nothing measured changed, and the
+values a comparison averages over.
+
+One session's measurement carries that session's offset (where the server and its stubs landed,
+the host's other tenants) into every later comparison: on the shared 2-core development VM an
+unchanged build's sessions differed by 3-5 %, so a baseline recorded in a lucky session made
+every later run look slower. Averaging K sessions shrinks that offset by √K, and from 3 sessions
+on their spread measures the run-to-run noise rather than assuming it (pytest_triton.change).
+
+A session is kept as a summary (each step's metric values), not its windows: the latest
+session's windows bound the within-run spread, and the file stays small and reviewable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pytest_triton.baseline import codec
+from pytest_triton.result import Measurement
+
+if TYPE_CHECKING:
+    from pytest_triton.baseline.model_identity import Subject
+    from pytest_triton.baseline.store import BaselineRecord
+    from pytest_triton.verdict import Verdict
+
+# Session summaries hold these per step; the keys are the verdict's metric names.
+STEP_METRICS = ("throughput", "avg", "p50", "p90", "p95", "p99")
+DEFAULT_KEEP = 5
+
+
+def summary(measurement: Measurement, recorded_at: str) -> dict[str, Any]:
+    """What a later comparison needs of a session: each judged step's metric values (read
+    back by pytest_triton.verdict)."""
+    steps = {
+        s.load_point: {
+            metric: s.throughput if metric == "throughput" else s.latency(metric)
+            for metric in STEP_METRICS
+        }
+        for s in measurement.steps
+        if not s.probe
+    }
+    out: dict[str, Any] = {"recorded_at": recorded_at, "steps": steps}
+    if measurement.capacity is not None:
+        out["capacity"] = measurement.capacity
+    return out
+
+
+def kept_sessions(
+    previous: BaselineRecord | None,
+    subject: Subject,
+    slo: Mapping[str, Any],
+    verdict: Verdict | None,
+    keep: int,
+) -> tuple[tuple[Mapping[str, Any], ...], str]:
+    """The earlier sessions a new record keeps, and a note on it for the update message.
+
+    Only sessions of the same thing measured the same way average: a change of model files,
+    config, load or SLO starts over, and so does a session that moved beyond tolerance against
+    them (the user is updating to accept a new level, not adding a sample of the old one)."""
+    if previous is None or keep <= 1:
+        return (), ""
+    same = codec.plain(previous.subject.to_dict()) == codec.plain(subject.to_dict())
+    if not same or codec.plain(dict(previous.slo)) != codec.plain(dict(slo)):
+        return (), "earlier sessions dropped: what was measured changed"
+    if verdict is not None and (verdict.regressions or verdict.improvements):
+        return (), "earlier sessions dropped: this session moved beyond tolerance"
+    sessions = (*previous.sessions, summary(previous.measurement, previous.recorded_at))
+    sessions = sessions[-(keep - 1) :]
+    return sessions, f"the baseline is now the mean of {len(sessions) + 1} sessions"
