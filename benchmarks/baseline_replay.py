@@ -9,6 +9,12 @@ on the same runs they are scored on flatter themselves, so read it as a trade-of
 a second measurement.
 
     python benchmarks/baseline_replay.py WORKDIR --run-noise 0,0.01,0.02,0.03 --tolerance 0.05
+    python benchmarks/baseline_replay.py WORKDIR --sessions 1,3,5
+
+`--sessions K` replays a baseline of K sessions, as K-1 more `update` runs would have kept: the
+recorded baseline plus the first K-1 unchanged runs as its earlier sessions (those runs are then
+not scored). Sessions of an unchanged build are interchangeable, so which runs stand in for the
+extra updates does not matter, only that they are not also judged.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 
 from pytest_triton.baseline.checkpoint import CheckpointRecord, read_checkpoint
 from pytest_triton.baseline.gate import machine_from
+from pytest_triton.baseline.sessions import summary
 from pytest_triton.baseline.store import BaselineStore
 from pytest_triton.result import Measurement
 from pytest_triton.tolerance import DEFAULT_TOLERANCES, Tolerances
@@ -33,6 +40,7 @@ SCENARIOS = ("unchanged", "latency", "throughput")
 class Reference:
     measurement: Measurement
     machine: MachineLoad | None
+    earlier: tuple[dict[str, object], ...] = ()
 
 
 def baselines(workdir: Path) -> dict[str, Reference]:
@@ -82,6 +90,7 @@ def score(
                 tolerances,
                 baseline_load=ref.machine,
                 current_load=machine_from(record.machine),
+                earlier_sessions=ref.earlier,
             )
             if verdict.regressed:
                 per_test[test] += 1
@@ -100,16 +109,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-noise", default="0,0.01,0.02,0.03", help="values to try")
     parser.add_argument("--tolerance", default="0.05", help="p50 and throughput tolerances to try")
     parser.add_argument("--confidence", type=float, default=0.95)
+    parser.add_argument("--sessions", default="1", help="baseline sessions to replay (K)")
     args = parser.parse_args(argv)
-    references = baselines(args.workdir)
-    by_scenario = {s: runs(args.workdir, s) for s in SCENARIOS}
-    print(f"{args.workdir}: " + ", ".join(f"{len(r)} {s}" for s, r in by_scenario.items()))
-    names = {test: test.split("::")[-1] for test in references}
+    recorded = baselines(args.workdir)
+    all_runs = {s: runs(args.workdir, s) for s in SCENARIOS}
+    print(f"{args.workdir}: " + ", ".join(f"{len(r)} {s}" for s, r in all_runs.items()))
+    names = {test: test.split("::")[-1] for test in recorded}
+    for sessions in (int(k) for k in args.sessions.split(",")):
+        extra = all_runs["unchanged"][: sessions - 1]
+        references = {
+            test: Reference(
+                ref.measurement,
+                ref.machine,
+                tuple(summary(run[test].measurement, "") for run in extra if test in run),
+            )
+            for test, ref in recorded.items()
+        }
+        by_scenario = {**all_runs, "unchanged": all_runs["unchanged"][sessions - 1 :]}
+        _replay(args, references, by_scenario, names, sessions)
+    return 0
+
+
+def _replay(
+    args: argparse.Namespace,
+    references: dict[str, Reference],
+    by_scenario: dict[str, list[dict[str, CheckpointRecord]]],
+    names: dict[str, str],
+    sessions: int,
+) -> None:
     for tolerance in _floats(args.tolerance):
         for noise in _floats(args.run_noise):
             values = {**DEFAULT_TOLERANCES, "p50": tolerance, "throughput": tolerance}
             settings = Tolerances(values, confidence=args.confidence, run_noise=noise)
-            print(f"\ntolerance {tolerance:.0%}, run noise {noise:.1%}:")
+            head = f"{sessions} baseline session(s), tolerance {tolerance:.0%}"
+            print(f"\n{head}, run noise {noise:.1%}:")
             for scenario, scenario_runs in by_scenario.items():
                 if not scenario_runs:
                     continue
@@ -118,7 +151,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 detail = ", ".join(f"{names[t]} {c}/{n}" for t, c in sorted(per_test.items()))
                 label = "false alarms" if scenario == "unchanged" else "detected"
                 print(f"  {scenario:<10} {label} in {flagged}/{n} runs; per test: {detail}")
-    return 0
 
 
 if __name__ == "__main__":

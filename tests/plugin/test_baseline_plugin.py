@@ -207,6 +207,9 @@ def test_bad_options_are_usage_errors(suite: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*not a percentage like '10%'*"])
     result = suite.runpytest("--triton-baseline-match", "gpu_colour")
     result.stderr.fnmatch_lines(["*unknown fingerprint field(s) gpu_colour*"])
+    result = suite.runpytest("--triton-baseline-sessions", "0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*triton_baseline_sessions must be >= 1, got 0*"])
     result = suite.runpytest("--triton-run-noise", "lots")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*run noise*'lots' is not a percentage*"])
