@@ -99,6 +99,18 @@ def test_run_noise_decides_whether_a_session_offset_fails(
     result.stdout.fnmatch_lines(["*c1 p50*+9.0%*REGRESSION*"])
 
 
+def test_repeated_updates_make_a_baseline_of_several_sessions(suite: pytest.Pytester) -> None:
+    _record(suite)
+    result = suite.runpytest("--triton-baseline=update")
+    result.stdout.fnmatch_lines(["*updated*the baseline is now the mean of 2 sessions*"])
+    data = json.loads((suite.path / BASELINE).read_text())
+    (env,) = data["environments"].values()
+    assert len(env["measurements"]["tiny"]["sessions"]) == 1
+    result = suite.runpytest("-rP")  # -rP: the passing test's baseline section
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*compared with the baseline of 'tiny'*(mean of 2 sessions)*"])
+
+
 def test_improvement_is_reported_not_failed(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
