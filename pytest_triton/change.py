@@ -31,9 +31,12 @@ degrees of freedom of its own: se² = window parts + 2·run_noise².
 A baseline may hold K sessions (earlier `update` runs of an unchanged test). Its point is then
 the geometric mean of the sessions' values, whose offset is √K smaller than one session's: the
 baseline side's variance is (windows + run_noise²) / K. From 3 sessions on, their spread is
-evidence of the run-to-run noise too: when it exceeds run_noise (after the windows' share),
-the observed value is used on both sides, and its K-1 degrees of freedom enter the
-Welch-Satterthwaite sum. The default only ever widens that way: a handful of agreeing sessions
+evidence of the run-to-run noise too. Three to five sessions alone are a poor estimate (with 2
+degrees of freedom t is 4.3: replayed on the trust benchmark's runs, the gate then missed every
++15 % on one model), so the spread updates the default as a prior worth PRIOR_SESSIONS sessions
+(the scaled-inverse-χ² posterior of a variance): run_noise² becomes
+(PRIOR_SESSIONS·run_noise² + (K-1)·observed²) / (PRIOR_SESSIONS + K-1), with that many degrees
+of freedom in the Welch-Satterthwaite sum. It only ever widens: a handful of agreeing sessions
 is too little to claim a quieter machine than the default.
 """
 
@@ -42,6 +45,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+# How many sessions' worth of evidence the run_noise setting counts as against the spread of a
+# baseline's own sessions (module docstring).
+PRIOR_SESSIONS = 4
 
 
 @dataclass(frozen=True)
@@ -105,22 +112,25 @@ def relative_change(
     ratio = current_point / base
     # On the log scale a relative SD is (to first order) the SD of the log, one per session.
     run_var = run_noise * run_noise
-    observed = k >= 3 and _mean_var(logs)[1] - v_b > run_var
-    if observed:
-        run_var = _mean_var(logs)[1] - v_b
+    run_df = math.inf
+    if k >= 3:
+        observed = max(0.0, _mean_var(logs)[1] - v_b)  # the sessions' spread beyond windows
+        blended = (PRIOR_SESSIONS * run_var + (k - 1) * observed) / (PRIOR_SESSIONS + k - 1)
+        if blended > run_var:
+            run_var, run_df = blended, float(PRIOR_SESSIONS + k - 1)
     v_base = (v_b + run_var) / k
     v_cur = v_c + run_var
     se = math.sqrt(v_base + v_cur)
     if se == 0.0:
         return Change(ratio, ratio, ratio, math.inf, confidence, k)
     # Welch-Satterthwaite: the default run term is a known constant and adds no estimation
-    # error (it widens the interval without lowering the degrees of freedom); one observed
-    # from the sessions' spread brings its k - 1 degrees of freedom.
+    # error (it widens the interval without lowering the degrees of freedom); one updated by
+    # the sessions' spread brings its degrees of freedom.
     denominator = (v_b / k) ** 2 / (len(baseline_windows) - 1) + v_c * v_c / (
         len(current_windows) - 1
     )
-    if observed:
-        denominator += (run_var * (1.0 + 1.0 / k)) ** 2 / (k - 1)
+    if math.isfinite(run_df):
+        denominator += (run_var * (1.0 + 1.0 / k)) ** 2 / run_df
     df = se**4 / denominator if denominator > 0 else math.inf
     if df > 1e6:  # the t quantile is the normal one by then; its series stops converging
         df = math.inf

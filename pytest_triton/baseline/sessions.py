@@ -5,7 +5,7 @@ One session's measurement carries that session's offset (where the server and it
 the host's other tenants) into every later comparison: on the shared 2-core development VM an
 unchanged build's sessions differed by 3-5 %, so a baseline recorded in a lucky session made
 every later run look slower. Averaging K sessions shrinks that offset by √K, and from 3 sessions
-on their spread measures the run-to-run noise rather than assuming it (pytest_triton.change).
+on their spread updates the assumed run-to-run noise (pytest_triton.change).
 
 A session is kept as a summary (each step's metric values), not its windows: the latest
 session's windows bound the within-run spread, and the file stays small and reviewable.
