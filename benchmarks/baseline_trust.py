@@ -14,6 +14,7 @@ the runs' checkpoints against the baseline), so a rate is never read without its
 
     python benchmarks/baseline_trust.py --runs 20          # about an hour on 2 cores
     python benchmarks/baseline_trust.py --runs 2 --scenarios unchanged   # a smoke run
+    python benchmarks/baseline_trust.py --runs 20 --record-sessions 3    # a 3-session baseline
 
 Results go to <workdir>/results.json; the summary is printed for the docs (docs/baselines.md).
 """
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -69,13 +71,14 @@ def pytest_command(
         sys.executable,
         "-m",
         "pytest",
-        str(SUITE),
+        *args.tests,
         "-p",
         "no:cacheprovider",
         "-q",
         f"--triton-baseline={mode}",
         f"--triton-baseline-dir={workdir / 'baselines'}",
         f"--triton-checkpoint-dir={checkpoints}",
+        f"--triton-baseline-sessions={args.record_sessions}",
     ]
     for name, value in sorted(env.items()):
         command += ["--triton-env", f"{name}={value}"]
@@ -139,6 +142,18 @@ def busy_steps(workdir: Path, max_cpus: float) -> list[str]:
                     f"{stored.test_id} [{key}] {p}" for p, f in foreign.items() if f > max_cpus
                 ]
     return busy
+
+
+def session_counts(workdir: Path) -> str:
+    """How many sessions each recorded baseline averages (an update that moved beyond
+    tolerance against the earlier ones starts over)."""
+    store = BaselineStore(workdir / "baselines")
+    counts = []
+    for stored in store.scan():
+        file = store.read(stored.test_id) if stored.test_id else None
+        for entry in file.environments.values() if file else ():
+            counts += [len(r.sessions) + 1 for r in entry.records.values()]
+    return ", ".join(str(c) for c in counts)
 
 
 def baseline_measurements(workdir: Path) -> dict[str, tuple[Measurement, int]]:
@@ -298,6 +313,47 @@ def summarise(results: Sequence[RunResult], tests: Sequence[str]) -> list[str]:
     return lines
 
 
+def record_session(
+    args: argparse.Namespace, workdir: Path, base_env: dict[str, str], session: int
+) -> None:
+    """One `update` of the baseline, retried until every test has one measured on a quiet
+    machine. A retry starts from the files as they were before this session, so a busy
+    attempt never stays behind as an earlier session of the baseline."""
+    files = workdir / "baselines"
+    before = workdir / f"baselines-before-{session}"
+    if files.exists():
+        shutil.copytree(files, before, dirs_exist_ok=True)
+    missing: list[str] = []
+    busy: list[str] = []
+    stdout = ""
+    for attempt in range(1, args.record_attempts + 1):
+        if attempt > 1:
+            shutil.rmtree(files, ignore_errors=True)
+            if before.exists():
+                shutil.copytree(before, files)
+        quiet = wait_for_quiet(args.quiet_cpus, args.quiet_wait)
+        print(f"recording session {session} with neighbours at {quiet:.2f} CPUs", flush=True)
+        index = session * 10 + attempt
+        record, stdout = run_suite(args, workdir, "record", index, "update", base_env)
+        have = baseline_measurements(workdir) if files.exists() else {}
+        missing = [k for k in record.statuses if k not in have] if record.statuses else ["all"]
+        busy = busy_steps(workdir, args.quiet_cpus)
+        print(
+            f"record {session}.{attempt}: exit {record.returncode}, {record.seconds:.0f}s, not "
+            f"recorded: {', '.join(missing) or 'none'}; measured on a busy machine: "
+            f"{', '.join(busy) or 'none'}",
+            flush=True,
+        )
+        if not missing and not busy:
+            break
+    shutil.rmtree(before, ignore_errors=True)
+    if missing:
+        print(stdout[-4000:])
+        raise SystemExit("could not record a baseline of every test; see logs/record-*.txt")
+    if busy:
+        print("WARNING: going on with baselines measured on a busy machine", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -330,6 +386,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="longest wait for a quiet machine before recording anyway (s)",
     )
     parser.add_argument(
+        "--record-sessions",
+        type=int,
+        default=1,
+        help="update runs the baseline averages (--triton-baseline-sessions), each on a quiet "
+        "machine",
+    )
+    parser.add_argument(
         "--record-attempts",
         type=int,
         default=5,
@@ -349,32 +412,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     base_env = {"EXAMPLE_EXTRA_MS": f"{args.base_extra_ms:g}"}
     print(f"workdir: {workdir}", flush=True)
 
-    missing: list[str] = []
-    busy: list[str] = []
-    for attempt in range(1, args.record_attempts + 1):
-        quiet = wait_for_quiet(args.quiet_cpus, args.quiet_wait)
-        print(f"recording with neighbours at {quiet:.2f} CPUs", flush=True)
-        record, stdout = run_suite(args, workdir, "record", attempt, "update", base_env)
-        have = baseline_measurements(workdir) if (workdir / "baselines").exists() else {}
-        missing = [k for k in record.statuses if k not in have] if record.statuses else ["all"]
-        busy = busy_steps(workdir, args.quiet_cpus)
-        print(
-            f"record {attempt}: exit {record.returncode}, {record.seconds:.0f}s, not recorded: "
-            f"{', '.join(missing) or 'none'}; measured on a busy machine: "
-            f"{', '.join(busy) or 'none'}",
-            flush=True,
-        )
-        if not missing and not busy:
-            break
-    if missing:
-        print(stdout[-4000:])
-        raise SystemExit("could not record a baseline of every test; see logs/record-*.txt")
-    if busy:
-        print("WARNING: going on with baselines measured on a busy machine", flush=True)
+    for session in range(1, args.record_sessions + 1):
+        record_session(args, workdir, base_env, session)
     baselines = baseline_measurements(workdir)
     tests = sorted(baselines)
     plan = injections(baselines, args.base_extra_ms, args.change)
-    print(f"baseline recorded for {len(tests)} measurement(s)")
+    print(f"baseline recorded for {len(tests)} measurement(s); sessions: {session_counts(workdir)}")
     for scenario, env in plan.items():
         print(f"  {scenario}: {env or base_env}")
 
