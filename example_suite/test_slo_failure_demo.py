@@ -1,4 +1,6 @@
-"""What a breached SLO looks like. Deselected by default; run: pytest example_suite -m slo_failure_demo
+"""What a breached SLO looks like. Deselected by default; run it with:
+
+    pytest example_suite -m slo_failure_demo
 
 The test fails with a table like:
 

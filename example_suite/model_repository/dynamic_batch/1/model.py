@@ -39,6 +39,7 @@ class TritonPythonModel:
         responses = []
         start = 0
         for n in sizes:
-            responses.append(pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT0", out[start : start + n])]))
+            tensor = pb_utils.Tensor("OUTPUT0", out[start : start + n])
+            responses.append(pb_utils.InferenceResponse([tensor]))
             start += n
         return responses
