@@ -8,6 +8,7 @@ PR_SET_PDEATHSIG so a SIGKILLed pytest cannot leave it running.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import os
@@ -57,6 +58,18 @@ NOT_FOUND_HELP = (
     "--triton-server-path at a tritonserver binary, run in a container with --triton-image, "
     "or use a running server with --triton-url"
 )
+
+
+def _kill_leftovers(server_pid: int) -> None:
+    """SIGKILL whatever is left of the server's process group: its python backend stubs.
+
+    The server runs in a session of its own, so its group id is the pid we started and its
+    stubs are the only other members. A server that exits cleanly ends its stubs itself; one
+    that died (SIGKILL, OOM) leaves them running, reparented to init, each polling for a
+    parent that never comes back (seen in CI: one stub per such test, still there 20 minutes
+    on). A group with no members left raises ProcessLookupError: nothing to do."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(server_pid, signal.SIGKILL)
 
 
 class LocalServer(ServerContext):
@@ -173,6 +186,8 @@ class LocalServer(ServerContext):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if proc is not None:
+            _kill_leftovers(proc.pid)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

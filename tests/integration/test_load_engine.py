@@ -266,6 +266,25 @@ def test_server_death_mid_step_raises_promptly(example_repository: Path, tmp_pat
             measure(srv.endpoints, "tiny", None, load, is_alive=srv.is_alive)
         assert killed_at and time.monotonic() - killed_at[0] < 5.0
         assert "tiny" in str(info.value)
+    # The killed server's python stub outlived it; stopping the server ends it too.
+    deadline = time.monotonic() + 5.0
+    while _group_members(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _group_members(pid) == []
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live processes of a process group (zombies reaped by init do not count)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
 
 
 def test_perf_analyzer_driver_reports_its_numbers(server: LocalServer):
