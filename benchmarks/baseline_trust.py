@@ -39,7 +39,7 @@ from pytest_triton import machine_load
 from pytest_triton.baseline.checkpoint import read_checkpoint
 from pytest_triton.baseline.store import BaselineStore
 from pytest_triton.change import relative_change
-from pytest_triton.result import Measurement
+from pytest_triton.result import Measurement, metric_value
 
 REPO = Path(__file__).resolve().parent.parent
 SUITE = REPO / "example_suite"
@@ -244,16 +244,10 @@ def run_spread(
                     continue
                 for metric in ("throughput", "p50"):
                     change = relative_change(
-                        base.throughput if metric == "throughput" else base.p50_ms,
-                        cur.throughput if metric == "throughput" else cur.p50_ms,
-                        [
-                            w.throughput if metric == "throughput" else w.p50_ms
-                            for w in base.measured
-                        ],
-                        [
-                            w.throughput if metric == "throughput" else w.p50_ms
-                            for w in cur.measured
-                        ],
+                        metric_value(base, metric),
+                        metric_value(cur, metric),
+                        [metric_value(w, metric) for w in base.measured],
+                        [metric_value(w, metric) for w in cur.measured],
                     )
                     if change is not None:
                         half = (change.high_pct - change.low_pct) / 2.0

@@ -99,6 +99,14 @@ class StepResult:
         return float(getattr(self, f"{stat}_ms"))
 
 
+def metric_value(sample: StepResult | WindowSample, metric: str) -> float:
+    """A gated metric by name, of a step or of one of its windows: 'throughput', or a latency
+    statistic (avg, p50, p90, p95, p99) in ms."""
+    if metric == "throughput":
+        return sample.throughput
+    return float(getattr(sample, f"{metric}_ms"))
+
+
 @dataclass(frozen=True)
 class Measurement:
     """What one test measured for one model."""

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 
 from pytest_triton.change import Change, relative_change
-from pytest_triton.result import Measurement, StepResult
+from pytest_triton.result import Measurement, StepResult, metric_value
 from pytest_triton.tolerance import METRICS, Direction, MetricDef, Tolerances
 
 
@@ -250,14 +250,9 @@ def _step_rows(
         metric = METRICS[name]
         if not metric.per_step:
             continue
-        if name == "throughput":
-            base_value, cur_value = base.throughput, cur.throughput
-            base_samples = [w.throughput for w in base.measured]
-            cur_samples = [w.throughput for w in cur.measured]
-        else:
-            base_value, cur_value = base.latency(name), cur.latency(name)
-            base_samples = [float(getattr(w, f"{name}_ms")) for w in base.measured]
-            cur_samples = [float(getattr(w, f"{name}_ms")) for w in cur.measured]
+        base_value, cur_value = metric_value(base, name), metric_value(cur, name)
+        base_samples = [metric_value(w, name) for w in base.measured]
+        cur_samples = [metric_value(w, name) for w in cur.measured]
         shortfall = ""
         needs = [
             n

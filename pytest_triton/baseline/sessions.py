@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_triton.baseline import codec
-from pytest_triton.result import Measurement
+from pytest_triton.result import Measurement, metric_value
 
 if TYPE_CHECKING:
     from pytest_triton.baseline.model_identity import Subject
@@ -33,10 +33,7 @@ def summary(measurement: Measurement, recorded_at: str) -> dict[str, Any]:
     """What a later comparison needs of a session: each judged step's metric values (read
     back by pytest_triton.verdict)."""
     steps = {
-        s.load_point: {
-            metric: s.throughput if metric == "throughput" else s.latency(metric)
-            for metric in STEP_METRICS
-        }
+        s.load_point: {metric: metric_value(s, metric) for metric in STEP_METRICS}
         for s in measurement.steps
         if not s.probe
     }
