@@ -25,10 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from baseline_trust import stored_records
+
 from pytest_triton.baseline.checkpoint import CheckpointRecord, read_checkpoint
 from pytest_triton.baseline.gate import machine_from
 from pytest_triton.baseline.sessions import summary
-from pytest_triton.baseline.store import BaselineStore
 from pytest_triton.result import Measurement
 from pytest_triton.tolerance import DEFAULT_TOLERANCES, Tolerances
 from pytest_triton.verdict import MachineLoad, compare
@@ -45,18 +46,10 @@ class Reference:
 
 def baselines(workdir: Path) -> dict[str, Reference]:
     """'test [model]' -> the baseline the benchmark recorded."""
-    store = BaselineStore(workdir / "baselines")
-    out: dict[str, Reference] = {}
-    for stored in store.scan():
-        file = store.read(stored.test_id) if stored.test_id else None
-        if file is None:
-            raise SystemExit(f"unreadable baseline: {stored.error}")
-        for entry in file.environments.values():
-            for key, record in entry.records.items():
-                out[f"{stored.test_id} [{key}]"] = Reference(
-                    record.measurement, machine_from(record.machine)
-                )
-    return out
+    return {
+        record_id: Reference(record.measurement, machine_from(record.machine))
+        for record_id, record in stored_records(workdir)
+    }
 
 
 def runs(workdir: Path, scenario: str) -> list[dict[str, CheckpointRecord]]:

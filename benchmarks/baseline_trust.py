@@ -37,7 +37,7 @@ from pathlib import Path
 
 from pytest_triton import machine_load
 from pytest_triton.baseline.checkpoint import read_checkpoint
-from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.baseline.store import BaselineRecord, BaselineStore
 from pytest_triton.change import relative_change
 from pytest_triton.result import Measurement, metric_value
 
@@ -128,47 +128,43 @@ def wait_for_quiet(max_cpus: float, max_wait_s: float) -> float:
         print(f"  waiting for a quieter machine: neighbours use {foreign:.2f} CPUs", flush=True)
 
 
+def stored_records(workdir: Path) -> list[tuple[str, BaselineRecord]]:
+    """('test [model]', record) for every baseline the benchmark recorded; an unreadable file
+    ends the benchmark (every figure after it would be about nothing)."""
+    store = BaselineStore(workdir / "baselines")
+    out: list[tuple[str, BaselineRecord]] = []
+    for stored in store.scan():
+        file = store.read(stored.test_id) if stored.test_id else None
+        if file is None:
+            raise SystemExit(f"unreadable baseline: {stored.error}")
+        for entry in file.environments.values():
+            out += [(f"{stored.test_id} [{key}]", r) for key, r in entry.records.items()]
+    return out
+
+
 def busy_steps(workdir: Path, max_cpus: float) -> list[str]:
     """Baseline steps measured while neighbours used more than `max_cpus` (the plugin warns
     about them: such a reference hides slowdowns and invents speedups)."""
     busy: list[str] = []
-    store = BaselineStore(workdir / "baselines")
-    for stored in store.scan():
-        file = store.read(stored.test_id) if stored.test_id else None
-        for entry in file.environments.values() if file else ():
-            for key, record in entry.records.items():
-                foreign = record.machine.get("foreign_cpus") or {}
-                busy += [
-                    f"{stored.test_id} [{key}] {p}" for p, f in foreign.items() if f > max_cpus
-                ]
+    for record_id, record in stored_records(workdir):
+        foreign = record.machine.get("foreign_cpus") or {}
+        busy += [f"{record_id} {p}" for p, f in foreign.items() if f > max_cpus]
     return busy
 
 
 def session_counts(workdir: Path) -> str:
     """How many sessions each recorded baseline averages (an update that moved beyond
     tolerance against the earlier ones starts over)."""
-    store = BaselineStore(workdir / "baselines")
-    counts = []
-    for stored in store.scan():
-        file = store.read(stored.test_id) if stored.test_id else None
-        for entry in file.environments.values() if file else ():
-            counts += [len(r.sessions) + 1 for r in entry.records.values()]
-    return ", ".join(str(c) for c in counts)
+    return ", ".join(str(len(r.sessions) + 1) for _, r in stored_records(workdir))
 
 
 def baseline_measurements(workdir: Path) -> dict[str, tuple[Measurement, int]]:
     """'test [model]' -> (baseline measurement, instance count) from the recorded files."""
     out: dict[str, tuple[Measurement, int]] = {}
-    for stored in BaselineStore(workdir / "baselines").scan():
-        if stored.test_id is None:
-            raise SystemExit(f"unreadable baseline: {stored.error}")
-        file = BaselineStore(workdir / "baselines").read(stored.test_id)
-        assert file is not None
-        for entry in file.environments.values():
-            for key, record in entry.records.items():
-                groups = record.subject.config.get("instance_group") or [{"count": 1}]
-                instances = sum(int(g.get("count", 1)) for g in groups)
-                out[f"{stored.test_id} [{key}]"] = (record.measurement, instances)
+    for record_id, record in stored_records(workdir):
+        groups = record.subject.config.get("instance_group") or [{"count": 1}]
+        instances = sum(int(g.get("count", 1)) for g in groups)
+        out[record_id] = (record.measurement, instances)
     return out
 
 
