@@ -81,8 +81,8 @@ def main() -> int:
                     for driver in ("perf_analyzer", "native"):
                         load = LoadSpec(
                             concurrency=(c,),
-                            driver=driver,  # type: ignore[arg-type]
-                            protocol=args.protocol,  # type: ignore[arg-type]
+                            driver=driver,
+                            protocol=args.protocol,
                             window_s=args.window,
                             warmup_s=1.0,
                             max_window_retries=args.retries,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,11 @@ class Server(Protocol):
     def log_tail(self, lines: int = 40) -> str: ...
 
 
+# `with LocalServer(...) as server` is typed as the server, not the mixin (typing.Self needs
+# Python 3.11; we support 3.10).
+_Context = TypeVar("_Context", bound="ServerContext")
+
+
 class ServerContext:
     """Mixin giving a Server `with server: ...` semantics."""
 
@@ -72,7 +77,7 @@ class ServerContext:
     def stop(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def __enter__(self) -> ServerContext:
+    def __enter__(self: _Context) -> _Context:
         self.start()
         return self
 
