@@ -412,9 +412,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {scenario}: {env or base_env}")
 
     results: list[RunResult] = []
-    for scenario in args.scenarios.split(","):
-        env = {**base_env, **plan[scenario]}
-        for i in range(1, args.runs + 1):
+    # Round-robin, not one scenario after the other: the host's speed drifts over tens of
+    # minutes (an unchanged build's sessions moved 6-7 % here), and in blocks a slow half hour
+    # would land on one scenario and read as a false alarm or a detection.
+    for i in range(1, args.runs + 1):
+        for scenario in args.scenarios.split(","):
+            env = {**base_env, **plan[scenario]}
             result, _ = run_suite(args, workdir, scenario, i, "compare", env)
             result.changes = achieved(baselines, workdir / "checkpoints" / f"{scenario}-{i:02d}")
             results.append(result)

@@ -61,7 +61,16 @@ def kept_sessions(
     if not same or codec.plain(dict(previous.slo)) != codec.plain(dict(slo)):
         return (), "earlier sessions dropped: what was measured changed"
     if verdict is not None and (verdict.regressions or verdict.improvements):
-        return (), "earlier sessions dropped: this session moved beyond tolerance"
+        # Not averaged in even when nothing measured changed: `update` is the user accepting
+        # what was just measured, and the next compare of the same build must pass. Averaging
+        # a moved session would leave the baseline half-way and fail it.
+        rows = (*verdict.regressions, *verdict.improvements)
+        moved = ", ".join(f"{r.name} {r.change.pct:+.1f}%" for r in rows if r.change)
+        return (), (
+            f"earlier sessions dropped: this session moved beyond tolerance ({moved}); if the "
+            "model did not change, this machine's run-to-run noise is larger than the "
+            "tolerance (see docs/baselines.md, 'Sessions')"
+        )
     sessions = (*previous.sessions, summary(previous.measurement, previous.recorded_at))
     sessions = sessions[-(keep - 1) :]
     return sessions, f"the baseline is now the mean of {len(sessions) + 1} sessions"
