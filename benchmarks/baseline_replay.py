@@ -10,27 +10,37 @@ a second measurement.
 
     python benchmarks/baseline_replay.py WORKDIR --run-noise 0,0.01,0.02,0.03 --tolerance 0.05
     python benchmarks/baseline_replay.py WORKDIR --sessions 1,3,5
+    python benchmarks/baseline_replay.py WORKDIR --sessions 1,3 --ceiling
 
-`--sessions K` replays a baseline of K sessions, as K-1 more `update` runs would have kept: the
-recorded baseline plus the first K-1 unchanged runs as its earlier sessions (those runs are then
-not scored). Sessions of an unchanged build are interchangeable, so which runs stand in for the
-extra updates does not matter, only that they are not also judged.
+`--ceiling` asks the data rather than the gate: per test, the worst change (p50 up or
+throughput down, any step) an unchanged run showed, and how many injected runs moved further
+than that. No gate that thresholds those changes can detect more without a false alarm on these
+runs; when the ceiling is below 19 of 20, no tolerance or run-noise setting will reach it.
+
+`--sessions K` replays a baseline of K sessions, as more `update` runs would have kept: the
+recorded baseline with the sessions it kept (`--record-sessions`), topped up to K with the first
+unchanged runs as further earlier sessions (those runs are then not scored). Sessions of an
+unchanged build are interchangeable, so which runs stand in for the extra updates does not
+matter, only that they are not also judged.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from baseline_trust import stored_records
 
 from pytest_triton.baseline.checkpoint import CheckpointRecord, read_checkpoint
 from pytest_triton.baseline.gate import machine_from
 from pytest_triton.baseline.sessions import summary
-from pytest_triton.result import Measurement
+from pytest_triton.result import Measurement, metric_value
 from pytest_triton.tolerance import DEFAULT_TOLERANCES, Tolerances
 from pytest_triton.verdict import MachineLoad, compare
 
@@ -41,13 +51,13 @@ SCENARIOS = ("unchanged", "latency", "throughput")
 class Reference:
     measurement: Measurement
     machine: MachineLoad | None
-    earlier: tuple[dict[str, object], ...] = ()
+    earlier: tuple[Mapping[str, Any], ...] = ()
 
 
 def baselines(workdir: Path) -> dict[str, Reference]:
     """'test [model]' -> the baseline the benchmark recorded."""
     return {
-        record_id: Reference(record.measurement, machine_from(record.machine))
+        record_id: Reference(record.measurement, machine_from(record.machine), record.sessions)
         for record_id, record in stored_records(workdir)
     }
 
@@ -92,6 +102,72 @@ def score(
     return any_regressed, per_test
 
 
+def worst_change(ref: Reference, current: Measurement) -> float | None:
+    """The largest slowdown, in %, over the gated rows: p50 up or throughput down at any step
+    both sides measured, against the geometric mean of the baseline's sessions."""
+    worst: float | None = None
+    for step in (s for s in current.steps if not s.probe):
+        base = ref.measurement.step(step.load_point)
+        if base is None:
+            continue
+        for metric, sign in (("p50", 1.0), ("throughput", -1.0)):
+            values = [metric_value(base, metric)] + [
+                float(e["steps"][step.load_point][metric])
+                for e in ref.earlier
+                if step.load_point in e["steps"]
+            ]
+            if min(values) <= 0:
+                continue
+            mean = math.exp(statistics.fmean(math.log(v) for v in values))
+            change = sign * (metric_value(step, metric) / mean - 1.0) * 100.0
+            worst = change if worst is None else max(worst, change)
+    return worst
+
+
+def ceiling(
+    references: dict[str, Reference],
+    by_scenario: dict[str, list[dict[str, CheckpointRecord]]],
+    names: dict[str, str],
+) -> None:
+    """Per test: the unchanged runs' worst change, and how many injected runs exceeded it."""
+    print("\n  ceiling (threshold = worst change of an unchanged run):")
+    for test, ref in sorted(references.items()):
+
+        def changes(scenario: str, test: str = test, ref: Reference = ref) -> list[float]:
+            out = []
+            for records in by_scenario.get(scenario, []):
+                if test in records:
+                    value = worst_change(ref, records[test].measurement)
+                    if value is not None:
+                        out.append(value)
+            return out
+
+        unchanged = changes("unchanged")
+        if not unchanged:
+            continue
+        line = f"    {names[test]}: unchanged worst {max(unchanged):+.1f}%"
+        for scenario in ("latency", "throughput"):
+            moved = changes(scenario)
+            if moved:
+                beyond = sum(v > max(unchanged) for v in moved)
+                line += (
+                    f"; {scenario} beyond it {beyond}/{len(moved)} "
+                    f"(median {statistics.median(moved):+.1f}%, lowest {min(moved):+.1f}%)"
+                )
+        print(line)
+
+
+def with_sessions(
+    ref: Reference, test: str, unchanged: Sequence[dict[str, CheckpointRecord]], sessions: int
+) -> Reference:
+    """`ref` as a baseline of `sessions` sessions: its latest stored ones, topped up with the
+    first unchanged runs when it has fewer."""
+    stored = ref.earlier[max(0, len(ref.earlier) - (sessions - 1)) :] if sessions > 1 else ()
+    top_up = unchanged[: max(0, sessions - 1 - len(stored))]
+    extra = tuple(summary(run[test].measurement, "") for run in top_up if test in run)
+    return Reference(ref.measurement, ref.machine, (*stored, *extra))
+
+
 def _floats(text: str) -> list[float]:
     return [float(v) for v in text.split(",") if v.strip()]
 
@@ -103,23 +179,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tolerance", default="0.05", help="p50 and throughput tolerances to try")
     parser.add_argument("--confidence", type=float, default=0.95)
     parser.add_argument("--sessions", default="1", help="baseline sessions to replay (K)")
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also print what any threshold on the measured changes could detect",
+    )
     args = parser.parse_args(argv)
     recorded = baselines(args.workdir)
     all_runs = {s: runs(args.workdir, s) for s in SCENARIOS}
     print(f"{args.workdir}: " + ", ".join(f"{len(r)} {s}" for s, r in all_runs.items()))
     names = {test: test.split("::")[-1] for test in recorded}
     for sessions in (int(k) for k in args.sessions.split(",")):
-        extra = all_runs["unchanged"][: sessions - 1]
         references = {
-            test: Reference(
-                ref.measurement,
-                ref.machine,
-                tuple(summary(run[test].measurement, "") for run in extra if test in run),
-            )
+            test: with_sessions(ref, test, all_runs["unchanged"], sessions)
             for test, ref in recorded.items()
         }
-        by_scenario = {**all_runs, "unchanged": all_runs["unchanged"][sessions - 1 :]}
+        # An unchanged run that stands in for an update of some test is scored for none.
+        stand_ins = max(sessions - 1 - len(ref.earlier) for ref in recorded.values())
+        by_scenario = {**all_runs, "unchanged": all_runs["unchanged"][max(0, stand_ins) :]}
         _replay(args, references, by_scenario, names, sessions)
+        if args.ceiling:
+            ceiling(references, by_scenario, names)
     return 0
 
 
