@@ -42,9 +42,6 @@ class ServerSpec:
     flags: Mapping[str, str] = field(default_factory=frozen_mapping)
     startup_timeout_s: float = 120.0
     log_dir: Path | None = None
-    # local mode: start the server without address-space randomisation (pytest_triton.server.
-    # layout), so each session gets the same memory layout and layout luck does not move baselines
-    fixed_layout: bool = True
 
 
 @dataclass(frozen=True)

@@ -64,14 +64,6 @@ OPTIONS: tuple[Option, ...] = (
         "list",
         (),
     ),
-    Option(
-        "triton_aslr",
-        "address-space randomisation of a local server: off (default) gives every session the "
-        "same memory layout, so layout luck does not move its figures between sessions",
-        "string",
-        "off",
-        ("off", "on"),
-    ),
     Option("triton_startup_timeout", "seconds to wait for the server to be ready", "float", 120.0),
     Option("triton_load_timeout", "seconds to wait for a model to load", "float", 120.0),
     Option(

@@ -47,7 +47,6 @@ def server_spec(config: pytest.Config, log_dir: Path) -> ServerSpec:
         flags=frozen_mapping(flags),
         startup_timeout_s=get_option(config, "triton_startup_timeout"),
         log_dir=log_dir,
-        fixed_layout=get_option(config, "triton_aslr") == "off",
     )
 
 

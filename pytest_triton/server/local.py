@@ -18,7 +18,6 @@ import subprocess
 import sys
 import sysconfig
 import uuid
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
@@ -27,7 +26,6 @@ from pytest_triton.errors import ConfigError, ServerNotFoundError, ServerStartEr
 from pytest_triton.filehash import sha256_file
 from pytest_triton.server.args import server_argv
 from pytest_triton.server.base import Endpoints, ServerContext, ServerIdentity, read_log_tail
-from pytest_triton.server.layout import applied, disable_aslr
 from pytest_triton.server.ports import ensure_free, free_ports
 from pytest_triton.server.readiness import wait_until_ready
 from pytest_triton.spec import ServerSpec
@@ -40,11 +38,6 @@ def _die_with_parent() -> None:
     """Runs in the child between fork and exec: SIGKILL me when my parent dies."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _die_with_parent_fixed_layout() -> None:
-    _die_with_parent()
-    disable_aslr()
 
 
 def bundled_server_root() -> Path | None:
@@ -165,17 +158,8 @@ class LocalServer(ServerContext):
             # Own process group: a Ctrl-C in the terminal reaches pytest, which then stops the
             # server in order, instead of both dying at once mid-measurement.
             start_new_session=True,
-            preexec_fn=(
-                _die_with_parent_fixed_layout if self._spec.fixed_layout else _die_with_parent
-            ),
+            preexec_fn=_die_with_parent,
         )
-        if self._spec.fixed_layout and applied(self._proc.pid) is False:
-            warnings.warn(
-                "tritonserver runs with address-space randomisation: the kernel refused "
-                "personality(ADDR_NO_RANDOMIZE) (a seccomp policy?), so its figures vary more "
-                "from session to session; pass --triton-aslr=on to silence this",
-                stacklevel=2,
-            )
         self._endpoints = Endpoints(
             grpc=f"127.0.0.1:{grpc}", http=f"127.0.0.1:{http}", metrics=f"127.0.0.1:{metrics}"
         )

@@ -14,7 +14,6 @@ import pytest
 
 from pytest_triton.errors import ConfigError, ModelLoadError, ServerNotFoundError
 from pytest_triton.models import ModelController
-from pytest_triton.server.layout import applied as layout_applied
 from pytest_triton.server.local import LocalServer, bundled_server_root
 from pytest_triton.server.readiness import http_probe
 from pytest_triton.spec import ModelSpec, ServerSpec
@@ -52,33 +51,6 @@ def test_start_serve_stop(example_repository: Path, tmp_path: Path):
     assert not pid_alive(pid)
     assert "Started GRPCInferenceService" in (tmp_path / "tritonserver.log").read_text()
     server.stop()  # idempotent
-
-
-def _children(pid: int) -> list[int]:
-    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == pid]
-
-
-def _ppid(proc: Path) -> int | None:
-    try:
-        return int(proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def test_server_and_its_stubs_run_with_a_fixed_layout_unless_asked(
-    example_repository: Path, tmp_path: Path
-):
-    # Default: no address-space randomisation, so sessions get the same memory layout; the
-    # python stubs (where a python model's work runs) inherit it.
-    with LocalServer(ServerSpec("local", model_repository=example_repository), tmp_path / "a") as s:
-        assert s.pid is not None and layout_applied(s.pid) is True
-        ModelController(s.endpoints.http, example_repository, s.log_tail).load(ModelSpec("tiny"))
-        stubs = _children(s.pid)
-        assert stubs and all(layout_applied(p) is True for p in stubs)
-    # --triton-aslr=on: the system's own setting, as this test process has it.
-    spec = ServerSpec("local", model_repository=example_repository, fixed_layout=False)
-    with LocalServer(spec, tmp_path / "b") as s:
-        assert s.pid is not None and layout_applied(s.pid) is layout_applied(os.getpid())
 
 
 def test_a_fixed_port_in_use_is_a_clear_error(example_repository: Path, tmp_path: Path):

@@ -76,26 +76,6 @@ def test_measured_windows_from_ini_reach_the_load_spec(pytester: pytest.Pytester
     pytester.runpytest().assert_outcomes(passed=2)
 
 
-def test_aslr_option_reaches_the_server_spec(pytester: pytest.Pytester):
-    """A local server runs with a fixed layout unless --triton-aslr=on (ini twin) asks for the
-    system's randomisation; anything else is refused."""
-    pytester.makepyfile(
-        """
-        from pytest_triton.plugin.server_factory import server_spec
-
-        def test_spec(pytestconfig, tmp_path):
-            print(f"*FIXED {server_spec(pytestconfig, tmp_path).fixed_layout}")
-        """
-    )
-    pytester.runpytest("-s").stdout.fnmatch_lines(["*FIXED True"])
-    pytester.runpytest("-s", "--triton-aslr=on").stdout.fnmatch_lines(["*FIXED False"])
-    pytester.makeini("[pytest]\ntriton_aslr = on\n")
-    pytester.runpytest("-s").stdout.fnmatch_lines(["*FIXED False"])
-    result = pytester.runpytest("--triton-aslr=maybe")
-    assert result.ret != 0
-    assert "maybe" in result.stderr.str() and "on" in result.stderr.str()
-
-
 def test_bad_values_are_usage_errors(pytester: pytest.Pytester):
     pytester.makeini("[pytest]\ntriton_window = soon\n")
     pytester.makepyfile(PRINT_OPTIONS)
