@@ -102,23 +102,64 @@ def score(
     return any_regressed, per_test
 
 
+def _baseline_value(ref: Reference, point: str, metric: str) -> float | None:
+    """Geometric mean of a step's metric over the baseline's sessions."""
+    base = ref.measurement.step(point)
+    if base is None:
+        return None
+    values = [metric_value(base, metric)] + [
+        float(e["steps"][point][metric]) for e in ref.earlier if point in e["steps"]
+    ]
+    if min(values) <= 0:
+        return None
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def shared_drift(
+    references: dict[str, Reference],
+    scenario_runs: Sequence[dict[str, CheckpointRecord]],
+    names: dict[str, str],
+) -> None:
+    """Is a run's drift shared by its tests? Per test, the SD over runs of its first step's
+    p50 log-ratio to the baseline, raw and after subtracting the mean log-ratio of the *other*
+    tests in the same run. A large drop means the machine moved whole runs, and tests whose
+    model did not change could gauge it for the one that did."""
+    print("\n  shared drift (unchanged runs, first step p50, SD of change):")
+    ratios: list[dict[str, float]] = []
+    for records in scenario_runs:
+        run: dict[str, float] = {}
+        for test, ref in references.items():
+            record = records.get(test)
+            if record is None or not ref.measurement.steps:
+                continue
+            point = ref.measurement.steps[0].load_point
+            base, cur = _baseline_value(ref, point, "p50"), record.measurement.step(point)
+            if base is not None and cur is not None:
+                run[test] = math.log(metric_value(cur, "p50") / base)
+        ratios.append(run)
+    for test in sorted(references):
+        raw, relative = [], []
+        for run in ratios:
+            others = [v for t, v in run.items() if t != test]
+            if test in run and others:
+                raw.append(run[test])
+                relative.append(run[test] - statistics.fmean(others))
+        if len(raw) > 2:
+            print(
+                f"    {names[test]}: raw {statistics.stdev(raw) * 100:.1f}%, against the other "
+                f"tests of its run {statistics.stdev(relative) * 100:.1f}% ({len(raw)} runs)"
+            )
+
+
 def worst_change(ref: Reference, current: Measurement) -> float | None:
     """The largest slowdown, in %, over the gated rows: p50 up or throughput down at any step
     both sides measured, against the geometric mean of the baseline's sessions."""
     worst: float | None = None
     for step in (s for s in current.steps if not s.probe):
-        base = ref.measurement.step(step.load_point)
-        if base is None:
-            continue
         for metric, sign in (("p50", 1.0), ("throughput", -1.0)):
-            values = [metric_value(base, metric)] + [
-                float(e["steps"][step.load_point][metric])
-                for e in ref.earlier
-                if step.load_point in e["steps"]
-            ]
-            if min(values) <= 0:
+            mean = _baseline_value(ref, step.load_point, metric)
+            if mean is None:
                 continue
-            mean = math.exp(statistics.fmean(math.log(v) for v in values))
             change = sign * (metric_value(step, metric) / mean - 1.0) * 100.0
             worst = change if worst is None else max(worst, change)
     return worst
@@ -200,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _replay(args, references, by_scenario, names, sessions)
         if args.ceiling:
             ceiling(references, by_scenario, names)
+            shared_drift(references, by_scenario["unchanged"], names)
     return 0
 
 
