@@ -40,11 +40,13 @@ from baseline_trust import stored_records
 from pytest_triton.baseline.checkpoint import CheckpointRecord, read_checkpoint
 from pytest_triton.baseline.gate import machine_from
 from pytest_triton.baseline.sessions import summary
-from pytest_triton.result import Measurement, metric_value
+from pytest_triton.result import Measurement
 from pytest_triton.tolerance import DEFAULT_TOLERANCES, Tolerances
 from pytest_triton.verdict import MachineLoad, compare
 
 SCENARIOS = ("unchanged", "latency", "throughput")
+# The metrics the ceiling reads, and the sign that makes a slowdown positive.
+SLOWER = {"p50": 1.0, "throughput": -1.0}
 
 
 @dataclass(frozen=True)
@@ -102,17 +104,11 @@ def score(
     return any_regressed, per_test
 
 
-def _baseline_value(ref: Reference, point: str, metric: str) -> float | None:
-    """Geometric mean of a step's metric over the baseline's sessions."""
-    base = ref.measurement.step(point)
-    if base is None:
-        return None
-    values = [metric_value(base, metric)] + [
-        float(e["steps"][point][metric]) for e in ref.earlier if point in e["steps"]
-    ]
-    if min(values) <= 0:
-        return None
-    return math.exp(statistics.fmean(math.log(v) for v in values))
+def ratios(ref: Reference, current: Measurement) -> dict[tuple[str, str], float]:
+    """(load point, metric) -> current / baseline, as the gate computes it (against the
+    geometric mean of the baseline's sessions), for every step row with a bounded change."""
+    verdict = compare(ref.measurement, current, earlier_sessions=ref.earlier)
+    return {(r.step, r.metric): r.change.ratio for r in verdict.rows if r.step and r.change}
 
 
 def shared_drift(
@@ -125,7 +121,7 @@ def shared_drift(
     tests in the same run. A large drop means the machine moved whole runs, and tests whose
     model did not change could gauge it for the one that did."""
     print("\n  shared drift (unchanged runs, first step p50, SD of change):")
-    ratios: list[dict[str, float]] = []
+    by_run: list[dict[str, float]] = []
     for records in scenario_runs:
         run: dict[str, float] = {}
         for test, ref in references.items():
@@ -133,13 +129,13 @@ def shared_drift(
             if record is None or not ref.measurement.steps:
                 continue
             point = ref.measurement.steps[0].load_point
-            base, cur = _baseline_value(ref, point, "p50"), record.measurement.step(point)
-            if base is not None and cur is not None:
-                run[test] = math.log(metric_value(cur, "p50") / base)
-        ratios.append(run)
+            ratio = ratios(ref, record.measurement).get((point, "p50"))
+            if ratio is not None:
+                run[test] = math.log(ratio)
+        by_run.append(run)
     for test in sorted(references):
         raw, relative = [], []
-        for run in ratios:
+        for run in by_run:
             others = [v for t, v in run.items() if t != test]
             if test in run and others:
                 raw.append(run[test])
@@ -154,15 +150,12 @@ def shared_drift(
 def worst_change(ref: Reference, current: Measurement) -> float | None:
     """The largest slowdown, in %, over the gated rows: p50 up or throughput down at any step
     both sides measured, against the geometric mean of the baseline's sessions."""
-    worst: float | None = None
-    for step in (s for s in current.steps if not s.probe):
-        for metric, sign in (("p50", 1.0), ("throughput", -1.0)):
-            mean = _baseline_value(ref, step.load_point, metric)
-            if mean is None:
-                continue
-            change = sign * (metric_value(step, metric) / mean - 1.0) * 100.0
-            worst = change if worst is None else max(worst, change)
-    return worst
+    changes = [
+        SLOWER[metric] * (ratio - 1.0) * 100.0
+        for (_, metric), ratio in ratios(ref, current).items()
+        if metric in SLOWER
+    ]
+    return max(changes, default=None)
 
 
 def ceiling(
