@@ -28,6 +28,12 @@ _READ_WRITE = select.EPOLLIN | select.EPOLLOUT
 # An open-loop send later than this (or than one gap between sends, if longer) counts as late:
 # epoll wakes with millisecond granularity, so smaller lags are timer noise, not a slow client.
 LATE_NS = 2_000_000
+# How long a stopped step waits for the requests it has in flight before closing their
+# connections. Closing a gRPC stream with a request in flight is a cancellation, and Triton up to
+# 2.52 (24.11) can crash on one ("Signal (11) received", server issues #7368 and #8034, fixed in
+# 24.12): with the wheel's 2.51, step ends followed by model loads crashed it once in 75 cycles
+# before this wait, none in 270 with it (docs/measurement.md). It costs one request's latency.
+DRAIN_NS = 5_000_000_000
 
 
 class _Conn(Protocol):
@@ -136,7 +142,9 @@ class LoadLoop:
     def _per_conn(self, conn: _Conn) -> int:
         return min(conn.max_streams, self.config.streams_per_connection)
 
-    def run_step(self, cmd: StepCommand, control: Connection) -> None:
+    def run_step(self, cmd: StepCommand, control: Connection) -> int:
+        """Load until told to stop, reporting a record per window; then let the requests in
+        flight finish (at most DRAIN_NS) and return how many were abandoned."""
         # Fresh connections per step: a previous step's stragglers cannot leak into this one.
         self.reset()
         messages = self.config.messages
@@ -200,6 +208,7 @@ class LoadLoop:
             t = mono()
             for token in range(slots):
                 send(slot_conn[token], token, t)
+        drain_until: int | None = None  # set by "stop": nothing is sent any more
         while True:
             # -- open loop: send what is due --------------------------------------------------
             if schedule is not None:
@@ -228,6 +237,8 @@ class LoadLoop:
             # -- wait -------------------------------------------------------------------------
             now = mono()
             deadline = window_end if count_limit is None else now + 100_000_000
+            if drain_until is not None:
+                deadline = drain_until
             if next_send < deadline:
                 deadline = int(next_send)
             timeout = max(0.0, (deadline - now) / 1e9)
@@ -237,10 +248,9 @@ class LoadLoop:
             for fd, ev in events:
                 if fd == control_fd:
                     msg = control.recv()
-                    if msg[0] in ("stop", "exit"):
-                        ep.close()
-                        self.reset()
-                        return
+                    if msg[0] in ("stop", "exit") and drain_until is None:
+                        drain_until = now + min(DRAIN_NS, cmd.request_timeout_ns)
+                        schedule, next_send = None, math.inf
                     continue
                 conn = by_fd[fd]
                 if ev & select.EPOLLOUT:
@@ -259,7 +269,7 @@ class LoadLoop:
                             errors += 1
                             if len(samples) < 3 and error not in samples:
                                 samples.append(error)
-                    if closed_loop:
+                    if closed_loop and drain_until is None:
                         send(slot_conn[token], token, t_send)
                     elif self.config.protocol == "http":
                         # the connection that answered is free again
@@ -271,6 +281,12 @@ class LoadLoop:
                     f"{len(started)} request(s) in flight and no response from Triton for "
                     f"{cmd.request_timeout_ns / 1e9:g} s"
                 )
+            if drain_until is not None:
+                if started and now < drain_until:
+                    continue  # no more windows: the parent dropped them when it said stop
+                ep.close()
+                self.reset()
+                return len(started)
             # -- window boundary --------------------------------------------------------------
             if now < measure_start:
                 window_start, window_end = measure_start, measure_start + cmd.window_ns

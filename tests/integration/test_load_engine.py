@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import signal
 import threading
 import time
@@ -13,8 +14,11 @@ import numpy as np
 import pytest
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
+from pytest_triton.load import worker
 from pytest_triton.load.control import model_stats
+from pytest_triton.load.driver import build_requests, split_hostport
 from pytest_triton.load.engine import measure
+from pytest_triton.load.worker import LoadLoop, StepCommand, WorkerConfig
 from pytest_triton.models import ModelController
 from pytest_triton.result import StepResult
 from pytest_triton.server.local import LocalServer, bundled_server_root
@@ -154,6 +158,39 @@ def test_load_split_over_several_processes(server: LocalServer, mode: str):
         assert w.duration_s == pytest.approx(0.5, abs=0.05)  # one shared boundary schedule
     if mode == "rate":
         assert step.throughput == pytest.approx(300.0, rel=0.15)
+
+
+def _stopped_step(server: LocalServer, cmd: StepCommand) -> int:
+    """Run one load step of numpy_compute (a few ms a request) in this process, tell it to stop
+    after 0.5 s, and return how many requests it abandoned."""
+    _, messages = build_requests(server.endpoints, "numpy_compute", None, LoadSpec())
+    loop = LoadLoop(WorkerConfig(*split_hostport(server.endpoints.grpc), "grpc", messages))
+    parent, child = multiprocessing.Pipe()
+    abandoned: list[int] = []
+    runner = threading.Thread(target=lambda: abandoned.append(loop.run_step(cmd, child)))
+    runner.start()
+    time.sleep(0.5)
+    parent.send(("stop",))
+    while runner.is_alive():
+        while parent.poll(0.05):
+            parent.recv()  # window records, as the parent would drop them after "stop"
+    (count,) = abandoned
+    return count
+
+
+@pytest.mark.parametrize("mode,value", [("concurrency", 4), ("rate", 400.0)])
+def test_a_stopped_step_lets_its_requests_finish(
+    server: LocalServer, mode: str, value: float, monkeypatch: pytest.MonkeyPatch
+):
+    """Closing a gRPC stream with a request in flight is a cancellation, and the wheel's Triton
+    (2.51) can crash on one: a step ends by waiting for its answers, not by hanging up."""
+    start = time.monotonic_ns()
+    cmd = StepCommand(mode, value, start, warmup_ns=100_000_000, window_ns=200_000_000)
+    assert _stopped_step(server, cmd) == 0
+    # the count is real: with no time to wait, the requests in flight are abandoned
+    monkeypatch.setattr(worker, "DRAIN_NS", 0)
+    hurried = StepCommand("concurrency", 4, time.monotonic_ns(), 100_000_000, 200_000_000)
+    assert _stopped_step(server, hurried) > 0
 
 
 def test_count_windows(server: LocalServer):
