@@ -15,6 +15,12 @@ the runs' checkpoints against the baseline), so a rate is never read without its
     python benchmarks/baseline_trust.py --runs 20          # about an hour on 2 cores
     python benchmarks/baseline_trust.py --runs 2 --scenarios unchanged   # a smoke run
     python benchmarks/baseline_trust.py --runs 20 --record-sessions 3    # a 3-session baseline
+    python benchmarks/baseline_trust.py --runs 20 --paired   # against the baseline build, paired
+
+With --paired every run compares with the baseline build measured in turn on the same server
+(--triton-baseline-build) instead of the stored baseline, and the changes are code changes: each
+scenario's models are a copy of the example suite's whose model.py has its sleep written in
+(the baseline build's: the base sleep), as a pull request would change them.
 
 Results go to <workdir>/results.json; the summary is printed for the docs (docs/baselines.md).
 """
@@ -65,7 +71,12 @@ class RunResult:
 
 
 def pytest_command(
-    args: argparse.Namespace, workdir: Path, mode: str, env: dict[str, str], checkpoints: Path
+    args: argparse.Namespace,
+    workdir: Path,
+    mode: str,
+    env: dict[str, str],
+    checkpoints: Path,
+    build: Path | None = None,
 ) -> list[str]:
     command = [
         sys.executable,
@@ -82,7 +93,31 @@ def pytest_command(
     ]
     for name, value in sorted(env.items()):
         command += ["--triton-env", f"{name}={value}"]
+    if build is not None:  # paired: this build's models against the baseline build's
+        command += [
+            "-o",
+            f"triton_model_repository={build}",
+            f"--triton-baseline-build={workdir / 'builds' / 'baseline'}",
+        ]
     return command + list(args.pytest_arg)
+
+
+def write_build(target: Path, extra_ms: dict[str, float]) -> Path:
+    """A copy of the example models whose model.py has its sleep written in: a code change
+    (what the gate judges), not a knob both builds would read from the server's environment."""
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(
+        SUITE / "model_repository", target, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for model, ms in extra_ms.items():
+        path = target / model / "1" / "model.py"
+        code, count = re.subn(
+            r"^EXTRA_S = .*$", f"EXTRA_S = {ms:.3f} / 1000.0", path.read_text(), flags=re.M
+        )
+        if count != 1:
+            raise SystemExit(f"{path}: no 'EXTRA_S = ...' line to write the sleep into")
+        path.write_text(code)
+    return target
 
 
 def run_suite(
@@ -92,9 +127,10 @@ def run_suite(
     index: int,
     mode: str,
     env: dict[str, str],
+    build: Path | None = None,
 ) -> tuple[RunResult, str]:
     checkpoints = workdir / "checkpoints" / f"{scenario}-{index:02d}"
-    command = pytest_command(args, workdir, mode, env, checkpoints)
+    command = pytest_command(args, workdir, mode, env, checkpoints, build)
     start = time.monotonic()
     load_before = os.getloadavg()[0]
     proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
@@ -390,6 +426,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "measurement that failed its SLO or did not stabilise)",
     )
     parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="compare with the baseline build measured in turn (--triton-baseline-build) "
+        "instead of the stored baseline; changes are written into the models' code",
+    )
+    parser.add_argument(
         "--pytest-arg",
         action="append",
         default=[],
@@ -410,6 +452,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"baseline recorded for {len(tests)} measurement(s); sessions: {session_counts(workdir)}")
     for scenario, env in plan.items():
         print(f"  {scenario}: {env or base_env}")
+    builds: dict[str, Path] = {}
+    if args.paired:
+        models = [p.name for p in (SUITE / "model_repository").iterdir() if p.is_dir()]
+        write_build(workdir / "builds" / "baseline", dict.fromkeys(models, args.base_extra_ms))
+        for scenario, env in plan.items():
+            extra = {
+                m: float(env.get(f"EXAMPLE_EXTRA_MS_{m.upper()}", args.base_extra_ms))
+                for m in models
+            }
+            builds[scenario] = write_build(workdir / "builds" / scenario, extra)
 
     results: list[RunResult] = []
     # Round-robin, not one scenario after the other: the host's speed drifts over tens of
@@ -417,8 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # would land on one scenario and read as a false alarm or a detection.
     for i in range(1, args.runs + 1):
         for scenario in args.scenarios.split(","):
-            env = {**base_env, **plan[scenario]}
-            result, _ = run_suite(args, workdir, scenario, i, "compare", env)
+            env = {} if args.paired else {**base_env, **plan[scenario]}
+            result, _ = run_suite(args, workdir, scenario, i, "compare", env, builds.get(scenario))
             result.changes = achieved(baselines, workdir / "checkpoints" / f"{scenario}-{i:02d}")
             results.append(result)
             flagged = ", ".join(result.regressed) or "none"

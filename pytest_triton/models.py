@@ -8,6 +8,7 @@ the instance groups and keeps inputs, outputs and backend.
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import urllib.error
@@ -108,6 +109,30 @@ class ModelController:
             raise ModelLoadError(
                 f"model {spec.name!r} version {spec.version or 'latest'} is not ready after "
                 "loading; check the model's version directories" + _tail(self._log_tail())
+            )
+        return self.config(spec.name)
+
+    def load_files(
+        self,
+        spec: ModelSpec,
+        config: Mapping[str, Any],
+        files: Mapping[str, bytes],
+    ) -> dict[str, Any]:
+        """Load `spec.name` from files sent with the request instead of the repository.
+
+        Triton's file override ("file:<path>" parameters, base64, with the whole config): the
+        model need not be in any repository the server reads, so a copy of another build's
+        model loads on a local, docker or remote server alike, under a name of its own.
+        """
+        parameters = {"config": json.dumps({**dict(config), "name": spec.name})}
+        parameters.update(
+            {f"file:{rel}": base64.b64encode(data).decode("ascii") for rel, data in files.items()}
+        )
+        self._post_load(spec, {"parameters": parameters})
+        if not self.is_ready(spec.name, spec.version):
+            raise ModelLoadError(
+                f"model {spec.name!r} loaded from files is not ready; check its version "
+                "directories" + _tail(self._log_tail())
             )
         return self.config(spec.name)
 

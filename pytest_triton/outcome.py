@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_triton.result import Measurement
 from pytest_triton.slo import SLOCheck
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
+
+if TYPE_CHECKING:
+    from pytest_triton.baseline.build import BuildCopy
+
+
+@dataclass(frozen=True)
+class Paired:
+    """The baseline build's copy of the model, measured in turn with the current one."""
+
+    measurement: Measurement
+    copy: BuildCopy
 
 
 @dataclass
@@ -19,6 +30,7 @@ class Recorded:
     load: LoadSpec
     slo: SLO | None
     effective_config: dict[str, Any] = field(default_factory=dict)
+    paired: Paired | None = None  # with --triton-baseline-build, when that build has the model
 
 
 @dataclass

@@ -14,7 +14,7 @@ without pytest:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,18 @@ class GateSettings:
     # Sessions an update averages while nothing measured changed (pytest_triton.baseline.
     # sessions); 1 keeps only the latest.
     keep_sessions: int = DEFAULT_KEEP
+    # With --triton-baseline-build: the relative SD each build's copy adds beyond its windows
+    # when both are measured in turn on one server (stands in for the tolerances' run noise).
+    paired_noise: float = 0.01
+
+
+@dataclass(frozen=True)
+class PairedBaseline:
+    """The baseline build's copy of the model, measured in turn with the candidate."""
+
+    measurement: Measurement
+    subject: Subject
+    repository: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ class Candidate:
     complete: bool = True  # False: cut short by Ctrl-C
     slo_passed: bool = True
     machine: MachineLoad | None = None  # None: not sampled (remote/docker server, not Linux)
+    paired: PairedBaseline | None = None  # --triton-baseline-build had this model
 
 
 def machine_to_dict(load: MachineLoad | None) -> dict[str, Any]:
@@ -220,12 +233,19 @@ def gate_test(
     except BaselineError as exc:
         file, read_error = None, str(exc)
     if settings.mode is Mode.COMPARE:
+        stored = [c for c in candidates if c.paired is None]
+        judged = iter(
+            _compare_mode(file, read_error, shown, fingerprint, stored, settings, tolerances)
+            if stored
+            else []
+        )
         return TestGate(
             test_id,
             tuple(
-                _compare_mode(
-                    file, read_error, shown, fingerprint, candidates, settings, tolerances
-                )
+                next(judged)
+                if c.paired is None
+                else _paired_mode(c, c.paired, tolerances, settings.paired_noise)
+                for c in candidates
             ),
             path,
         )
@@ -303,6 +323,38 @@ def _compare_mode(
                 Judgement(c.key, Status.COMPARED, f"{head}\n{verdict.message()}", verdict=verdict)
             )
     return out
+
+
+def _paired_mode(
+    candidate: Candidate, paired: PairedBaseline, tolerances: Tolerances, noise: float
+) -> Judgement:
+    """Judge against the baseline build measured in turn on this server: same machine, same
+    moment, so the environment matches by construction and the session-to-session run noise
+    gives way to the paired noise; the stored baseline is not consulted."""
+    verdict = compare(
+        paired.measurement,
+        candidate.measurement,
+        replace(tolerances, run_noise=noise),
+        subject_changes(paired.subject, candidate.subject),
+    )
+    label = (
+        f"the baseline build of {candidate.subject.model!r} ({paired.repository}), measured in "
+        "turn with it"
+    )
+    if verdict.regressed:
+        return Judgement(
+            candidate.key,
+            Status.REGRESSED,
+            f"performance regression against {label}:\n{verdict.message()}",
+            failed=True,
+            verdict=verdict,
+        )
+    return Judgement(
+        candidate.key,
+        Status.COMPARED,
+        f"compared with {label}: {verdict.summary()}\n{verdict.message()}",
+        verdict=verdict,
+    )
 
 
 def _busy_warning(machine: MachineLoad | None, tolerances: Tolerances) -> str:

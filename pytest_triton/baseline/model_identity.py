@@ -36,22 +36,30 @@ class ModelFiles:
         return cls(str(data.get("digest", "")), {str(k): str(v) for k, v in files.items()})
 
 
+def model_files(directory: Path) -> list[tuple[str, Path]]:
+    """The files that make up a model directory, as (relative posix path, path), sorted;
+    build leftovers (__pycache__, editor files) are not part of the model."""
+    if not directory.is_dir():
+        return []
+    out: list[tuple[str, Path]] = []
+    for path in sorted(directory.rglob("*")):
+        rel = path.relative_to(directory)
+        if any(part in _SKIPPED_DIRS for part in rel.parts):
+            continue
+        if path.is_file() and not path.name.endswith(_SKIPPED_SUFFIXES):
+            out.append((rel.as_posix(), path))
+    return out
+
+
 def hash_model_dir(directory: Path) -> ModelFiles:
     """Hash a model directory (config.pbtxt, version folders, weights, model.py ...).
 
     The overall digest covers relative paths as well as contents, so a renamed or moved file
     changes it; symlinks are followed because model repositories often link large weights.
     """
-    if not directory.is_dir():
+    files = {rel: sha256_file(path) for rel, path in model_files(directory)}
+    if not files:
         return ModelFiles()
-    files: dict[str, str] = {}
-    for path in sorted(directory.rglob("*")):
-        rel = path.relative_to(directory)
-        if any(part in _SKIPPED_DIRS for part in rel.parts):
-            continue
-        if not path.is_file() or path.name.endswith(_SKIPPED_SUFFIXES):
-            continue
-        files[rel.as_posix()] = sha256_file(path)
     overall = hashlib.sha256()
     for rel_path, digest in sorted(files.items()):
         overall.update(f"{rel_path}\0{digest}\n".encode())

@@ -9,18 +9,20 @@ the session summary.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pytest_triton import machine_load
 from pytest_triton.baseline import codec
+from pytest_triton.baseline.build import BaselineBuild
 from pytest_triton.baseline.checkpoint import Checkpoints, resume_key
 from pytest_triton.baseline.fingerprint import Fingerprint, collect
 from pytest_triton.baseline.gate import (
     Candidate,
     GateSettings,
     Mode,
+    PairedBaseline,
     TestGate,
     gate_test,
     machine_from,
@@ -28,6 +30,7 @@ from pytest_triton.baseline.gate import (
 )
 from pytest_triton.baseline.model_identity import ModelFiles, Subject, hash_model_dir
 from pytest_triton.baseline.store import BaselineStore, measurement_key
+from pytest_triton.outcome import Paired
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.server.base import ServerIdentity
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
@@ -45,6 +48,7 @@ class Taken:
     measurement: Measurement
     slo_passed: bool = True
     complete: bool = True
+    paired: Paired | None = None
 
 
 @dataclass
@@ -68,6 +72,7 @@ class BaselineSession:
         model_repository: Path | None,
         gpu_selection: str = "all",
         plugin_version: str = "",
+        build: BaselineBuild | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -75,6 +80,7 @@ class BaselineSession:
         self.model_repository = model_repository
         self.gpu_selection = gpu_selection
         self.plugin_version = plugin_version
+        self.build = build  # --triton-baseline-build: compare with that build, paired
         self.gates: list[TestGate] = []
         self.reused: list[str] = []  # record ids taken from a checkpoint
         self.in_flight: InFlight | None = None
@@ -129,12 +135,13 @@ class BaselineSession:
         load: LoadSpec,
         slo: SLO | None,
         effective: Mapping[str, Any],
+        reusable: bool = True,
     ) -> Measurement | None:
-        """Called as a measurement starts: a checkpointed one to reuse (resume), else None
-        after noting the measurement as in flight."""
+        """Called as a measurement starts: a checkpointed one to reuse (resume, when
+        `reusable`), else None after noting the measurement as in flight."""
         record_id = f"{test_id} [{measurement_key(model.name, occurrence)}]"
         key = self._key(test_id, server, model, load, slo, effective)
-        if self.checkpoints is not None:
+        if self.checkpoints is not None and reusable:
             record = self.checkpoints.reusable(record_id, key)
             if record is not None:
                 self.reused.append(record_id)
@@ -212,14 +219,29 @@ class BaselineSession:
                     slo_passed=t.slo_passed,
                     machine=machine_to_dict(load),
                 )
+            paired = None
+            if t.paired is not None:
+                copy = t.paired.copy
+                paired = PairedBaseline(
+                    t.paired.measurement,
+                    Subject(t.model.name, t.model.version, copy.files, copy.config, subject.load),
+                    str(copy.repository),
+                )
             candidates.append(
-                Candidate(mkey, subject, t.measurement, slo_values, t.complete, t.slo_passed, load)
+                Candidate(
+                    mkey,
+                    subject,
+                    t.measurement,
+                    slo_values,
+                    t.complete,
+                    t.slo_passed,
+                    load,
+                    paired,
+                )
             )
         settings = self.settings
         if required is not None and required != settings.required:
-            settings = GateSettings(
-                settings.mode, required, settings.match, settings.tolerances, settings.force
-            )
+            settings = replace(settings, required=required)
         gate = gate_test(
             self.store,
             test_id,

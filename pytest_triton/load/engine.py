@@ -32,6 +32,7 @@ from pytest_triton.stats import plateaued
 from . import control
 from .driver import Driver, NativeDriver
 from .observe import Observer
+from .paired import PairedRunner
 from .ramp import doubling
 from .ramp import validate_load_spec as _validate
 from .step import LoadPoint, StepSettings, violates
@@ -67,37 +68,100 @@ def measure(
     gives input tensors (a mapping name -> array, a list of them, or a file path).
     Raises ConfigError / MeasurementError / ServerDiedError.
     """
+    current, _ = _measure(endpoints, model, None, version, load, slo, is_alive, progress, data)
+    return current
+
+
+def measure_paired(
+    endpoints: Endpoints,
+    model: str,
+    baseline_model: str,
+    version: str | None,
+    load: LoadSpec,
+    slo: SLO | None = None,
+    *,
+    is_alive: Callable[[], bool] | None = None,
+    progress: Progress | None = None,
+    data: Any = None,
+) -> tuple[Measurement, Measurement]:
+    """Measure `model` and `baseline_model` (the baseline build's copy, loaded beside it) in
+    alternation at every load point (load/paired.py); returns (current, baseline). The ramp's
+    decisions (auto, capacity) follow the current model."""
+    current, baseline = _measure(
+        endpoints, model, baseline_model, version, load, slo, is_alive, progress, data
+    )
+    assert baseline is not None
+    return current, baseline
+
+
+def _measure(
+    endpoints: Endpoints,
+    model: str,
+    baseline_model: str | None,
+    version: str | None,
+    load: LoadSpec,
+    slo: SLO | None,
+    is_alive: Callable[[], bool] | None,
+    progress: Progress | None,
+    data: Any,
+) -> tuple[Measurement, Measurement | None]:
     validate_load_spec(load)
     started = time.monotonic()
     alive = is_alive if is_alive is not None else (lambda: control.server_live(endpoints.http))
-    observer = Observer(endpoints, model, version)
-    driver: Driver | None = None
+    observers = [Observer(endpoints, model, version)]
+    drivers: list[Driver] = []
+    paired: PairedRunner | None = None
     try:
-        driver = make_driver(endpoints, model, version, load, observer, alive, data)
-        ramp = Ramp(driver.run_step, load, slo, progress)
+        drivers.append(make_driver(endpoints, model, version, load, observers[0], alive, data))
+        run: StepRunner = drivers[0].run_step
+        if baseline_model is not None:
+            observers.append(Observer(endpoints, baseline_model, version))
+            drivers.append(
+                make_driver(endpoints, baseline_model, version, load, observers[1], alive, data)
+            )
+            paired = PairedRunner(drivers[0], drivers[1])
+            run = paired.run_step
+        ramp = Ramp(run, load, slo, progress)
         steps, capacity, notes = ramp.run()
-        notes.extend(driver.notes)
-        if observer.failures:
+        for driver in drivers:
+            notes.extend(driver.notes)
+        failures = [f for o in observers for f in o.failures]
+        if failures:
             notes.append(
-                f"{len(observer.failures)} statistics read(s) failed, those windows have no "
-                f"server split: {observer.failures[0]}"
+                f"{len(failures)} statistics read(s) failed, those windows have no "
+                f"server split: {failures[0]}"
             )
     finally:
-        if driver is not None:
+        for driver in drivers:
             driver.close()
-        observer.close()
-    extra: dict[str, Any] = {"driver": driver.name if driver else load.driver}
+        for observer in observers:
+            observer.close()
+    extra: dict[str, Any] = {"driver": drivers[0].name if drivers else load.driver}
     if ramp.probes:
         extra["probes"] = tuple(ramp.probes)
-    return Measurement(
+    elapsed = time.monotonic() - started
+    current = Measurement(
         model=model,
         version=version,
         steps=tuple(steps),
-        duration_s=time.monotonic() - started,
+        duration_s=elapsed,
         capacity=capacity,
         notes=tuple(dict.fromkeys(notes)),  # keep order, drop repeats
         extra=extra,
     )
+    if paired is None or baseline_model is None:
+        return current, None
+    # Capacity is searched on the current model only: the baseline has none to compare.
+    by_point = {s.load_point: s for s in paired.baseline_steps}
+    order = [s.load_point for s in steps if s.load_point in by_point]
+    baseline = Measurement(
+        model=baseline_model,
+        version=version,
+        steps=tuple(by_point[p] for p in order),
+        duration_s=elapsed,
+        extra={"driver": extra["driver"]},
+    )
+    return current, baseline
 
 
 def make_driver(

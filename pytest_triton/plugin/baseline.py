@@ -27,6 +27,7 @@ from .state import STATE_KEY
 if TYPE_CHECKING:
     # The baseline core loads when a session has triton tests (see _session), so that a suite
     # without any pays nothing for it at start-up.
+    from pytest_triton.baseline.build import BaselineBuild
     from pytest_triton.baseline.gate import GateSettings
     from pytest_triton.baseline.session import BaselineSession
     from pytest_triton.interrupt import GracefulInterrupt  # noqa: F401 (named in a string below)
@@ -105,6 +106,20 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
         "0.02",
     ),
     Option(
+        "triton_baseline_build",
+        "model repository of the build to compare against (e.g. a git worktree of the target "
+        "branch): each measured model it has is loaded beside the current one and measured in "
+        "turn with it, and the verdict compares the two instead of the stored baseline",
+        "path",
+    ),
+    Option(
+        "triton_paired_noise",
+        "relative spread each build's copy adds beyond what its windows show in a paired "
+        "comparison (default 0.01, measured with identical copies; 0 trusts the windows alone)",
+        "string",
+        "0.01",
+    ),
+    Option(
         "triton_checkpoint_dir",
         "where measurements are checkpointed as tests complete (default: "
         "<rootdir>/.triton-checkpoints; 'off' disables)",
@@ -168,6 +183,8 @@ def _settings(config: pytest.Config) -> GateSettings:
                 or 0.0,
             ).with_overrides(tolerances),
             force=bool(get_option(config, "triton_baseline_force")),
+            paired_noise=parse_tolerance("paired noise", get_option(config, "triton_paired_noise"))
+            or 0.0,
             keep_sessions=_keep_sessions(get_option(config, "triton_baseline_sessions")),
         )
     except ConfigError as exc:
@@ -211,16 +228,36 @@ def _session(config: pytest.Config) -> BaselineSession:
         from pytest_triton.baseline.store import BaselineStore
 
         root = get_option(config, "triton_baseline_dir") or config.rootpath / "triton-baselines"
+        settings = _settings(config)
         bsession = BaselineSession(
-            _settings(config),
+            settings,
             BaselineStore(Path(root), config.rootpath),
             None,  # opened at collection, only when there are triton tests
             get_option(config, "triton_model_repository"),
             gpu_selection=_gpu_selection(config),
             plugin_version=__version__,
+            build=_baseline_build(config, settings),
         )
         config.stash[SESSION_KEY] = bsession
     return bsession
+
+
+def _baseline_build(config: pytest.Config, settings: GateSettings) -> BaselineBuild | None:
+    from pytest_triton.baseline.build import BaselineBuild
+    from pytest_triton.baseline.gate import Mode
+
+    path = get_option(config, "triton_baseline_build")
+    if path is None:
+        return None
+    if settings.mode is not Mode.COMPARE:
+        raise pytest.UsageError(
+            f"--triton-baseline-build compares with another build; it has no use with "
+            f"--triton-baseline={settings.mode.value} (drop one of them)"
+        )
+    try:
+        return BaselineBuild(Path(path))
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _gpu_selection(config: pytest.Config) -> str:
@@ -354,6 +391,8 @@ def _attach(item: pytest.Item, handle: Triton, bsession: BaselineSession) -> Non
     """Resume and Ctrl-C need to see each measurement start and each step finish."""
     interrupt = item.config.stash.get(INTERRUPT_KEY, None)
 
+    build = bsession.build
+
     def reuse(spec: Any, load: Any, effective: dict[str, Any]) -> Any:
         occurrence = 1 + sum(r.model.name == spec.name for r in handle.recorded)
         return bsession.before_measure(
@@ -364,6 +403,13 @@ def _attach(item: pytest.Item, handle: Triton, bsession: BaselineSession) -> Non
             load,
             handle.slo,
             effective,
+            # a paired comparison needs both builds measured now, side by side
+            reusable=build is None or not build.has(spec.name),
+        )
+
+    if build is not None:
+        handle.baseline_copy = lambda spec: (
+            build.load(handle.controller, spec) if build.has(spec.name) else None
         )
 
     def on_step(step: Any) -> None:
@@ -426,6 +472,7 @@ def _judge(
             j.recorded.effective_config,
             j.recorded.measurement,
             slo_passed=j.passed,
+            paired=j.recorded.paired,
         )
         for j in judged
     ]

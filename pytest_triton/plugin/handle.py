@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_triton.errors import ConfigError
-from pytest_triton.outcome import Recorded
+from pytest_triton.outcome import Paired, Recorded
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.server.base import Endpoints, Server
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
@@ -14,6 +14,9 @@ from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 from .loadspec import build_load_spec
 
 if TYPE_CHECKING:
+    from pytest_triton.baseline.build import BuildCopy
+    from pytest_triton.models import ModelController
+
     from .models_cache import ModelCache
 
 
@@ -46,11 +49,19 @@ class Triton:
         # after the current step, and save what was measured).
         self.reuse: Callable[[ModelSpec, LoadSpec, dict[str, Any]], Measurement | None] | None
         self.reuse = None
+        # Set by the baseline plugin with --triton-baseline-build: the baseline build's copy of
+        # a model, loaded beside it, or None when that build has no such model.
+        self.baseline_copy: Callable[[ModelSpec], BuildCopy | None] | None = None
         self.step_listeners: list[Callable[[StepResult], None]] = []
 
     @property
     def endpoints(self) -> Endpoints:
         return self.server.endpoints
+
+    @property
+    def controller(self) -> ModelController:
+        """Loads and unloads models on the session's server."""
+        return self._models.controller
 
     @property
     def model(self) -> ModelSpec | None:
@@ -69,6 +80,9 @@ class Triton:
         if reused is not None:
             self.recorded.append(Recorded(reused, spec, load_spec, self.slo, effective))
             return reused
+        copy = self.baseline_copy(spec) if self.baseline_copy is not None else None
+        if copy is not None:
+            return self._measure_paired(spec, load_spec, effective, copy)
         from pytest_triton.load.engine import measure
 
         measurement = measure(
@@ -82,6 +96,26 @@ class Triton:
         )
         self.recorded.append(Recorded(measurement, spec, load_spec, self.slo, effective))
         return measurement
+
+    def _measure_paired(
+        self, spec: ModelSpec, load_spec: LoadSpec, effective: dict[str, Any], copy: BuildCopy
+    ) -> Measurement:
+        """Current and baseline build in turn (load/paired.py)."""
+        from pytest_triton.load.engine import measure_paired
+
+        current, baseline = measure_paired(
+            self.server.endpoints,
+            spec.name,
+            copy.name,
+            spec.version,
+            load_spec,
+            self.slo,
+            is_alive=self.server.is_alive,
+            progress=self._on_step,
+        )
+        paired = Paired(baseline, copy)
+        self.recorded.append(Recorded(current, spec, load_spec, self.slo, effective, paired))
+        return current
 
     def _on_step(self, step: StepResult) -> None:
         if self._progress is not None:

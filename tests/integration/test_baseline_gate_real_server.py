@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +69,51 @@ def test_record_then_catch_a_real_slowdown(tmp_path: Path) -> None:
     assert "c1 p50" in out and "REGRESSION" in out and "mostly compute" in out
     assert "FAIL test_tiny.py::test_tiny_meets_its_slo [tiny] REGRESSED" in out
     assert json.loads(path.read_text()) == data  # compare never writes
+
+
+def _baseline_build(tmp_path: Path, extra_ms: str | None) -> Path:
+    """The example models as another build would have them; `extra_ms` writes tiny's sleep
+    into its code (None: the very same files)."""
+    build = tmp_path / "base"
+    shutil.copytree(
+        REPO_ROOT / "example_suite" / "model_repository",
+        build,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    if extra_ms is not None:
+        model = build / "tiny" / "1" / "model.py"
+        code = re.sub(
+            r"^EXTRA_S = .*$", f"EXTRA_S = {extra_ms} / 1000.0", model.read_text(), flags=re.M
+        )
+        model.write_text(code)
+    return build
+
+
+def test_paired_with_the_baseline_build_on_one_server(tmp_path: Path) -> None:
+    # No stored baseline anywhere: the baseline build is measured in turn with this one.
+    same = _run(
+        tmp_path,
+        f"--triton-baseline-build={_baseline_build(tmp_path, None)}",
+        "-o",
+        "triton_window=0.5",
+    )
+    out = same.stdout
+    assert same.returncode == 0, out + same.stderr
+    assert "ok   test_tiny.py::test_tiny_meets_its_slo [tiny] compared:" in out
+    assert not (tmp_path / "baselines").exists()
+
+    # This build sleeps 6 ms a request where the baseline build's code sleeps none.
+    shutil.rmtree(tmp_path / "base")
+    slow = _run(
+        tmp_path,
+        f"--triton-baseline-build={_baseline_build(tmp_path, '0')}",
+        "-o",
+        "triton_window=0.5",
+        extra_ms="6",
+    )
+    out = slow.stdout
+    assert slow.returncode == 1, out + slow.stderr
+    assert "performance regression against the baseline build of 'tiny'" in out
+    assert "c1 p50" in out and "REGRESSION" in out and "mostly compute" in out
+    assert "changed: 1/model.py changed" in out
+    assert "FAIL test_tiny.py::test_tiny_meets_its_slo [tiny] REGRESSED" in out

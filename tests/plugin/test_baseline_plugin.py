@@ -225,6 +225,12 @@ def test_bad_options_are_usage_errors(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--triton-run-noise", "lots")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*run noise*'lots' is not a percentage*"])
+    result = suite.runpytest("--triton-baseline-build", "no/such/dir")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--triton-baseline-build *no/such/dir is not a directory*"])
+    result = suite.runpytest("--triton-baseline-build", "models", "--triton-baseline=update")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no use with --triton-baseline=update (drop one of them)*"])
 
 
 def test_two_tests_on_one_file_stop_the_run(suite: pytest.Pytester) -> None:

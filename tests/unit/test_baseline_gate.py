@@ -8,7 +8,14 @@ from pathlib import Path
 from baseline_factories import fingerprint, measurement_from_latencies, scaled
 
 from pytest_triton.baseline.fingerprint import MatchPolicy
-from pytest_triton.baseline.gate import Candidate, GateSettings, Mode, Status, gate_test
+from pytest_triton.baseline.gate import (
+    Candidate,
+    GateSettings,
+    Mode,
+    PairedBaseline,
+    Status,
+    gate_test,
+)
 from pytest_triton.baseline.model_identity import ModelFiles, Subject
 from pytest_triton.baseline.store import BaselineStore
 from pytest_triton.verdict import MachineLoad
@@ -239,3 +246,48 @@ def test_a_changed_model_or_a_moved_session_starts_the_sessions_over(tmp_path: P
         store, TEST_ID, fingerprint(), [_candidate()], GateSettings(Mode.UPDATE, keep_sessions=1)
     )
     assert _sessions(store) == []
+
+
+def _paired(measurement: object = BASE, files: str = "a") -> PairedBaseline:
+    subject = Subject(
+        "tiny",
+        None,
+        ModelFiles(f"d-{files}", {"1/model.py": files}),
+        {"instance_group": [{"count": 1}]},
+        {"concurrency": [4]},
+    )
+    return PairedBaseline(measurement, subject, "/ci/base/model_repository")  # type: ignore[arg-type]
+
+
+def test_paired_candidates_are_judged_against_the_baseline_build_without_a_file(
+    tmp_path: Path,
+) -> None:
+    store = BaselineStore(tmp_path)
+    slow = _candidate(scaled(BASE, 1.3), paired=_paired(files="b"))
+    plain = Candidate("other", SUBJECT, BASE)
+    gate = gate_test(store, TEST_ID, fingerprint(), [slow, plain], COMPARE)
+    paired, stored = gate.judgements
+    assert paired.status is Status.REGRESSED and paired.failed
+    assert "against the baseline build of 'tiny' (/ci/base/model_repository)" in paired.message
+    # what differs between the two builds is named, as for a stored baseline
+    assert "1/model.py changed" in paired.message
+    assert "instance_group" in paired.message and "1 → 2" in paired.message
+    # a model the baseline build lacks falls back to the stored baseline (none here)
+    assert stored.key == "other" and stored.status is Status.NO_BASELINE
+    assert not any(tmp_path.iterdir())  # compare never writes
+
+    same = gate_test(store, TEST_ID, fingerprint(), [_candidate(paired=_paired())], COMPARE)
+    assert same.judgements[0].status is Status.COMPARED and not same.failed
+
+
+def test_paired_noise_replaces_the_run_noise(tmp_path: Path) -> None:
+    # 12% slower: beyond the 5% tolerance with the default 1% paired noise; on a machine
+    # where copies differ by 4% the interval reaches back inside it.
+    store = BaselineStore(tmp_path)
+    candidate = _candidate(scaled(BASE, 1.12), paired=_paired())
+    paired = gate_test(store, TEST_ID, fingerprint(), [candidate], COMPARE)
+    assert paired.judgements[0].status is Status.REGRESSED
+    wide = GateSettings(Mode.COMPARE, paired_noise=0.04)
+    assert gate_test(store, TEST_ID, fingerprint(), [candidate], wide).judgements[0].status is (
+        Status.COMPARED
+    )

@@ -1,0 +1,91 @@
+"""Paired steps: baseline and current build in turn, each side's blocks pooled into one step."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_triton.load.engine import Ramp
+from pytest_triton.load.paired import PairedRunner, pool
+from pytest_triton.load.step import LoadPoint, StepSettings
+from pytest_triton.result import ServerSplit, StepResult, WindowSample
+from pytest_triton.spec import LoadSpec
+
+
+def _window(latency_ms: float, throughput: float, seconds: float = 1.0) -> WindowSample:
+    requests = int(throughput * seconds)
+    split = ServerSplit(queue_us=100.0, compute_infer_us=latency_ms * 900, requests=requests)
+    return WindowSample(
+        seconds, requests, 0, throughput, latency_ms, latency_ms, latency_ms, latency_ms,
+        latency_ms, split,
+    )  # fmt: skip
+
+
+def _step(point: LoadPoint, latency_ms: float, windows: int, warmup: int = 0) -> StepResult:
+    throughput = (point.concurrency or 1) * 1000.0 / latency_ms
+    road = [_window(latency_ms * 3, throughput / 3)] * warmup  # before stability: not pooled
+    measured = [_window(latency_ms, throughput)] * windows
+    requests = sum(w.requests for w in measured)
+    return StepResult(
+        point.concurrency, None, tuple(road + measured), True, throughput, latency_ms,
+        latency_ms, latency_ms, latency_ms, latency_ms, requests, 0,
+        ServerSplit(queue_us=100.0, compute_infer_us=latency_ms * 900, requests=requests),
+        measured_windows=windows,
+    )  # fmt: skip
+
+
+class FakeDriver:
+    """A build whose every request takes `latency_ms`; logs what it was asked to run."""
+
+    name = "fake"
+
+    def __init__(self, label: str, latency_ms: float, log: list[tuple[str, str, int, bool]]):
+        self.label, self.latency_ms, self.log = label, latency_ms, log
+        self.notes: list[str] = []
+
+    def run_step(self, point: LoadPoint, settings: StepSettings) -> StepResult:
+        self.log.append((self.label, point.label, settings.measured_windows, settings.probe))
+        windows = 1 if settings.probe else settings.measured_windows
+        return _step(point, self.latency_ms, windows, warmup=0 if settings.probe else 2)
+
+    def close(self) -> None:
+        pass
+
+
+def test_each_step_alternates_the_builds_and_pools_each_side() -> None:
+    log: list[tuple[str, str, int, bool]] = []
+    runner = PairedRunner(FakeDriver("C", 5.0, log), FakeDriver("B", 4.0, log))
+    steps, _, _ = Ramp(
+        runner.run_step, LoadSpec(concurrency=(1, 4), measured_windows=5), None
+    ).run()
+    # baseline, current, current, baseline at every load point: a drift linear in time
+    # weighs both sides alike; each block has half the step's windows (at least 3)
+    assert [(b, p) for b, p, _, _ in log] == [
+        ("B", "c1"), ("C", "c1"), ("C", "c1"), ("B", "c1"),
+        ("B", "c4"), ("C", "c4"), ("C", "c4"), ("B", "c4"),
+    ]  # fmt: skip
+    assert {n for _, _, n, _ in log} == {3}
+    # the ramp (and the SLO, the reports) see the current build; the baseline's are kept
+    assert [s.p50_ms for s in steps] == [5.0, 5.0]
+    assert [(s.load_point, s.p50_ms) for s in runner.baseline_steps] == [("c1", 4.0), ("c4", 4.0)]
+    # only the blocks' measured windows are pooled, not their road to stability
+    assert all(len(s.windows) == s.measured_windows == 6 for s in steps)
+
+
+def test_probes_are_not_paired() -> None:
+    log: list[tuple[str, str, int, bool]] = []
+    runner = PairedRunner(FakeDriver("C", 5.0, log), FakeDriver("B", 4.0, log))
+    runner.run_step(LoadPoint(2), StepSettings.from_load(LoadSpec(), None).as_probe())
+    assert [(b, probe) for b, _, _, probe in log] == [("C", True)]
+    assert runner.baseline_steps == []
+
+
+def test_pool_weighs_blocks_by_what_they_served() -> None:
+    point = LoadPoint(1)
+    fast, slow = _step(point, 2.0, 3), _step(point, 4.0, 3)  # 500/s and 250/s
+    pooled = pool([fast, slow])
+    assert pooled.requests == fast.requests + slow.requests
+    assert pooled.throughput == pytest.approx(375.0)  # over equal time
+    # a request-weighted latency: the fast block served twice as many requests
+    assert pooled.p50_ms == pytest.approx((2.0 * 1500 + 4.0 * 750) / 2250)
+    assert pooled.server.requests == pooled.requests
+    assert pooled.stable and pooled.load_point == "c1"
