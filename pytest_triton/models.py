@@ -105,12 +105,7 @@ class ModelController:
                 "parameters": {"config": json.dumps(effective_config(base, spec.config, spec.name))}
             }
         self._post_load(spec, body)
-        if not self.is_ready(spec.name, spec.version):
-            raise ModelLoadError(
-                f"model {spec.name!r} version {spec.version or 'latest'} is not ready after "
-                "loading; check the model's version directories" + _tail(self._log_tail())
-            )
-        return self.config(spec.name)
+        return self._ready_config(spec)
 
     def load_files(
         self,
@@ -129,12 +124,7 @@ class ModelController:
             {f"file:{rel}": base64.b64encode(data).decode("ascii") for rel, data in files.items()}
         )
         self._post_load(spec, {"parameters": parameters})
-        if not self.is_ready(spec.name, spec.version):
-            raise ModelLoadError(
-                f"model {spec.name!r} loaded from files is not ready; check its version "
-                "directories" + _tail(self._log_tail())
-            )
-        return self.config(spec.name)
+        return self._ready_config(spec)
 
     def unload(self, name: str) -> None:
         self._request("POST", f"/v2/repository/models/{_q(name)}/unload", {}, timeout_s=60.0)
@@ -157,6 +147,15 @@ class ModelController:
             return False
 
     # -- internals ---------------------------------------------------------------------------
+    def _ready_config(self, spec: ModelSpec) -> dict[str, Any]:
+        """The config of a model just loaded, once it is ready to serve."""
+        if not self.is_ready(spec.name, spec.version):
+            raise ModelLoadError(
+                f"model {spec.name!r} version {spec.version or 'latest'} is not ready after "
+                "loading; check the model's version directories" + _tail(self._log_tail())
+            )
+        return self.config(spec.name)
+
     def _check_in_repository(self, name: str) -> None:
         available = self.available_models()
         if self._repository is not None and self._repository.is_dir() and name not in available:

@@ -6,6 +6,7 @@ values so they can be compared, stored in baselines and used as cache keys.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,11 @@ class ModelSpec:
     version: str | None = None
     config: Mapping[str, Any] = field(default_factory=frozen_mapping)
     load_timeout_s: float = 120.0
+
+    def load_key(self) -> str:
+        """What makes two loads of this model the same: the version and the config override
+        (Triton serves one config per model name, so another override means a reload)."""
+        return json.dumps({"v": self.version, "c": dict(self.config)}, sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)

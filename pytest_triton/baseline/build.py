@@ -10,12 +10,12 @@ for local, docker and remote servers alike and never touches the user's reposito
 
 from __future__ import annotations
 
-import json
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_triton.baseline.model_identity import ModelFiles, hash_model_dir, model_files
+from pytest_triton.baseline.model_identity import ModelFiles, files_digest, model_files
 from pytest_triton.errors import ConfigError
 from pytest_triton.models import ModelController, effective_config, read_repository_config
 from pytest_triton.spec import ModelSpec
@@ -51,7 +51,7 @@ class BaselineBuild:
     def load(self, controller: ModelController, spec: ModelSpec) -> BuildCopy:
         """Load the baseline build's `spec.name` with `spec`'s override (once per override)."""
         name = spec.name + SUFFIX
-        key = json.dumps({"v": spec.version, "c": dict(spec.config)}, sort_keys=True, default=str)
+        key = spec.load_key()
         loaded = self._loaded.get(name)
         if loaded is not None and loaded[0] == key and controller.is_ready(name):
             return loaded[1]
@@ -63,15 +63,15 @@ class BaselineBuild:
                 f"the baseline build's model {spec.name!r} ({directory}) has no config.pbtxt: "
                 "a copy loaded from files needs its config; add one to compare with it"
             )
-        files = {
-            rel: path.read_bytes() for rel, path in model_files(directory) if rel != "config.pbtxt"
-        }
+        # Read once: the same bytes are hashed (what the comparison names as changed) and sent.
+        contents = {rel: path.read_bytes() for rel, path in model_files(directory)}
         served = controller.load_files(
             ModelSpec(name, spec.version, spec.config, spec.load_timeout_s),
             effective_config(base, spec.config, name),
-            files,
+            {rel: data for rel, data in contents.items() if rel != "config.pbtxt"},
         )
-        copy = BuildCopy(name, self.repository, hash_model_dir(directory), _renamed(served, spec))
+        hashes = {rel: hashlib.sha256(data).hexdigest() for rel, data in contents.items()}
+        copy = BuildCopy(name, self.repository, files_digest(hashes), _renamed(served, spec))
         self._loaded[name] = (key, copy)
         return copy
 

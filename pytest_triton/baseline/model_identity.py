@@ -57,7 +57,11 @@ def hash_model_dir(directory: Path) -> ModelFiles:
     The overall digest covers relative paths as well as contents, so a renamed or moved file
     changes it; symlinks are followed because model repositories often link large weights.
     """
-    files = {rel: sha256_file(path) for rel, path in model_files(directory)}
+    return files_digest({rel: sha256_file(path) for rel, path in model_files(directory)})
+
+
+def files_digest(files: Mapping[str, str]) -> ModelFiles:
+    """ModelFiles from the sha256 of each file (relative posix path -> hex digest)."""
     if not files:
         return ModelFiles()
     overall = hashlib.sha256()

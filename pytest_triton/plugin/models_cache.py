@@ -7,15 +7,10 @@ per model name).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pytest_triton.models import ModelController
 from pytest_triton.spec import ModelSpec
-
-
-def _key(spec: ModelSpec) -> str:
-    return json.dumps({"v": spec.version, "c": dict(spec.config)}, sort_keys=True, default=str)
 
 
 class ModelCache:
@@ -25,7 +20,7 @@ class ModelCache:
 
     def ensure(self, spec: ModelSpec) -> dict[str, Any]:
         """Load `spec` unless exactly it is already loaded; returns the effective config."""
-        key = _key(spec)
+        key = spec.load_key()
         current = self._loaded.get(spec.name)
         if current is not None and current[0] == key and self.controller.is_ready(spec.name):
             return current[1]
