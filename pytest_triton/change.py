@@ -38,6 +38,14 @@ degrees of freedom t is 4.3: replayed on the trust benchmark's runs, the gate th
 (PRIOR_SESSIONS·run_noise² + (K-1)·observed²) / (PRIOR_SESSIONS + K-1), with that many degrees
 of freedom in the Welch-Satterthwaite sum. It only ever widens: a handful of agreeing sessions
 is too little to claim a quieter machine than the default.
+
+Paired with the baseline build (pytest_triton.load.paired), the samples are not windows but
+pairs of blocks, one of each build measured one after the other: the log of each pair's
+current/baseline ratio is one sample of the change, and the interval is a t-interval on their
+mean with k-1 degrees of freedom, plus `pair_noise` (the relative SD a copy of a model adds as
+a whole, e.g. where its python stub landed) on each side as a known variance. Windows would be
+the wrong unit there: a block's windows share a state that some load points keep for the whole
+block (a dynamic batcher's rhythm), so their spread says nothing about the next block's.
 """
 
 from __future__ import annotations
@@ -136,6 +144,34 @@ def relative_change(
         df = math.inf
     t = t_quantile(0.5 + confidence / 2.0, df)
     return Change(ratio, ratio * math.exp(-t * se), ratio * math.exp(t * se), df, confidence, k)
+
+
+def paired_change(
+    baseline_point: float,
+    current_point: float,
+    pair_ratios: Sequence[float],
+    confidence: float = 0.95,
+    pair_noise: float = 0.0,
+) -> Change | None:
+    """The interval from block pairs measured in turn (module docstring): `pair_ratios` are each
+    pair's current/baseline value. None when it cannot be bounded: fewer than 2 pairs, or a
+    value that is not positive."""
+    if len(pair_ratios) < 2 or baseline_point <= 0 or current_point <= 0:
+        return None
+    if not all(math.isfinite(r) and r > 0 for r in pair_ratios):
+        return None
+    k = len(pair_ratios)
+    v_pairs = _mean_var([math.log(r) for r in pair_ratios])[1] / k
+    se = math.sqrt(v_pairs + 2.0 * pair_noise * pair_noise)
+    ratio = current_point / baseline_point
+    if se == 0.0:
+        return Change(ratio, ratio, ratio, math.inf, confidence)
+    # Welch-Satterthwaite again: the known noise term widens without lowering the df.
+    df = se**4 / (v_pairs * v_pairs / (k - 1)) if v_pairs > 0 else math.inf
+    if df > 1e6:
+        df = math.inf
+    t = t_quantile(0.5 + confidence / 2.0, df)
+    return Change(ratio, ratio * math.exp(-t * se), ratio * math.exp(t * se), df, confidence)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pytest_triton.result import Measurement
+from pytest_triton.result import BlockPair, Measurement
 from pytest_triton.slo import SLOCheck
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 
@@ -19,6 +20,7 @@ class Paired:
 
     measurement: Measurement
     copy: BuildCopy
+    pairs: Mapping[str, tuple[BlockPair, ...]]  # load point -> its block pairs, in time order
 
 
 @dataclass

@@ -99,6 +99,15 @@ class StepResult:
         return float(getattr(self, f"{stat}_ms"))
 
 
+@dataclass(frozen=True)
+class BlockPair:
+    """With --triton-baseline-build: a block of the baseline build's copy and one of the current
+    model at one load point, measured one after the other (pytest_triton.load.paired)."""
+
+    baseline: StepResult
+    current: StepResult
+
+
 def metric_value(sample: StepResult | WindowSample, metric: str) -> float:
     """A gated metric by name, of a step or of one of its windows: 'throughput', or a latency
     statistic (avg, p50, p90, p95, p99) in ms."""

@@ -7,18 +7,21 @@ failing, because a gate that fails on maybe is a gate people learn to ignore.
 
 Steps are matched by load point (c4 = concurrency 4, r100 = 100 infer/s). The message a failing
 test shows is a table plus attribution (did the server queue, compute, or the client side move?)
-built from the per-window server split both sides recorded.
+built from the per-window server split both sides recorded. Paired with the baseline build
+(pytest_triton.load.paired), a step's spread comes from its block pairs instead of its windows,
+and every row that is not ok lists its pairs' changes.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from pytest_triton.change import Change, relative_change
-from pytest_triton.result import Measurement, StepResult, metric_value
+from pytest_triton.change import Change, paired_change, relative_change
+from pytest_triton.result import BlockPair, Measurement, StepResult, metric_value
 from pytest_triton.tolerance import METRICS, Direction, MetricDef, Tolerances
 
 
@@ -67,6 +70,7 @@ class Verdict:
     notes: tuple[str, ...] = ()  # what changed in the subject, steps only on one side
     warnings: tuple[str, ...] = ()  # metrics not gated, inconclusive ones, unstable steps
     confidence: float = 0.95
+    pairs: tuple[str, ...] = ()  # paired: each row not ok, with its block pairs' changes
 
     def _with(self, outcome: Outcome) -> tuple[Row, ...]:
         return tuple(r for r in self.rows if r.outcome is outcome)
@@ -120,6 +124,9 @@ class Verdict:
         if self.attribution:
             lines.append("")
             lines.extend(f"where: {a}" for a in self.attribution)
+        if self.pairs:
+            lines.append("")
+            lines.extend(f"pairs: {p}" for p in self.pairs)
         if self.notes:
             lines.append("")
             lines.extend(f"changed: {n}" for n in self.notes)
@@ -188,6 +195,7 @@ def _row(
     tolerances: Tolerances,
     shortfall: str = "",
     earlier: Sequence[Mapping[str, Any]] = (),
+    pair_ratios: Sequence[float] | None = None,
 ) -> Row:
     if shortfall:
         return Row(
@@ -200,18 +208,25 @@ def _row(
             Outcome.NOT_GATED,
             shortfall,
         )
-    change = relative_change(
-        base_value,
-        cur_value,
-        base_samples,
-        cur_samples,
-        tolerances.confidence,
-        tolerances.run_noise,
-        _earlier_values(earlier, step_name, metric.name),
-    )
+    if pair_ratios is not None:
+        change = paired_change(
+            base_value, cur_value, pair_ratios, tolerances.confidence, tolerances.run_noise
+        )
+    else:
+        change = relative_change(
+            base_value,
+            cur_value,
+            base_samples,
+            cur_samples,
+            tolerances.confidence,
+            tolerances.run_noise,
+            _earlier_values(earlier, step_name, metric.name),
+        )
     if change is None:
         if base_value <= 0 or cur_value <= 0:
             reason = "no ratio of a zero value"
+        elif pair_ratios is not None:
+            reason = f"needs >= 2 block pairs with values to bound, had {len(pair_ratios)}"
         else:
             reason = (
                 f"needs >= 2 windows on each side to bound (baseline "
@@ -236,12 +251,23 @@ def _row(
     return Row(step_name, metric.name, base_value, cur_value, change, tolerance, outcome, reason)
 
 
+def _pair_ratios(pairs: Sequence[BlockPair], metric: str) -> list[float]:
+    """Each pair's current / baseline value of a metric (NaN where the baseline's is not
+    positive: paired_change then refuses to bound it)."""
+    ratios = []
+    for pair in pairs:
+        old = metric_value(pair.baseline, metric)
+        ratios.append(metric_value(pair.current, metric) / old if old > 0 else math.nan)
+    return ratios
+
+
 def _step_rows(
     base: StepResult,
     cur: StepResult,
     tolerances: Tolerances,
     warnings: list[str],
     earlier: Sequence[Mapping[str, Any]],
+    pairs: Sequence[BlockPair] | None = None,
 ) -> list[Row]:
     # Samples are the step's measured windows (the stable ones its aggregate is computed over),
     # not the road to stability before them: a warm-up trend is not run-to-run noise.
@@ -280,6 +306,7 @@ def _step_rows(
                 tolerances,
                 shortfall,
                 earlier,
+                None if pairs is None else _pair_ratios(pairs, name),
             )
         )
     return rows
@@ -405,12 +432,15 @@ def compare(
     baseline_load: MachineLoad | None = None,
     current_load: MachineLoad | None = None,
     earlier_sessions: Sequence[Mapping[str, Any]] = (),
+    pairs: Mapping[str, Sequence[BlockPair]] | None = None,
 ) -> Verdict:
     """Compare a measurement with its baseline, metric by metric, step by step.
 
     With the machine load of both runs, regressions measured on a busier machine are not
     trusted (see `_guard`). `earlier_sessions` are the baseline's earlier sessions (summaries,
-    pytest_triton.baseline.sessions): the baseline's values are then their mean with it."""
+    pytest_triton.baseline.sessions): the baseline's values are then their mean with it.
+    `pairs` (load point -> block pairs) come with a baseline measured in turn on the same
+    server: steps that have them are bounded by them (pytest_triton.change.paired_change)."""
     tolerances = tolerances or Tolerances()
     warnings: list[str] = []
     out_notes = list(notes)
@@ -418,12 +448,16 @@ def compare(
     # Probes are single-window looks an auto ramp takes while searching: never judged.
     base_steps = {s.load_point: s for s in baseline.steps if not s.probe}
     attributions: list[str] = []
+    pair_lines: list[str] = []
     for cur in (s for s in current.steps if not s.probe):
         base = base_steps.get(cur.load_point)
         if base is None:
             out_notes.append(f"{cur.load_point} has no baseline step (new load point)")
             continue
-        step_rows = _step_rows(base, cur, tolerances, warnings, earlier_sessions)
+        step_pairs = None if pairs is None else pairs.get(cur.load_point)
+        step_rows = _step_rows(base, cur, tolerances, warnings, earlier_sessions, step_pairs)
+        if step_pairs:
+            pair_lines.extend(_pairs_line(r, step_pairs) for r in step_rows if _moved(r))
         step_rows = _guard(
             cur.load_point, step_rows, baseline_load, current_load, tolerances, warnings
         )
@@ -438,10 +472,7 @@ def compare(
             warnings.append(
                 f"{cur.load_point} was client-bound: the load generator, not the server, limited it"
             )
-        if any(
-            r.outcome in (Outcome.REGRESSION, Outcome.IMPROVED, Outcome.INCONCLUSIVE)
-            for r in step_rows
-        ):
+        if any(_moved(r) for r in step_rows):
             attributions.append(_attribution(base, cur))
     current_points = {s.load_point for s in current.steps if not s.probe}
     for point in base_steps:
@@ -471,8 +502,26 @@ def compare(
                 f"{row.tolerance * 100:.0f}% tolerance; not failing on a maybe"
             )
     return Verdict(
-        tuple(rows), tuple(attributions), tuple(out_notes), tuple(warnings), tolerances.confidence
+        tuple(rows),
+        tuple(attributions),
+        tuple(out_notes),
+        tuple(warnings),
+        tolerances.confidence,
+        tuple(pair_lines),
     )
+
+
+def _moved(row: Row) -> bool:
+    return row.outcome in (Outcome.REGRESSION, Outcome.IMPROVED, Outcome.INCONCLUSIVE)
+
+
+def _pairs_line(row: Row, pairs: Sequence[BlockPair]) -> str:
+    """'c8 throughput: -1.8% +10.9% +10.9% -12.0% (4 pairs in time order)'."""
+    changes = " ".join(
+        f"{(r - 1.0) * 100.0:+.1f}%" if math.isfinite(r) else "n/a"
+        for r in _pair_ratios(pairs, row.metric)
+    )
+    return f"{row.name}: {changes} ({len(pairs)} pairs in time order)"
 
 
 # ---------------------------------------------------------------------------------------------

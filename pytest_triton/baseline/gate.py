@@ -32,7 +32,7 @@ from pytest_triton.baseline.store import (
     select,
 )
 from pytest_triton.errors import BaselineError, ConfigError
-from pytest_triton.result import Measurement
+from pytest_triton.result import BlockPair, Measurement
 from pytest_triton.tolerance import Tolerances
 from pytest_triton.verdict import MachineLoad, Verdict, compare
 
@@ -71,8 +71,9 @@ class GateSettings:
     # Sessions an update averages while nothing measured changed (pytest_triton.baseline.
     # sessions); 1 keeps only the latest.
     keep_sessions: int = DEFAULT_KEEP
-    # With --triton-baseline-build: the relative SD each build's copy adds beyond its windows
-    # when both are measured in turn on one server (stands in for the tolerances' run noise).
+    # With --triton-baseline-build: the relative SD each build's copy adds as a whole (beyond
+    # what its block pairs show) when both are measured in turn on one server (stands in for
+    # the tolerances' run noise).
     paired_noise: float = 0.01
 
 
@@ -83,6 +84,8 @@ class PairedBaseline:
     measurement: Measurement
     subject: Subject
     repository: str
+    # load point -> its (baseline, current) block pairs: the verdict's spread (load/paired.py)
+    pairs: Mapping[str, tuple[BlockPair, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -336,6 +339,7 @@ def _paired_mode(
         candidate.measurement,
         replace(tolerances, run_noise=noise),
         subject_changes(paired.subject, candidate.subject),
+        pairs=paired.pairs,
     )
     label = (
         f"the baseline build of {candidate.subject.model!r} ({paired.repository}), measured in "

@@ -226,6 +226,7 @@ class BaselineSession:
                     t.paired.measurement,
                     Subject(t.model.name, t.model.version, copy.files, copy.config, subject.load),
                     str(copy.repository),
+                    t.paired.pairs,
                 )
             candidates.append(
                 Candidate(

@@ -26,7 +26,7 @@ from .h2grpc import ConnectionLost, H2Connection
 from .http1 import Http1Connection
 from .observe import Observer, Snapshot, split_between
 from .pool import Pool, WorkerFailed
-from .step import LoadPoint, RawWindow, StepSettings, build_step
+from .step import STABLE_WINDOWS, LoadPoint, RawWindow, StepSettings, build_step
 from .worker import StepCommand, WindowRecord, WorkerConfig
 
 # A load loop using this share of a core or more was (close to) saturated: it could not have
@@ -241,6 +241,12 @@ class NativeDriver:
                     if settings.probe:
                         break
                     samples = [w.sample for w in windows]
+                    if not settings.until_stable and len(windows) >= settings.measured_windows:
+                        last = min(STABLE_WINDOWS, len(windows))
+                        stable = is_stable(
+                            samples, settings.stability_pct, settings.latency_stat, last
+                        )
+                        break
                     if len(windows) >= settings.measured_windows and is_stable(
                         samples, settings.stability_pct, settings.latency_stat
                     ):
@@ -259,8 +265,9 @@ class NativeDriver:
                 ) from None
             finally:
                 self._pool.stop()
-            if stable or settings.probe or retries >= settings.max_window_retries:
-                if not stable and not settings.probe:
+            done = stable or settings.probe or not settings.until_stable
+            if done or retries >= settings.max_window_retries:
+                if not done:
                     self.notes.append(
                         f"{point.label} did not stabilise: {settings.latency_stat} latency and "
                         f"throughput of the last 3 of {len(windows)} windows ({window_s:g} s) "

@@ -20,11 +20,12 @@ Modes:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pytest_triton.errors import MeasurementError
-from pytest_triton.result import Measurement, StepResult
+from pytest_triton.result import BlockPair, Measurement, StepResult
 from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import SLO, LoadSpec
 from pytest_triton.stats import plateaued
@@ -72,6 +73,15 @@ def measure(
     return current
 
 
+@dataclass(frozen=True)
+class PairedMeasurement:
+    """What measure_paired returns: both builds' steps, and each load point's block pairs."""
+
+    current: Measurement
+    baseline: Measurement
+    pairs: Mapping[str, tuple[BlockPair, ...]]  # load point -> its pairs, in time order
+
+
 def measure_paired(
     endpoints: Endpoints,
     model: str,
@@ -83,15 +93,15 @@ def measure_paired(
     is_alive: Callable[[], bool] | None = None,
     progress: Progress | None = None,
     data: Any = None,
-) -> tuple[Measurement, Measurement]:
+) -> PairedMeasurement:
     """Measure `model` and `baseline_model` (the baseline build's copy, loaded beside it) in
-    alternation at every load point (load/paired.py); returns (current, baseline). The ramp's
-    decisions (auto, capacity) follow the current model."""
-    current, baseline = _measure(
+    alternation at every load point (load/paired.py). The ramp's decisions (auto, capacity)
+    follow the current model."""
+    current, paired = _measure(
         endpoints, model, baseline_model, version, load, slo, is_alive, progress, data
     )
-    assert baseline is not None
-    return current, baseline
+    assert paired is not None
+    return PairedMeasurement(current, *paired)
 
 
 def _measure(
@@ -104,7 +114,7 @@ def _measure(
     is_alive: Callable[[], bool] | None,
     progress: Progress | None,
     data: Any,
-) -> tuple[Measurement, Measurement | None]:
+) -> tuple[Measurement, tuple[Measurement, dict[str, tuple[BlockPair, ...]]] | None]:
     validate_load_spec(load)
     started = time.monotonic()
     alive = is_alive if is_alive is not None else (lambda: control.server_live(endpoints.http))
@@ -161,7 +171,7 @@ def _measure(
         duration_s=elapsed,
         extra={"driver": extra["driver"]},
     )
-    return current, baseline
+    return current, (baseline, {p: paired.pairs[p] for p in order})
 
 
 def make_driver(

@@ -7,11 +7,24 @@ copies of the same model on one server, measured in alternation seconds apart, s
 machine's weather: in 8 sessions of identical copies their ratio moved 1-3 % (SD), see
 docs/baselines.md "Paired with the baseline build".
 
-Each step the ramp asks for becomes four blocks in the order baseline, current, current,
-baseline (a drift linear in time weighs both sides alike), each of half the step's measured
-windows (at least the 3 that stability is judged on). The current blocks pooled are the step the
-ramp, the SLO and the reports see; the baseline blocks pooled are its reference. Probes (the
-single-window looks of an `auto` ramp) are not paired: they are never judged.
+Each step the ramp asks for becomes eight short blocks in the order B C B C C B C B (B: the
+baseline build, C: the current one). Consecutive blocks form four pairs, each one baseline and
+one current block measured seconds apart, and the order weighs a drift linear in time alike on
+both sides (positions 1+3+6+8 = 2+4+5+7). The verdict bounds a change with the spread of the
+pairs' ratios (pytest_triton.change.paired_change), not with the spread of windows: windows of
+one block share its state, and some load points have states that last a block. Dynamic
+batching at concurrency 8 on 2 cores held anywhere from 3500 to 7500 infer/s for a whole
+block and something else in the next block of the same copy, while the windows of a block
+agreed within 5-10 %: windows taken as independent samples made that noise look like a
+regression (docs/baselines.md).
+
+A block is warm-up plus a fixed number of windows, max(2, ceil(measured_windows / 4)), without
+waiting for stability: each side gets at least the step's windows, and the pairs' spread, not a
+block's stability, says how far a figure can be trusted. The current blocks pooled are the step
+the ramp, the SLO and the reports see (stable when its last 3 windows agree, perf_analyzer's
+rule); the baseline blocks pooled are its reference. Probes (the single-window looks of an
+`auto` ramp) are not paired: they are never judged. The perf_analyzer driver ignores the fixed
+block length and waits for its own stability.
 """
 
 from __future__ import annotations
@@ -21,41 +34,56 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from pytest_triton.metrics import summarise
-from pytest_triton.result import StepResult
-from pytest_triton.stats import client_overhead_us, merge_splits
+from pytest_triton.result import BlockPair, StepResult
+from pytest_triton.stats import client_overhead_us, is_stable, merge_splits
 
 from .driver import Driver
 from .step import STABLE_WINDOWS, LoadPoint, StepSettings
 
-ORDER = "BCCB"  # B: baseline build, C: current build
+ORDER = "BCBCCBCB"  # B: baseline build, C: current build; consecutive blocks pair up
+MIN_BLOCK_WINDOWS = 2
+
+
+def block_windows(measured_windows: int) -> int:
+    """Windows per block: each side's four blocks hold at least the step's windows."""
+    return max(MIN_BLOCK_WINDOWS, math.ceil(measured_windows * 2 / len(ORDER)))
 
 
 class PairedRunner:
-    """A step runner (engine.StepRunner) over two drivers; keeps the baseline's steps."""
+    """A step runner (engine.StepRunner) over two drivers; keeps the baseline's steps and each
+    load point's block pairs."""
 
     def __init__(self, current: Driver, baseline: Driver) -> None:
         self._drivers = {"C": current, "B": baseline}
         self.baseline_steps: list[StepResult] = []
+        self.pairs: dict[str, tuple[BlockPair, ...]] = {}
 
     def run_step(self, point: LoadPoint, settings: StepSettings) -> StepResult:
         if settings.probe:
             return self._drivers["C"].run_step(point, settings)
-        half = max(STABLE_WINDOWS, math.ceil(settings.measured_windows / 2))
-        block = replace(settings, measured_windows=half)
-        blocks: dict[str, list[StepResult]] = {"B": [], "C": []}
-        for side in ORDER:
-            blocks[side].append(self._drivers[side].run_step(point, block))
-        self.baseline_steps.append(pool(blocks["B"]))
-        return pool(blocks["C"])
+        block = replace(
+            settings,
+            measured_windows=block_windows(settings.measured_windows),
+            until_stable=False,
+        )
+        blocks = [(side, self._drivers[side].run_step(point, block)) for side in ORDER]
+        pairs = []
+        for (side_a, a), (_, b) in zip(blocks[::2], blocks[1::2], strict=True):
+            pairs.append(BlockPair(a, b) if side_a == "B" else BlockPair(b, a))
+        self.pairs[point.label] = tuple(pairs)
+        self.baseline_steps.append(pool([p.baseline for p in pairs], settings))
+        return pool([s for side, s in blocks if side == "C"], settings)
 
 
-def pool(steps: Sequence[StepResult]) -> StepResult:
-    """One step from blocks measured at the same load point: their measured windows, and
-    aggregates weighted by what each block served.
+def pool(steps: Sequence[StepResult], settings: StepSettings) -> StepResult:
+    """One step from blocks measured at the same load point (in time order): their measured
+    windows, and aggregates weighted by what each block served. Stable when the last 3 of those
+    windows agree (perf_analyzer's rule, as for an unpaired step).
 
     Percentiles are the request-weighted mean of the blocks' percentiles (the blocks' raw
-    latencies are not kept); the gate bounds changes with the windows, not with these.
+    latencies are not kept); the gate bounds changes with the pairs, not with these.
     """
+
     first = steps[0]
     windows = tuple(w for s in steps for w in s.measured)
     requests = sum(s.requests for s in steps)
@@ -74,7 +102,7 @@ def pool(steps: Sequence[StepResult]) -> StepResult:
         concurrency=first.concurrency,
         request_rate=first.request_rate,
         windows=windows,
-        stable=all(s.stable for s in steps),
+        stable=is_stable(windows, settings.stability_pct, settings.latency_stat, STABLE_WINDOWS),
         throughput=(
             sum(s.throughput * t for s, t in zip(steps, seconds, strict=True)) / duration
             if duration > 0

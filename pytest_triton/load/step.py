@@ -44,6 +44,9 @@ class StepSettings:
     max_outstanding: int
     request_timeout_s: float
     probe: bool = False  # one short window, no stability: a quick look during an auto ramp
+    # False: exactly `measured_windows` windows after the warm-up, no waiting for stability. A
+    # paired block (load/paired.py) is one of several whose spread the verdict reads instead.
+    until_stable: bool = True
 
     @classmethod
     def from_load(cls, load: LoadSpec, slo: SLO | None) -> StepSettings:

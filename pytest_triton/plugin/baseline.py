@@ -114,8 +114,9 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "triton_paired_noise",
-        "relative spread each build's copy adds beyond what its windows show in a paired "
-        "comparison (default 0.01, measured with identical copies; 0 trusts the windows alone)",
+        "relative spread each build's copy adds as a whole in a paired comparison, beyond what "
+        "its block pairs show (default 0.01, measured with identical copies; 0 trusts the "
+        "pairs alone)",
         "string",
         "0.01",
     ),

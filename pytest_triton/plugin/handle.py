@@ -103,7 +103,7 @@ class Triton:
         """Current and baseline build in turn (load/paired.py)."""
         from pytest_triton.load.engine import measure_paired
 
-        current, baseline = measure_paired(
+        measured = measure_paired(
             self.server.endpoints,
             spec.name,
             copy.name,
@@ -113,9 +113,11 @@ class Triton:
             is_alive=self.server.is_alive,
             progress=self._on_step,
         )
-        paired = Paired(baseline, copy)
-        self.recorded.append(Recorded(current, spec, load_spec, self.slo, effective, paired))
-        return current
+        paired = Paired(measured.baseline, copy, measured.pairs)
+        self.recorded.append(
+            Recorded(measured.current, spec, load_spec, self.slo, effective, paired)
+        )
+        return measured.current
 
     def _on_step(self, step: StepResult) -> None:
         if self._progress is not None:

@@ -18,6 +18,7 @@ from pytest_triton.baseline.gate import (
 )
 from pytest_triton.baseline.model_identity import ModelFiles, Subject
 from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.result import BlockPair, Measurement
 from pytest_triton.verdict import MachineLoad
 
 TEST_ID = "tests/test_perf.py::test_tiny"
@@ -248,7 +249,9 @@ def test_a_changed_model_or_a_moved_session_starts_the_sessions_over(tmp_path: P
     assert _sessions(store) == []
 
 
-def _paired(measurement: object = BASE, files: str = "a") -> PairedBaseline:
+def _paired(current: Measurement = BASE, files: str = "a") -> PairedBaseline:
+    """The baseline build (BASE) measured in turn with `current`: four block pairs per step,
+    each a block of either (the pairs agree: the change is the same in all of them)."""
     subject = Subject(
         "tiny",
         None,
@@ -256,14 +259,16 @@ def _paired(measurement: object = BASE, files: str = "a") -> PairedBaseline:
         {"instance_group": [{"count": 1}]},
         {"concurrency": [4]},
     )
-    return PairedBaseline(measurement, subject, "/ci/base/model_repository")  # type: ignore[arg-type]
+    now = {s.load_point: s for s in current.steps}
+    pairs = {s.load_point: (BlockPair(s, now[s.load_point]),) * 4 for s in BASE.steps}
+    return PairedBaseline(BASE, subject, "/ci/base/model_repository", pairs)
 
 
 def test_paired_candidates_are_judged_against_the_baseline_build_without_a_file(
     tmp_path: Path,
 ) -> None:
     store = BaselineStore(tmp_path)
-    slow = _candidate(scaled(BASE, 1.3), paired=_paired(files="b"))
+    slow = _candidate(scaled(BASE, 1.3), paired=_paired(scaled(BASE, 1.3), files="b"))
     plain = Candidate("other", SUBJECT, BASE)
     gate = gate_test(store, TEST_ID, fingerprint(), [slow, plain], COMPARE)
     paired, stored = gate.judgements
@@ -284,7 +289,7 @@ def test_paired_noise_replaces_the_run_noise(tmp_path: Path) -> None:
     # 12% slower: beyond the 5% tolerance with the default 1% paired noise; on a machine
     # where copies differ by 4% the interval reaches back inside it.
     store = BaselineStore(tmp_path)
-    candidate = _candidate(scaled(BASE, 1.12), paired=_paired())
+    candidate = _candidate(scaled(BASE, 1.12), paired=_paired(scaled(BASE, 1.12)))
     paired = gate_test(store, TEST_ID, fingerprint(), [candidate], COMPARE)
     assert paired.judgements[0].status is Status.REGRESSED
     wide = GateSettings(Mode.COMPARE, paired_noise=0.04)

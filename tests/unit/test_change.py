@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_triton.change import relative_change, t_cdf, t_quantile
+from pytest_triton.change import paired_change, relative_change, t_cdf, t_quantile
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,25 @@ def test_agreeing_sessions_narrow_the_interval_and_spread_ones_widen_it() -> Non
     }
     assert width["agree"] < width["one"] < width["spread"]
     assert spread.df < agreeing.df  # an observed noise brings its few degrees of freedom
+
+
+def test_pairs_that_agree_bound_a_change_that_pairs_that_disagree_cannot() -> None:
+    """Paired with the baseline build: each pair's ratio is one sample of the change."""
+    agreeing = paired_change(10.0, 11.5, [1.14, 1.16, 1.15, 1.15], pair_noise=0.01)
+    assert agreeing is not None
+    assert agreeing.ratio == pytest.approx(1.15)
+    assert 1.05 < agreeing.low < 1.15 < agreeing.high < 1.25
+    assert agreeing.df > 3  # the known noise term adds no estimation error
+    # the same mean change from pairs that flip between two states: no bound on it
+    flipping = paired_change(10.0, 11.5, [1.45, 0.98, 1.22, 0.95], pair_noise=0.01)
+    assert flipping is not None and flipping.low < 1.0 < flipping.high
+
+
+def test_pair_noise_widens_and_too_few_pairs_give_no_interval() -> None:
+    quiet = paired_change(10.0, 10.0, [0.99, 1.01, 1.0], pair_noise=0.0)
+    noisy = paired_change(10.0, 10.0, [0.99, 1.01, 1.0], pair_noise=0.03)
+    assert quiet is not None and noisy is not None
+    assert noisy.high / noisy.low > quiet.high / quiet.low
+    assert paired_change(10.0, 10.0, [1.0]) is None  # no spread from one pair
+    assert paired_change(10.0, 10.0, [1.0, math.nan]) is None  # a block without requests
+    assert paired_change(0.0, 10.0, [1.0, 1.0]) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_triton.load.engine import Ramp
-from pytest_triton.load.paired import PairedRunner, pool
+from pytest_triton.load.paired import PairedRunner, block_windows, pool
 from pytest_triton.load.step import LoadPoint, StepSettings
 from pytest_triton.result import ServerSplit, StepResult, WindowSample
 from pytest_triton.spec import LoadSpec
@@ -41,9 +41,11 @@ class FakeDriver:
     def __init__(self, label: str, latency_ms: float, log: list[tuple[str, str, int, bool]]):
         self.label, self.latency_ms, self.log = label, latency_ms, log
         self.notes: list[str] = []
+        self.until_stable: list[bool] = []
 
     def run_step(self, point: LoadPoint, settings: StepSettings) -> StepResult:
         self.log.append((self.label, point.label, settings.measured_windows, settings.probe))
+        self.until_stable.append(settings.until_stable)
         windows = 1 if settings.probe else settings.measured_windows
         return _step(point, self.latency_ms, windows, warmup=0 if settings.probe else 2)
 
@@ -51,24 +53,33 @@ class FakeDriver:
         pass
 
 
-def test_each_step_alternates_the_builds_and_pools_each_side() -> None:
+def test_each_step_alternates_the_builds_in_pairs_and_pools_each_side() -> None:
     log: list[tuple[str, str, int, bool]] = []
-    runner = PairedRunner(FakeDriver("C", 5.0, log), FakeDriver("B", 4.0, log))
+    current, baseline = FakeDriver("C", 5.0, log), FakeDriver("B", 4.0, log)
+    runner = PairedRunner(current, baseline)
     steps, _, _ = Ramp(
         runner.run_step, LoadSpec(concurrency=(1, 4), measured_windows=5), None
     ).run()
-    # baseline, current, current, baseline at every load point: a drift linear in time
-    # weighs both sides alike; each block has half the step's windows (at least 3)
-    assert [(b, p) for b, p, _, _ in log] == [
-        ("B", "c1"), ("C", "c1"), ("C", "c1"), ("B", "c1"),
-        ("B", "c4"), ("C", "c4"), ("C", "c4"), ("B", "c4"),
-    ]  # fmt: skip
-    assert {n for _, _, n, _ in log} == {3}
+    # B C B C C B C B at every load point: consecutive blocks pair up, and a drift linear in
+    # time weighs both sides alike (positions 1+3+6+8 = 2+4+5+7)
+    order = [(b, "c1") for b in "BCBCCBCB"] + [(b, "c4") for b in "BCBCCBCB"]
+    assert [(b, p) for b, p, _, _ in log] == order
+    # blocks of ceil(5 / 4) = 2 windows, measured as they come: the pairs judge the spread
+    assert {n for _, _, n, _ in log} == {2}
+    assert current.until_stable == baseline.until_stable == [False] * 8
     # the ramp (and the SLO, the reports) see the current build; the baseline's are kept
     assert [s.p50_ms for s in steps] == [5.0, 5.0]
     assert [(s.load_point, s.p50_ms) for s in runner.baseline_steps] == [("c1", 4.0), ("c4", 4.0)]
     # only the blocks' measured windows are pooled, not their road to stability
-    assert all(len(s.windows) == s.measured_windows == 6 for s in steps)
+    assert all(len(s.windows) == s.measured_windows == 8 for s in steps)
+    # four (baseline, current) pairs per load point, each of one block of either build
+    assert sorted(runner.pairs) == ["c1", "c4"]
+    for pairs in runner.pairs.values():
+        assert [(p.baseline.p50_ms, p.current.p50_ms) for p in pairs] == [(4.0, 5.0)] * 4
+
+
+def test_blocks_hold_at_least_two_windows_and_each_side_the_steps_windows() -> None:
+    assert [block_windows(m) for m in (1, 3, 5, 8, 9, 12)] == [2, 2, 2, 2, 3, 3]
 
 
 def test_probes_are_not_paired() -> None:
@@ -77,15 +88,27 @@ def test_probes_are_not_paired() -> None:
     runner.run_step(LoadPoint(2), StepSettings.from_load(LoadSpec(), None).as_probe())
     assert [(b, probe) for b, _, _, probe in log] == [("C", True)]
     assert runner.baseline_steps == []
+    assert runner.pairs == {}
+
+
+SETTINGS = StepSettings.from_load(LoadSpec(), None)  # stability 10 %
 
 
 def test_pool_weighs_blocks_by_what_they_served() -> None:
     point = LoadPoint(1)
-    fast, slow = _step(point, 2.0, 3), _step(point, 4.0, 3)  # 500/s and 250/s
-    pooled = pool([fast, slow])
-    assert pooled.requests == fast.requests + slow.requests
-    assert pooled.throughput == pytest.approx(375.0)  # over equal time
-    # a request-weighted latency: the fast block served twice as many requests
-    assert pooled.p50_ms == pytest.approx((2.0 * 1500 + 4.0 * 750) / 2250)
+    fast, slow = _step(point, 2.0, 3), _step(point, 2.1, 3)  # 500/s and 476/s
+    pooled = pool([fast, slow], SETTINGS)
+    assert pooled.requests == fast.requests + slow.requests == 1500 + 1428
+    assert pooled.throughput == pytest.approx((500.0 + 1000.0 / 2.1) / 2)  # over equal time
+    # a request-weighted latency
+    assert pooled.p50_ms == pytest.approx((2.0 * 1500 + 2.1 * 1428) / 2928)
     assert pooled.server.requests == pooled.requests
     assert pooled.stable and pooled.load_point == "c1"
+
+
+def test_a_pooled_step_is_stable_only_when_its_last_three_windows_agree() -> None:
+    point = LoadPoint(1)
+    # the last block served half as much: the last 3 windows disagree beyond 10 %
+    pooled = pool([_step(point, 2.0, 2), _step(point, 4.0, 2)], SETTINGS)
+    assert not pooled.stable
+    assert pool([_step(point, 4.0, 2), _step(point, 4.0, 2)], SETTINGS).stable

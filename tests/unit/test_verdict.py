@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_triton.change import Change
-from pytest_triton.result import Measurement
+from pytest_triton.result import BlockPair, Measurement, StepResult
 from pytest_triton.tolerance import Direction, Tolerances
 from pytest_triton.verdict import MachineLoad, Outcome, compare, judge
 
@@ -305,3 +305,46 @@ def test_a_lucky_baseline_session_is_outvoted_by_its_earlier_sessions() -> None:
     # the sessions' spread (one 12% off) is noisier than the default: wider, but a real
     # slowdown against their mean still fails
     assert compare(lucky, scaled(usual, 1.3), earlier_sessions=earlier).regressed
+
+
+def _paired(ratios: list[float]) -> tuple[Measurement, Measurement, dict[str, list[BlockPair]]]:
+    """A baseline build and a current one measured in four block pairs at c4, whose p50 (and
+    throughput, inversely) moved by `ratios`; every block's windows agree within 1 %."""
+    blocks = [
+        BlockPair(
+            step([window(5.0 * d, 800.0) for d in (0.99, 1.0, 1.01)], 4),
+            step([window(5.0 * r * d, 800.0 / r) for d in (0.99, 1.0, 1.01)], 4),
+        )
+        for r in ratios
+    ]
+    base = Measurement("m", None, (pool_windows([p.baseline for p in blocks]),), 1.0)
+    cur = Measurement("m", None, (pool_windows([p.current for p in blocks]),), 1.0)
+    return base, cur, {"c4": blocks}
+
+
+def pool_windows(blocks: list[StepResult]) -> StepResult:
+    return step([w for b in blocks for w in b.windows], 4)
+
+
+def test_paired_steps_are_bounded_by_their_pairs_not_their_windows() -> None:
+    # Two of four pairs caught the current copy in a slow state: the pooled windows alone
+    # (tight within each block) would call +20 % a regression; the pairs cannot bound it.
+    base, cur, pairs = _paired([1.0, 1.4, 1.4, 1.0])
+    tolerances = Tolerances(run_noise=0.01)
+    assert _rows(compare(base, cur, tolerances).rows)["c4 p50"] is Outcome.REGRESSION
+    verdict = compare(base, cur, tolerances, pairs=pairs)
+    assert _rows(verdict.rows)["c4 p50"] is Outcome.INCONCLUSIVE
+    assert not verdict.regressed
+    # each row that moved lists its pairs, so a reader sees the states
+    assert "pairs: c4 p50: +0.0% +40.0% +40.0% +0.0% (4 pairs in time order)" in verdict.message()
+
+
+def test_a_change_every_pair_agrees_on_regresses_and_lists_the_pairs() -> None:
+    base, cur, pairs = _paired([1.14, 1.16, 1.15, 1.15])
+    verdict = compare(base, cur, Tolerances(run_noise=0.01), pairs=pairs)
+    outcomes = _rows(verdict.rows)
+    assert outcomes["c4 p50"] is Outcome.REGRESSION
+    assert outcomes["c4 throughput"] is Outcome.REGRESSION
+    assert "pairs: c4 throughput: -12.3% -13.8% -13.0% -13.0%" in verdict.message()
+    unchanged = compare(base, base, Tolerances(run_noise=0.01), pairs=_paired([1.0] * 4)[2])
+    assert not unchanged.regressed and "pairs:" not in unchanged.message()
