@@ -116,4 +116,8 @@ def test_paired_with_the_baseline_build_on_one_server(tmp_path: Path) -> None:
     assert "performance regression against the baseline build of 'tiny'" in out
     assert "c1 p50" in out and "REGRESSION" in out and "mostly compute" in out
     assert "changed: 1/model.py changed" in out
+    # the interval came from the four block pairs, each of which saw the slowdown
+    pairs = re.search(r"pairs: c1 p50: (.*) \(4 pairs in time order\)", out)
+    assert pairs is not None, out
+    assert all(float(change.rstrip("%")) > 50 for change in pairs.group(1).split())
     assert "FAIL test_tiny.py::test_tiny_meets_its_slo [tiny] REGRESSED" in out
