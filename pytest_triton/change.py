@@ -129,8 +129,6 @@ def relative_change(
     v_base = (v_b + run_var) / k
     v_cur = v_c + run_var
     se = math.sqrt(v_base + v_cur)
-    if se == 0.0:
-        return Change(ratio, ratio, ratio, math.inf, confidence, k)
     # Welch-Satterthwaite: the default run term is a known constant and adds no estimation
     # error (it widens the interval without lowering the degrees of freedom); one updated by
     # the sessions' spread brings its degrees of freedom.
@@ -140,10 +138,7 @@ def relative_change(
     if math.isfinite(run_df):
         denominator += (run_var * (1.0 + 1.0 / k)) ** 2 / run_df
     df = se**4 / denominator if denominator > 0 else math.inf
-    if df > 1e6:  # the t quantile is the normal one by then; its series stops converging
-        df = math.inf
-    t = t_quantile(0.5 + confidence / 2.0, df)
-    return Change(ratio, ratio * math.exp(-t * se), ratio * math.exp(t * se), df, confidence, k)
+    return _interval(ratio, se, df, confidence, k)
 
 
 def paired_change(
@@ -163,15 +158,21 @@ def paired_change(
     k = len(pair_ratios)
     v_pairs = _mean_var([math.log(r) for r in pair_ratios])[1] / k
     se = math.sqrt(v_pairs + 2.0 * pair_noise * pair_noise)
-    ratio = current_point / baseline_point
-    if se == 0.0:
-        return Change(ratio, ratio, ratio, math.inf, confidence)
     # Welch-Satterthwaite again: the known noise term widens without lowering the df.
     df = se**4 / (v_pairs * v_pairs / (k - 1)) if v_pairs > 0 else math.inf
-    if df > 1e6:
+    return _interval(current_point / baseline_point, se, df, confidence)
+
+
+def _interval(ratio: float, se: float, df: float, confidence: float, sessions: int = 1) -> Change:
+    """ratio × exp(±t·se): the t-interval on the log scale, back as ratios."""
+    if se == 0.0:
+        return Change(ratio, ratio, ratio, math.inf, confidence, sessions)
+    if df > 1e6:  # the t quantile is the normal one by then; its series stops converging
         df = math.inf
     t = t_quantile(0.5 + confidence / 2.0, df)
-    return Change(ratio, ratio * math.exp(-t * se), ratio * math.exp(t * se), df, confidence)
+    return Change(
+        ratio, ratio * math.exp(-t * se), ratio * math.exp(t * se), df, confidence, sessions
+    )
 
 
 # ---------------------------------------------------------------------------------------------

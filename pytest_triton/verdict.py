@@ -45,6 +45,7 @@ class Row:
     tolerance: float
     outcome: Outcome
     reason: str = ""  # why not gated / why inconclusive
+    pair_ratios: tuple[float, ...] = ()  # paired: each block pair's current / baseline value
 
     @property
     def definition(self) -> MetricDef:
@@ -70,7 +71,6 @@ class Verdict:
     notes: tuple[str, ...] = ()  # what changed in the subject, steps only on one side
     warnings: tuple[str, ...] = ()  # metrics not gated, inconclusive ones, unstable steps
     confidence: float = 0.95
-    pairs: tuple[str, ...] = ()  # paired: each row not ok, with its block pairs' changes
 
     def _with(self, outcome: Outcome) -> tuple[Row, ...]:
         return tuple(r for r in self.rows if r.outcome is outcome)
@@ -124,9 +124,10 @@ class Verdict:
         if self.attribution:
             lines.append("")
             lines.extend(f"where: {a}" for a in self.attribution)
-        if self.pairs:
+        paired = [r for r in self.rows if r.pair_ratios and _moved(r)]
+        if paired:
             lines.append("")
-            lines.extend(f"pairs: {p}" for p in self.pairs)
+            lines.extend(f"pairs: {_pairs_line(r)}" for r in paired)
         if self.notes:
             lines.append("")
             lines.extend(f"changed: {n}" for n in self.notes)
@@ -248,7 +249,17 @@ def _row(
         reason = "interval spans the tolerance"
     if change.sessions > 1:  # the baseline's value is the sessions' (geometric) mean
         base_value = cur_value / change.ratio
-    return Row(step_name, metric.name, base_value, cur_value, change, tolerance, outcome, reason)
+    return Row(
+        step_name,
+        metric.name,
+        base_value,
+        cur_value,
+        change,
+        tolerance,
+        outcome,
+        reason,
+        tuple(pair_ratios or ()),
+    )
 
 
 def _pair_ratios(pairs: Sequence[BlockPair], metric: str) -> list[float]:
@@ -448,7 +459,6 @@ def compare(
     # Probes are single-window looks an auto ramp takes while searching: never judged.
     base_steps = {s.load_point: s for s in baseline.steps if not s.probe}
     attributions: list[str] = []
-    pair_lines: list[str] = []
     for cur in (s for s in current.steps if not s.probe):
         base = base_steps.get(cur.load_point)
         if base is None:
@@ -456,8 +466,6 @@ def compare(
             continue
         step_pairs = None if pairs is None else pairs.get(cur.load_point)
         step_rows = _step_rows(base, cur, tolerances, warnings, earlier_sessions, step_pairs)
-        if step_pairs:
-            pair_lines.extend(_pairs_line(r, step_pairs) for r in step_rows if _moved(r))
         step_rows = _guard(
             cur.load_point, step_rows, baseline_load, current_load, tolerances, warnings
         )
@@ -502,12 +510,7 @@ def compare(
                 f"{row.tolerance * 100:.0f}% tolerance; not failing on a maybe"
             )
     return Verdict(
-        tuple(rows),
-        tuple(attributions),
-        tuple(out_notes),
-        tuple(warnings),
-        tolerances.confidence,
-        tuple(pair_lines),
+        tuple(rows), tuple(attributions), tuple(out_notes), tuple(warnings), tolerances.confidence
     )
 
 
@@ -515,13 +518,12 @@ def _moved(row: Row) -> bool:
     return row.outcome in (Outcome.REGRESSION, Outcome.IMPROVED, Outcome.INCONCLUSIVE)
 
 
-def _pairs_line(row: Row, pairs: Sequence[BlockPair]) -> str:
+def _pairs_line(row: Row) -> str:
     """'c8 throughput: -1.8% +10.9% +10.9% -12.0% (4 pairs in time order)'."""
     changes = " ".join(
-        f"{(r - 1.0) * 100.0:+.1f}%" if math.isfinite(r) else "n/a"
-        for r in _pair_ratios(pairs, row.metric)
+        f"{(r - 1.0) * 100.0:+.1f}%" if math.isfinite(r) else "n/a" for r in row.pair_ratios
     )
-    return f"{row.name}: {changes} ({len(pairs)} pairs in time order)"
+    return f"{row.name}: {changes} ({len(row.pair_ratios)} pairs in time order)"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -97,11 +97,11 @@ def measure_paired(
     """Measure `model` and `baseline_model` (the baseline build's copy, loaded beside it) in
     alternation at every load point (load/paired.py). The ramp's decisions (auto, capacity)
     follow the current model."""
-    current, paired = _measure(
+    _, paired = _measure(
         endpoints, model, baseline_model, version, load, slo, is_alive, progress, data
     )
     assert paired is not None
-    return PairedMeasurement(current, *paired)
+    return paired
 
 
 def _measure(
@@ -114,7 +114,7 @@ def _measure(
     is_alive: Callable[[], bool] | None,
     progress: Progress | None,
     data: Any,
-) -> tuple[Measurement, tuple[Measurement, dict[str, tuple[BlockPair, ...]]] | None]:
+) -> tuple[Measurement, PairedMeasurement | None]:
     validate_load_spec(load)
     started = time.monotonic()
     alive = is_alive if is_alive is not None else (lambda: control.server_live(endpoints.http))
@@ -171,7 +171,7 @@ def _measure(
         duration_s=elapsed,
         extra={"driver": extra["driver"]},
     )
-    return current, (baseline, {p: paired.pairs[p] for p in order})
+    return current, PairedMeasurement(current, baseline, {p: paired.pairs[p] for p in order})
 
 
 def make_driver(

@@ -85,7 +85,6 @@ def pool(steps: Sequence[StepResult]) -> StepResult:
     Percentiles are the request-weighted mean of the blocks' percentiles (the blocks' raw
     latencies are not kept); the gate bounds changes with the pairs, not with these.
     """
-
     first = steps[0]
     windows = tuple(w for s in steps for w in s.measured)
     requests = sum(s.requests for s in steps)
