@@ -227,7 +227,12 @@ def _row(
         if base_value <= 0 or cur_value <= 0:
             reason = "no ratio of a zero value"
         elif pair_ratios is not None:
-            reason = f"needs >= 2 block pairs with values to bound, had {len(pair_ratios)}"
+            valued = sum(1 for r in pair_ratios if math.isfinite(r) and r > 0)
+            reason = (
+                f"{len(pair_ratios) - valued} of {len(pair_ratios)} block pairs have no value"
+                if valued < len(pair_ratios)
+                else f"needs >= 2 block pairs to bound, had {len(pair_ratios)}"
+            )
         else:
             reason = (
                 f"needs >= 2 windows on each side to bound (baseline "

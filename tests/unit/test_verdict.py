@@ -348,3 +348,14 @@ def test_a_change_every_pair_agrees_on_regresses_and_lists_the_pairs() -> None:
     assert "pairs: c4 throughput: -12.3% -13.8% -13.0% -13.0%" in verdict.message()
     unchanged = compare(base, base, Tolerances(run_noise=0.01), pairs=_paired([1.0] * 4)[2])
     assert not unchanged.regressed and "pairs:" not in unchanged.message()
+
+
+def test_a_block_pair_without_a_value_leaves_its_row_not_gated_and_says_which() -> None:
+    base, cur, pairs = _paired([1.15] * 4)
+    first = pairs["c4"][0]
+    idle = replace(first.baseline, throughput=0.0)  # a block that served nothing
+    pairs["c4"][0] = BlockPair(idle, first.current)
+    rows = {r.name: r for r in compare(base, cur, Tolerances(run_noise=0.01), pairs=pairs).rows}
+    assert rows["c4 throughput"].outcome is Outcome.NOT_GATED
+    assert rows["c4 throughput"].reason == "1 of 4 block pairs have no value"
+    assert rows["c4 p50"].outcome is Outcome.REGRESSION  # the other metric still is gated
