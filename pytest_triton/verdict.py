@@ -107,8 +107,11 @@ class Verdict:
                 f"{len(busier)} not trusted (machine busier): "
                 + ", ".join(f"{r.name} {_pct(r)}" for r in busier)
             )
-        if len(inconclusive) > len(busier):
-            parts.append(f"{len(inconclusive) - len(busier)} inconclusive")
+        maybe = [r for r in inconclusive if not r.reason.startswith("machine busier")]
+        if maybe:  # named, so the session summary says which figure to keep an eye on
+            parts.append(
+                f"{len(maybe)} inconclusive: " + ", ".join(f"{r.name} {_pct(r)}" for r in maybe)
+            )
         not_gated = self._with(Outcome.NOT_GATED)
         if not_gated:
             parts.append(f"{len(not_gated)} not gated")

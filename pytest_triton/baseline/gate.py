@@ -125,6 +125,7 @@ class Judgement:
     message: str
     failed: bool = False
     verdict: Verdict | None = None
+    paired: bool = False  # judged against the baseline build measured in turn, not a file
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ class TestGate:
             head = "FAIL" if j.failed else "ok  "
             compared = j.verdict is not None and j.status in (Status.COMPARED, Status.REGRESSED)
             detail = j.verdict.summary() if compared and j.verdict else j.message.splitlines()[0]
-            lines.append(f"{head} {self.test_id} [{j.key}] {j.status.value}: {detail}")
+            status = j.status.value + (" with the baseline build" if j.paired else "")
+            lines.append(f"{head} {self.test_id} [{j.key}] {status}: {detail}")
         return lines
 
 
@@ -352,12 +354,14 @@ def _paired_mode(
             f"performance regression against {label}:\n{verdict.message()}",
             failed=True,
             verdict=verdict,
+            paired=True,
         )
     return Judgement(
         candidate.key,
         Status.COMPARED,
         f"compared with {label}: {verdict.summary()}\n{verdict.message()}",
         verdict=verdict,
+        paired=True,
     )
 
 

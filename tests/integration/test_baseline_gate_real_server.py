@@ -99,7 +99,8 @@ def test_paired_with_the_baseline_build_on_one_server(tmp_path: Path) -> None:
     )
     out = same.stdout
     assert same.returncode == 0, out + same.stderr
-    assert "ok   test_tiny.py::test_tiny_meets_its_slo [tiny] compared:" in out
+    test = "test_tiny.py::test_tiny_meets_its_slo [tiny]"
+    assert f"ok   {test} compared with the baseline build:" in out
     assert not (tmp_path / "baselines").exists()
 
     # This build sleeps 6 ms a request where the baseline build's code sleeps none.
@@ -120,4 +121,4 @@ def test_paired_with_the_baseline_build_on_one_server(tmp_path: Path) -> None:
     pairs = re.search(r"pairs: c1 p50: (.*) \(4 pairs in time order\)", out)
     assert pairs is not None, out
     assert all(float(change.rstrip("%")) > 50 for change in pairs.group(1).split())
-    assert "FAIL test_tiny.py::test_tiny_meets_its_slo [tiny] REGRESSED" in out
+    assert f"FAIL {test} REGRESSED with the baseline build" in out

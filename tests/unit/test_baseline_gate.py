@@ -280,6 +280,10 @@ def test_paired_candidates_are_judged_against_the_baseline_build_without_a_file(
     # a model the baseline build lacks falls back to the stored baseline (none here)
     assert stored.key == "other" and stored.status is Status.NO_BASELINE
     assert not any(tmp_path.iterdir())  # compare never writes
+    # the session summary says which reference each model was judged against
+    paired_line, stored_line = gate.summary_lines()
+    assert paired_line.startswith(f"FAIL {TEST_ID} [tiny] REGRESSED with the baseline build: ")
+    assert stored_line.startswith(f"ok   {TEST_ID} [other] no baseline: ")
 
     same = gate_test(store, TEST_ID, fingerprint(), [_candidate(paired=_paired())], COMPARE)
     assert same.judgements[0].status is Status.COMPARED and not same.failed

@@ -284,6 +284,8 @@ def test_a_session_offset_within_run_noise_does_not_cry_wolf() -> None:
     assert not compare(base, offset).regressed
     p50 = next(r for r in compare(base, offset).rows if r.metric == "p50")
     assert p50.outcome is Outcome.INCONCLUSIVE
+    # the session summary names what could not be bounded, not just how many
+    assert "2 inconclusive: c4 throughput -8.3%, c4 p50 +9.0%" in compare(base, offset).summary()
     assert compare(base, scaled(base, 1.15)).regressed
 
 
