@@ -73,8 +73,9 @@ class GateSettings:
     keep_sessions: int = DEFAULT_KEEP
     # With --triton-baseline-build: the relative SD each build's copy adds as a whole (beyond
     # what its block pairs show) when both are measured in turn on one server (stands in for
-    # the tolerances' run noise).
-    paired_noise: float = 0.01
+    # the tolerances' run noise). A model's process keeps a speed of its own while it lives:
+    # identical copies reloaded between steps read +3.5..-4.8 % apart (docs/baselines.md).
+    paired_noise: float = 0.02
 
 
 @dataclass(frozen=True)

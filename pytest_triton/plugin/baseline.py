@@ -115,10 +115,10 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
     Option(
         "triton_paired_noise",
         "relative spread each build's copy adds as a whole in a paired comparison, beyond what "
-        "its block pairs show (default 0.01, measured with identical copies; 0 trusts the "
-        "pairs alone)",
+        "its block pairs show: each copy's process has a speed of its own (default 0.02, "
+        "measured with identical copies; 0 trusts the pairs alone)",
         "string",
-        "0.01",
+        "0.02",
     ),
     Option(
         "triton_checkpoint_dir",
