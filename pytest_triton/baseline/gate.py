@@ -74,8 +74,8 @@ class GateSettings:
     # With --triton-baseline-build: the relative SD each build's copy adds as a whole (beyond
     # what its block pairs show) when both are measured in turn on one server (stands in for
     # the tolerances' run noise). A model's process keeps a speed of its own while it lives:
-    # identical copies reloaded between steps read +3.5..-4.8 % apart (docs/baselines.md).
-    paired_noise: float = 0.02
+    # identical copies read up to 12.6 % apart in a session (docs/baselines.md).
+    paired_noise: float = 0.03
 
 
 @dataclass(frozen=True)

@@ -115,10 +115,10 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
     Option(
         "triton_paired_noise",
         "relative spread each build's copy adds as a whole in a paired comparison, beyond what "
-        "its block pairs show: each copy's process has a speed of its own (default 0.02, "
+        "its block pairs show: each copy's process has a speed of its own (default 0.03, "
         "measured with identical copies; 0 trusts the pairs alone)",
         "string",
-        "0.02",
+        "0.03",
     ),
     Option(
         "triton_checkpoint_dir",
