@@ -32,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 GONE_WITHIN_S = 15.0
 
 CONFTEST = """
-import json, os
+import json, os, signal
 from pathlib import Path
 
 import pytest
@@ -41,6 +41,10 @@ from pytest_triton.server.docker import DockerServer
 from pytest_triton.spec import ServerSpec
 
 LOGS = Path(os.environ["SIGNAL_TEST_LOGS"])
+# Ctrl-C as in a terminal. A CI script started as a background job of a non-interactive shell
+# runs with SIGINT ignored, every child inherits that, and Python then never raises
+# KeyboardInterrupt: the SIGINT test failed in CI that way, its session alive 60 s on.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +75,7 @@ def test_hold_the_server(server):
     Path(os.environ["SIGNAL_TEST_LOGS"], "ready.json").write_text(json.dumps(ready))
     # Short sleeps, not one long one: the kernel may hand SIGINT to another thread of this
     # process (the server's log stream), and Python then raises KeyboardInterrupt only when
-    # the main thread's sleep returns, which for sleep(300) outlived the outer test's wait.
+    # the main thread's sleep returns, which for a sleep(300) would outlast the outer wait.
     for _ in range(3000):
         time.sleep(0.1)
 """
