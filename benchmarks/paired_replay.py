@@ -1,0 +1,98 @@
+"""Judge paired comparisons again from their logs, under other `--triton-paired-noise` values.
+
+A paired verdict (`--triton-baseline-build`) bounds each row's change with its block pairs
+(pytest_triton.change.paired_change), and every row that moved prints both: its change in the
+table and its pairs in a `pairs:` line. So pytest output kept with `-rP` (the logs of
+`benchmarks/baseline_trust.py --paired --pytest-arg=-rP`, or any paired session's) can be judged
+again under another paired noise in seconds, without a server. Rows that did not move print no
+pairs; a wider interval could only make them inconclusive, never a regression, so the count of
+regressions is complete. The 3 % default was chosen this way (docs/baselines.md, "Each copy's
+own speed"); settings picked on the runs they are scored on flatter themselves.
+
+    python benchmarks/paired_replay.py --noise 0.01,0.02,0.03 'WORKDIR/logs/unchanged-*.txt'
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from pytest_triton.change import paired_change
+
+TEST = re.compile(r"^_{3,} (test_\w+) _{3,}$")
+# 'c1 p50  2.50 ms  2.81 ms  +12.4% [+1.5%, +24.4%]  +5%  inconclusive (...)'
+ROW = re.compile(
+    r"^(c\d+ (p50|p90|p95|p99|avg|throughput))\s.*?([+-][\d.]+)% \[[^\]]*\]\s+([+-][\d.]+)%\s"
+)
+PAIRS = re.compile(r"^pairs: (c\d+ \w+): (.*) \(\d+ pairs in time order\)$")
+
+
+@dataclass(frozen=True)
+class MovedRow:
+    test: str
+    name: str  # 'c1 p50'
+    ratio: float  # current / baseline, as the table printed it
+    tolerance: float  # positive fraction
+    higher_is_worse: bool
+    pair_ratios: tuple[float, ...]
+
+
+def moved_rows(path: str) -> Iterator[MovedRow]:
+    """The rows of one log that printed their pairs, test by test."""
+    test = ""
+    table: dict[str, tuple[float, float, bool]] = {}
+    with open(path, encoding="utf-8", errors="replace") as log:
+        for line in log:
+            line = line.rstrip("\n")
+            if match := TEST.match(line.strip()):
+                test, table = match.group(1), {}
+            elif match := ROW.match(line):
+                name, metric, change, tolerance = match.groups()
+                table[name] = (
+                    1.0 + float(change) / 100.0,
+                    abs(float(tolerance)) / 100.0,
+                    metric != "throughput",
+                )
+            elif (match := PAIRS.match(line)) and match.group(1) in table:
+                ratio, tolerance, higher_is_worse = table[match.group(1)]
+                pairs = tuple(1.0 + float(p.rstrip("%")) / 100.0 for p in match.group(2).split())
+                yield MovedRow(test, match.group(1), ratio, tolerance, higher_is_worse, pairs)
+
+
+def regressed(row: MovedRow, noise: float, confidence: float) -> bool:
+    change = paired_change(1.0, row.ratio, row.pair_ratios, confidence, noise)
+    if change is None:
+        return False
+    if row.higher_is_worse:
+        return change.low > 1.0 + row.tolerance
+    return change.high < 1.0 - row.tolerance
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("logs", nargs="+", help="glob patterns of -rP logs, one group each")
+    parser.add_argument("--noise", default="0.01,0.02,0.03", help="paired noises to replay")
+    parser.add_argument("--confidence", type=float, default=0.95)
+    args = parser.parse_args(argv)
+    noises = [float(n) for n in args.noise.split(",")]
+    for pattern in args.logs:
+        files = sorted(glob.glob(pattern))
+        rows = {f: list(moved_rows(f)) for f in files}
+        tests = sum(len({r.test for r in rs}) for rs in rows.values())
+        print(f"{pattern}: {len(files)} sessions, {tests} tests with a moved row")
+        for noise in noises:
+            flagged = [
+                {r.test for r in rs if regressed(r, noise, args.confidence)} for rs in rows.values()
+            ]
+            sessions = sum(1 for f in flagged if f)
+            print(
+                f"  paired noise {noise:.0%}: sessions with a regression {sessions}/{len(files)}, "
+                f"tests regressed {sum(len(f) for f in flagged)}"
+            )
+
+
+if __name__ == "__main__":
+    main()
