@@ -21,6 +21,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pytest_triton.change import paired_change
+from pytest_triton.tolerance import METRICS, Direction
+from pytest_triton.verdict import Outcome, judge
 
 TEST = re.compile(r"^_{3,} (test_\w+) _{3,}$")
 # 'c1 p50  2.50 ms  2.81 ms  +12.4% [+1.5%, +24.4%]  +5%  inconclusive (...)'
@@ -36,14 +38,14 @@ class MovedRow:
     name: str  # 'c1 p50'
     ratio: float  # current / baseline, as the table printed it
     tolerance: float  # positive fraction
-    higher_is_worse: bool
+    direction: Direction
     pair_ratios: tuple[float, ...]
 
 
 def moved_rows(path: str) -> Iterator[MovedRow]:
     """The rows of one log that printed their pairs, test by test."""
     test = ""
-    table: dict[str, tuple[float, float, bool]] = {}
+    table: dict[str, tuple[float, float, Direction]] = {}
     with open(path, encoding="utf-8", errors="replace") as log:
         for line in log:
             line = line.rstrip("\n")
@@ -54,21 +56,17 @@ def moved_rows(path: str) -> Iterator[MovedRow]:
                 table[name] = (
                     1.0 + float(change) / 100.0,
                     abs(float(tolerance)) / 100.0,
-                    metric != "throughput",
+                    METRICS[metric].direction,
                 )
             elif (match := PAIRS.match(line)) and match.group(1) in table:
-                ratio, tolerance, higher_is_worse = table[match.group(1)]
+                ratio, tolerance, direction = table[match.group(1)]
                 pairs = tuple(1.0 + float(p.rstrip("%")) / 100.0 for p in match.group(2).split())
-                yield MovedRow(test, match.group(1), ratio, tolerance, higher_is_worse, pairs)
+                yield MovedRow(test, match.group(1), ratio, tolerance, direction, pairs)
 
 
 def regressed(row: MovedRow, noise: float, confidence: float) -> bool:
     change = paired_change(1.0, row.ratio, row.pair_ratios, confidence, noise)
-    if change is None:
-        return False
-    if row.higher_is_worse:
-        return change.low > 1.0 + row.tolerance
-    return change.high < 1.0 - row.tolerance
+    return change is not None and judge(change, row.direction, row.tolerance) is Outcome.REGRESSION
 
 
 def main(argv: Sequence[str] | None = None) -> None:

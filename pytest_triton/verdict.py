@@ -24,6 +24,8 @@ from pytest_triton.change import Change, paired_change, relative_change
 from pytest_triton.result import BlockPair, Measurement, StepResult, metric_value
 from pytest_triton.tolerance import METRICS, Direction, MetricDef, Tolerances
 
+BUSIER = "machine busier"  # how a row's reason starts when _guard stopped trusting it
+
 
 class Outcome(Enum):
     OK = "ok"
@@ -54,6 +56,11 @@ class Row:
     @property
     def name(self) -> str:
         return f"{self.step} {self.metric}".strip()
+
+    @property
+    def machine_busier(self) -> bool:
+        """A regression downgraded because neighbours took the CPUs (_guard): not trusted."""
+        return self.reason.startswith(BUSIER)
 
 
 @dataclass(frozen=True)
@@ -101,13 +108,13 @@ class Verdict:
                 + ", ".join(f"{r.name} {_pct(r)}" for r in self.improvements)
             )
         inconclusive = self._with(Outcome.INCONCLUSIVE)
-        busier = [r for r in inconclusive if r.reason.startswith("machine busier")]
+        busier = [r for r in inconclusive if r.machine_busier]
         if busier:
             parts.append(
                 f"{len(busier)} not trusted (machine busier): "
                 + ", ".join(f"{r.name} {_pct(r)}" for r in busier)
             )
-        maybe = [r for r in inconclusive if not r.reason.startswith("machine busier")]
+        maybe = [r for r in inconclusive if not r.machine_busier]
         if maybe:  # named, so the session summary says which figure to keep an eye on
             parts.append(
                 f"{len(maybe)} inconclusive: " + ", ".join(f"{r.name} {_pct(r)}" for r in maybe)
@@ -426,7 +433,7 @@ def _guard(
             ]
     if slowdown <= 1.0:
         return rows
-    busier = "machine busier: " + "; ".join(reasons)
+    busier = f"{BUSIER}: " + "; ".join(reasons)
     out = [
         replace(r, outcome=Outcome.INCONCLUSIVE, reason=busier)
         if r.outcome is Outcome.REGRESSION and _explained(r, slowdown)
@@ -510,8 +517,11 @@ def compare(
             )
         )
     for row in rows:
-        guarded = row.reason.startswith("machine busier")
-        if row.outcome is Outcome.INCONCLUSIVE and row.change is not None and not guarded:
+        if (
+            row.outcome is Outcome.INCONCLUSIVE
+            and row.change is not None
+            and not row.machine_busier
+        ):
             warnings.append(
                 f"{row.name} may have regressed: {_pct(row)} with interval "
                 f"[{row.change.low_pct:+.1f}%, {row.change.high_pct:+.1f}%] spans the "
