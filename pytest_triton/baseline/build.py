@@ -1,11 +1,20 @@
-"""The baseline build's models, loaded beside the current ones for a paired comparison.
+"""Both builds' models, loaded the same way side by side for a paired comparison.
 
 `--triton-baseline-build PATH` names the model repository of the build to compare against (a
 `git worktree` of the target branch, a released artifact unpacked). Each model a test measures
-that also exists there is loaded from those files under `<model>__baseline_build` on the same
-server, with the same config override, and measured in turn with the current one
+that also exists there is loaded twice on the same server, with the test's config override:
+the baseline build's files under `<model>__baseline_build`, the current build's files (from
+--triton-model-repository) under `<model>__current__build`. Then the two are measured in turn
 (load/paired.py). The files travel in the load request (Triton's file override), so this works
 for local, docker and remote servers alike and never touches the user's repository.
+
+Why the current build is loaded again rather than measured as `<model>`: two copies of one model
+loaded differently do not run at the same speed. With the current build served from the
+repository and only its copy from files, `numpy_compute` read slower than an identical copy in
+every one of 10 sessions (+7 % on average), and padding the server's environment moved that
+offset: a memory-layout bias that follows how each copy's process starts (its model name and
+path). Loaded alike, under names of equal length, neither build starts with an advantage
+(docs/baselines.md, "Each copy's own speed").
 """
 
 from __future__ import annotations
@@ -21,11 +30,13 @@ from pytest_triton.models import ModelController, effective_config, read_reposit
 from pytest_triton.spec import ModelSpec
 
 SUFFIX = "__baseline_build"
+# As long as SUFFIX: the two copies' processes then start with arguments of equal length.
+CURRENT_SUFFIX = "__current__build"
 
 
 @dataclass(frozen=True)
 class BuildCopy:
-    """The baseline build's copy of one model, as loaded on the server."""
+    """One build's copy of a model, as loaded on the server."""
 
     name: str  # the name it is served under
     repository: Path
@@ -35,32 +46,60 @@ class BuildCopy:
     config: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class BuildPair:
+    """What a paired measurement measures: the served names of both builds' copies."""
+
+    current: str
+    baseline: BuildCopy
+
+
 class BaselineBuild:
-    def __init__(self, repository: Path) -> None:
+    def __init__(self, repository: Path, current: Path | None) -> None:
         if not repository.is_dir():
             raise ConfigError(
                 f"--triton-baseline-build {repository} is not a directory: give the baseline "
                 "build's model repository (e.g. a `git worktree add` of the target branch)"
             )
+        if current is None or not current.is_dir():
+            raise ConfigError(
+                "--triton-baseline-build loads both builds' models from their files, the same "
+                "way (identical copies loaded differently ran up to 12 % apart): give the "
+                "current build's model repository with --triton-model-repository"
+                + (f" ({current} is not a directory)" if current is not None else "")
+            )
         self.repository = repository
+        self.current = current
         self._loaded: dict[str, tuple[str, BuildCopy]] = {}  # served name -> (key, copy)
 
     def has(self, model: str) -> bool:
         return (self.repository / model).is_dir()
 
-    def load(self, controller: ModelController, spec: ModelSpec) -> BuildCopy:
-        """Load the baseline build's `spec.name` with `spec`'s override (once per override)."""
-        name = spec.name + SUFFIX
+    def load(self, controller: ModelController, spec: ModelSpec) -> BuildPair:
+        """Load both builds' `spec.name` with `spec`'s override (once per override)."""
+        current = self._load(controller, spec, self.current, CURRENT_SUFFIX, "current")
+        baseline = self._load(controller, spec, self.repository, SUFFIX, "baseline")
+        return BuildPair(current.name, baseline)
+
+    def _load(
+        self,
+        controller: ModelController,
+        spec: ModelSpec,
+        repository: Path,
+        suffix: str,
+        build: str,
+    ) -> BuildCopy:
+        name = spec.name + suffix
         key = spec.load_key()
         loaded = self._loaded.get(name)
         if loaded is not None and loaded[0] == key and controller.is_ready(name):
             return loaded[1]
         self._loaded.pop(name, None)
-        directory = self.repository / spec.name
-        base = read_repository_config(self.repository, spec.name)
+        directory = repository / spec.name
+        base = read_repository_config(repository, spec.name)
         if base is None:
             raise ConfigError(
-                f"the baseline build's model {spec.name!r} ({directory}) has no config.pbtxt: "
+                f"the {build} build's model {spec.name!r} ({directory}) has no config.pbtxt: "
                 "a copy loaded from files needs its config; add one to compare with it"
             )
         # Read once: the same bytes are hashed (what the comparison names as changed) and sent.
@@ -71,15 +110,15 @@ class BaselineBuild:
             {rel: data for rel, data in contents.items() if rel != "config.pbtxt"},
         )
         hashes = {rel: hashlib.sha256(data).hexdigest() for rel, data in contents.items()}
-        copy = BuildCopy(name, self.repository, files_digest(hashes), _renamed(served, spec))
+        copy = BuildCopy(name, repository, files_digest(hashes), _renamed(served, spec, suffix))
         self._loaded[name] = (key, copy)
         return copy
 
 
-def _renamed(config: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
+def _renamed(config: dict[str, Any], spec: ModelSpec, suffix: str) -> dict[str, Any]:
     """The copy's config under the current model's name: Triton names instance groups after
     the model (`<model>_0`), which would otherwise read as a difference between the builds."""
-    served = spec.name + SUFFIX
+    served = spec.name + suffix
     groups = [
         {**g, "name": spec.name + g["name"][len(served) :]}
         if str(g.get("name", "")).startswith(served)

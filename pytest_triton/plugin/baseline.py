@@ -256,7 +256,8 @@ def _baseline_build(config: pytest.Config, settings: GateSettings) -> BaselineBu
             f"--triton-baseline={settings.mode.value} (drop one of them)"
         )
     try:
-        return BaselineBuild(Path(path))
+        current = get_option(config, "triton_model_repository")
+        return BaselineBuild(Path(path), Path(current) if current is not None else None)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -409,7 +410,7 @@ def _attach(item: pytest.Item, handle: Triton, bsession: BaselineSession) -> Non
         )
 
     if build is not None:
-        handle.baseline_copy = lambda spec: (
+        handle.build_pair = lambda spec: (
             build.load(handle.controller, spec) if build.has(spec.name) else None
         )
 

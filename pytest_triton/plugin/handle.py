@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pytest_triton.errors import ConfigError
@@ -14,7 +15,7 @@ from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 from .loadspec import build_load_spec
 
 if TYPE_CHECKING:
-    from pytest_triton.baseline.build import BuildCopy
+    from pytest_triton.baseline.build import BuildPair
     from pytest_triton.models import ModelController
 
     from .models_cache import ModelCache
@@ -49,9 +50,9 @@ class Triton:
         # after the current step, and save what was measured).
         self.reuse: Callable[[ModelSpec, LoadSpec, dict[str, Any]], Measurement | None] | None
         self.reuse = None
-        # Set by the baseline plugin with --triton-baseline-build: the baseline build's copy of
-        # a model, loaded beside it, or None when that build has no such model.
-        self.baseline_copy: Callable[[ModelSpec], BuildCopy | None] | None = None
+        # Set by the baseline plugin with --triton-baseline-build: both builds' copies of a
+        # model, loaded beside it, or None when the baseline build has no such model.
+        self.build_pair: Callable[[ModelSpec], BuildPair | None] | None = None
         self.step_listeners: list[Callable[[StepResult], None]] = []
 
     @property
@@ -80,9 +81,9 @@ class Triton:
         if reused is not None:
             self.recorded.append(Recorded(reused, spec, load_spec, self.slo, effective))
             return reused
-        copy = self.baseline_copy(spec) if self.baseline_copy is not None else None
-        if copy is not None:
-            return self._measure_paired(spec, load_spec, effective, copy)
+        pair = self.build_pair(spec) if self.build_pair is not None else None
+        if pair is not None:
+            return self._measure_paired(spec, load_spec, effective, pair)
         from pytest_triton.load.engine import measure
 
         measurement = measure(
@@ -98,26 +99,26 @@ class Triton:
         return measurement
 
     def _measure_paired(
-        self, spec: ModelSpec, load_spec: LoadSpec, effective: dict[str, Any], copy: BuildCopy
+        self, spec: ModelSpec, load_spec: LoadSpec, effective: dict[str, Any], pair: BuildPair
     ) -> Measurement:
-        """Current and baseline build in turn (load/paired.py)."""
+        """Current and baseline build in turn (load/paired.py), each from its files."""
         from pytest_triton.load.engine import measure_paired
 
         measured = measure_paired(
             self.server.endpoints,
-            spec.name,
-            copy.name,
+            pair.current,
+            pair.baseline.name,
             spec.version,
             load_spec,
             self.slo,
             is_alive=self.server.is_alive,
             progress=self._on_step,
         )
-        paired = Paired(measured.baseline, copy, measured.pairs)
-        self.recorded.append(
-            Recorded(measured.current, spec, load_spec, self.slo, effective, paired)
-        )
-        return measured.current
+        paired = Paired(measured.baseline, pair.baseline, measured.pairs)
+        # The test measured its model: reports and baselines name it, not the served copy.
+        current = replace(measured.current, model=spec.name)
+        self.recorded.append(Recorded(current, spec, load_spec, self.slo, effective, paired))
+        return current
 
     def _on_step(self, step: StepResult) -> None:
         if self._progress is not None:
