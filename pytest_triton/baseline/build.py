@@ -48,9 +48,9 @@ class BuildCopy:
 
 @dataclass(frozen=True)
 class BuildPair:
-    """What a paired measurement measures: the served names of both builds' copies."""
+    """What a paired measurement measures: both builds' copies of one model."""
 
-    current: str
+    current: BuildCopy
     baseline: BuildCopy
 
 
@@ -73,13 +73,14 @@ class BaselineBuild:
         self._loaded: dict[str, tuple[str, BuildCopy]] = {}  # served name -> (key, copy)
 
     def has(self, model: str) -> bool:
-        return (self.repository / model).is_dir()
+        """Both builds have `model` (else it is measured and judged on its own)."""
+        return (self.repository / model).is_dir() and (self.current / model).is_dir()
 
     def load(self, controller: ModelController, spec: ModelSpec) -> BuildPair:
         """Load both builds' `spec.name` with `spec`'s override (once per override)."""
         current = self._load(controller, spec, self.current, CURRENT_SUFFIX, "current")
         baseline = self._load(controller, spec, self.repository, SUFFIX, "baseline")
-        return BuildPair(current.name, baseline)
+        return BuildPair(current, baseline)
 
     def _load(
         self,

@@ -108,8 +108,9 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
     Option(
         "triton_baseline_build",
         "model repository of the build to compare against (e.g. a git worktree of the target "
-        "branch): each measured model it has is loaded beside the current one and measured in "
-        "turn with it, and the verdict compares the two instead of the stored baseline",
+        "branch): each measured model both builds have is loaded from each build's files "
+        "(the current one's from --triton-model-repository) and the two are measured in turn; "
+        "the verdict compares them instead of the stored baseline",
         "path",
     ),
     Option(

@@ -76,14 +76,16 @@ class Triton:
         """Measure a model at the configured load points; `load` overrides any LoadSpec field."""
         spec = self._model_spec(model)
         load_spec = build_load_spec(*self._load_layers, load)
+        pair = self.build_pair(spec) if self.build_pair is not None else None
+        if pair is not None:
+            # The current build's copy is the model measured; the repository's `<model>` is
+            # not loaded beside it: a third copy of a large model may not fit on the GPU.
+            return self._measure_paired(spec, load_spec, pair)
         effective = self._models.ensure(spec)
         reused = self.reuse(spec, load_spec, effective) if self.reuse is not None else None
         if reused is not None:
             self.recorded.append(Recorded(reused, spec, load_spec, self.slo, effective))
             return reused
-        pair = self.build_pair(spec) if self.build_pair is not None else None
-        if pair is not None:
-            return self._measure_paired(spec, load_spec, effective, pair)
         from pytest_triton.load.engine import measure
 
         measurement = measure(
@@ -98,15 +100,16 @@ class Triton:
         self.recorded.append(Recorded(measurement, spec, load_spec, self.slo, effective))
         return measurement
 
-    def _measure_paired(
-        self, spec: ModelSpec, load_spec: LoadSpec, effective: dict[str, Any], pair: BuildPair
-    ) -> Measurement:
+    def _measure_paired(self, spec: ModelSpec, load_spec: LoadSpec, pair: BuildPair) -> Measurement:
         """Current and baseline build in turn (load/paired.py), each from its files."""
         from pytest_triton.load.engine import measure_paired
 
+        effective = pair.current.config
+        if self.reuse is not None:
+            self.reuse(spec, load_spec, effective)  # notes it in flight; never reuses a pair
         measured = measure_paired(
             self.server.endpoints,
-            pair.current,
+            pair.current.name,
             pair.baseline.name,
             spec.version,
             load_spec,

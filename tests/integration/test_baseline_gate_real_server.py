@@ -102,6 +102,11 @@ def test_paired_with_the_baseline_build_on_one_server(tmp_path: Path) -> None:
     test = "test_tiny.py::test_tiny_meets_its_slo [tiny]"
     assert f"ok   {test} compared with the baseline build:" in out
     assert not (tmp_path / "baselines").exists()
+    # Both builds loaded alike from their files; the repository's own `tiny` not as a third.
+    log = (tmp_path / "run" / "triton0" / "tritonserver.log").read_text()
+    assert "successfully loaded 'tiny__current__build'" in log
+    assert "successfully loaded 'tiny__baseline_build'" in log
+    assert "successfully loaded 'tiny'" not in log
 
     # This build sleeps 6 ms a request where the baseline build's code sleeps none.
     shutil.rmtree(tmp_path / "base")

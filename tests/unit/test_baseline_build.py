@@ -55,8 +55,11 @@ def test_both_builds_load_from_their_files_with_the_tests_override(tmp_path: Pat
     (current_name, current_body), (name, body) = controller.bodies
     assert name == copy.name == "tiny__baseline_build"
     # loaded alike: names of one length, so neither copy's process starts differently
-    assert current_name == pair.current == "tiny__current__build"
+    assert current_name == pair.current.name == "tiny__current__build"
     assert len(current_name) == len(name)
+    # the test's effective config is the current copy's, under the model's own name
+    assert pair.current.config["name"] == "tiny"
+    assert pair.current.config["instance_group"][0]["name"] == "tiny_0"
     current = current_body["parameters"]
     assert base64.b64decode(current["file:1/model.py"]) == b"# the head build's code\n"
     assert json.loads(current["config"])["instance_group"] == override["instance_group"]
@@ -85,7 +88,10 @@ def test_a_copy_without_config_or_a_missing_build_is_a_clear_error(tmp_path: Pat
     with pytest.raises(ConfigError, match="give the current build's model repository with "):
         BaselineBuild(repository, None)
     (repository / "tiny" / "config.pbtxt").unlink()
+    (repository / "only_in_base").mkdir()
     build = BaselineBuild(repository, head)
     assert build.has("tiny") and not build.has("other")
+    # a model the current build lacks is not paired: its own load names the missing model
+    assert not build.has("only_in_base")
     with pytest.raises(ConfigError, match="has no config.pbtxt: a copy loaded from files"):
         build.load(RecordingController(), ModelSpec("tiny"))
