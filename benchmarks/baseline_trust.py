@@ -49,8 +49,11 @@ from pytest_triton.result import Measurement, metric_value
 
 REPO = Path(__file__).resolve().parent.parent
 SUITE = REPO / "example_suite"
-# "FAIL test_tiny.py::test_x [tiny] REGRESSED: ..." - the baseline plugin's summary lines.
-SUMMARY = re.compile(r"^(FAIL|ok  ) (\S+) \[([^\]]+)\] ([^:]+): (.*)$")
+# The baseline plugin's session summary: "FAIL t.py::test_x [tiny] REGRESSED: ...", and when
+# paired "... [tiny] REGRESSED with the baseline build: ..."; group 4 is the status alone.
+SUMMARY = re.compile(
+    r"^(FAIL|ok  ) (\S+) \[([^\]]+)\] ([^:]+?)(?: with the baseline build)?: (.*)$"
+)
 
 
 @dataclass
@@ -137,16 +140,25 @@ def run_suite(
     result = RunResult(
         scenario, index, proc.returncode, time.monotonic() - start, load_before, os.getloadavg()[0]
     )
-    for line in proc.stdout.splitlines():
-        m = SUMMARY.match(line)
-        if m:
-            result.statuses[f"{m.group(2)} [{m.group(3)}]"] = m.group(4)
-            if "not trusted (machine busier)" in m.group(5):
-                result.guarded.append(f"{m.group(2)} [{m.group(3)}]")
+    result.statuses, result.guarded = read_summary(proc.stdout)
     log = workdir / "logs" / f"{scenario}-{index:02d}.txt"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(" ".join(command) + "\n\n" + proc.stdout + proc.stderr)
     return result, proc.stdout
+
+
+def read_summary(stdout: str) -> tuple[dict[str, str], list[str]]:
+    """Each gated test's status from the session summary ("test [model]" -> "REGRESSED"),
+    and the regressions the machine-busier guard did not trust."""
+    statuses: dict[str, str] = {}
+    guarded: list[str] = []
+    for line in stdout.splitlines():
+        m = SUMMARY.match(line)
+        if m:
+            statuses[f"{m.group(2)} [{m.group(3)}]"] = m.group(4)
+            if "not trusted (machine busier)" in m.group(5):
+                guarded.append(f"{m.group(2)} [{m.group(3)}]")
+    return statuses, guarded
 
 
 def wait_for_quiet(max_cpus: float, max_wait_s: float) -> float:
