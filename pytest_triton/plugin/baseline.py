@@ -22,7 +22,7 @@ from pytest_triton.errors import BaselineError, ConfigError
 from .fixtures import HANDLE_KEY
 from .marker_docs import MARKERS as TRITON_MARKERS
 from .options import Option, add_options, get_option
-from .state import STATE_KEY
+from .state import BUILD_KEY, STATE_KEY
 
 if TYPE_CHECKING:
     # The baseline core loads when a session has triton tests (see _session), so that a suite
@@ -241,6 +241,8 @@ def _session(config: pytest.Config) -> BaselineSession:
             build=_baseline_build(config, settings),
         )
         config.stash[SESSION_KEY] = bsession
+        if bsession.build is not None:
+            config.stash[BUILD_KEY] = bsession.build
     return bsession
 
 
@@ -408,11 +410,6 @@ def _attach(item: pytest.Item, handle: Triton, bsession: BaselineSession) -> Non
             effective,
             # a paired comparison needs both builds measured now, side by side
             reusable=build is None or not build.has(spec.name),
-        )
-
-    if build is not None:
-        handle.build_pair = lambda spec: (
-            build.load(handle.controller, spec) if build.has(spec.name) else None
         )
 
     def on_step(step: Any) -> None:

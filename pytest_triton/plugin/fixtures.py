@@ -11,7 +11,7 @@ import pytest
 from pytest_triton.errors import TritonTestError
 
 from .options import get_option
-from .state import SPECS_KEY, STATE_KEY
+from .state import BUILD_KEY, SPECS_KEY, STATE_KEY
 
 if TYPE_CHECKING:
     # The core is imported when a triton fixture runs, not when pytest loads the plugin: a
@@ -106,15 +106,15 @@ def triton(
         slo=specs.slo if specs else None,
         load_layers=(option_defaults(request.config), specs.load_overrides if specs else {}),
         progress=progress,
+        build=request.config.stash.get(BUILD_KEY, None),
     )
-    if handle.model is not None:
-        failure = None
-        try:
-            triton_models.ensure(handle.model)
-        except TritonTestError as exc:
-            failure = f"{type(exc).__name__}: {exc}"
-        if failure is not None:
-            pytest.fail(failure, pytrace=False)
+    failure = None
+    try:
+        handle.prepare()
+    except TritonTestError as exc:
+        failure = f"{type(exc).__name__}: {exc}"
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
     item.stash[HANDLE_KEY] = handle
     return handle
 

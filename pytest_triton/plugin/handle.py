@@ -15,7 +15,7 @@ from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 from .loadspec import build_load_spec
 
 if TYPE_CHECKING:
-    from pytest_triton.baseline.build import BuildPair
+    from pytest_triton.baseline.build import BaselineBuild, BuildPair
     from pytest_triton.models import ModelController
 
     from .models_cache import ModelCache
@@ -37,6 +37,7 @@ class Triton:
         slo: SLO | None,
         load_layers: tuple[Mapping[str, Any], ...],
         progress: Callable[[StepResult], None] | None = None,
+        build: BaselineBuild | None = None,
     ) -> None:
         self.server = server
         self._models = models
@@ -50,9 +51,8 @@ class Triton:
         # after the current step, and save what was measured).
         self.reuse: Callable[[ModelSpec, LoadSpec, dict[str, Any]], Measurement | None] | None
         self.reuse = None
-        # Set by the baseline plugin with --triton-baseline-build: both builds' copies of a
-        # model, loaded beside it, or None when the baseline build has no such model.
-        self.build_pair: Callable[[ModelSpec], BuildPair | None] | None = None
+        # --triton-baseline-build: a model both builds have is measured as their two copies.
+        self._build = build
         self.step_listeners: list[Callable[[StepResult], None]] = []
 
     @property
@@ -68,6 +68,12 @@ class Triton:
     def model(self) -> ModelSpec | None:
         return self._model
 
+    def prepare(self) -> None:
+        """Load the @triton_model model before the test body, so that a load failure is a
+        setup error and load time is never measured; when paired, both builds' copies instead."""
+        if self._model is not None and self._build_pair(self._model) is None:
+            self._models.ensure(self._model)
+
     def load_model(self, name: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Load (or reuse) a model with an optional config override; returns its config."""
         return self._models.ensure(ModelSpec(name=name, config=dict(config or {})))
@@ -76,7 +82,7 @@ class Triton:
         """Measure a model at the configured load points; `load` overrides any LoadSpec field."""
         spec = self._model_spec(model)
         load_spec = build_load_spec(*self._load_layers, load)
-        pair = self.build_pair(spec) if self.build_pair is not None else None
+        pair = self._build_pair(spec)
         if pair is not None:
             # The current build's copy is the model measured; the repository's `<model>` is
             # not loaded beside it: a third copy of a large model may not fit on the GPU.
@@ -122,6 +128,12 @@ class Triton:
         current = replace(measured.current, model=spec.name)
         self.recorded.append(Recorded(current, spec, load_spec, self.slo, effective, paired))
         return current
+
+    def _build_pair(self, spec: ModelSpec) -> BuildPair | None:
+        """Both builds' copies of `spec`, loaded (once per override), or None when unpaired."""
+        if self._build is None or not self._build.has(spec.name):
+            return None
+        return self._build.load(self.controller, spec)
 
     def _on_step(self, step: StepResult) -> None:
         if self._progress is not None:

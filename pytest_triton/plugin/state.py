@@ -9,6 +9,7 @@ import pytest
 
 if TYPE_CHECKING:
     # Types only: the plugin must load without importing the core (see plugin.py).
+    from pytest_triton.baseline.build import BaselineBuild  # noqa: F401 (named in a string below)
     from pytest_triton.outcome import JudgedResult
     from pytest_triton.server.base import ServerIdentity
 
@@ -24,3 +25,6 @@ class SessionState:
 
 STATE_KEY = pytest.StashKey[SessionState]()
 SPECS_KEY = pytest.StashKey["TestSpecs"]()
+# --triton-baseline-build's build, set at collection: the `triton` fixture preloads a paired
+# model's two copies instead of the model itself.
+BUILD_KEY = pytest.StashKey["BaselineBuild"]()
