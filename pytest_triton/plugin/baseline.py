@@ -22,7 +22,7 @@ from pytest_triton.errors import BaselineError, ConfigError
 from .fixtures import HANDLE_KEY
 from .marker_docs import MARKERS as TRITON_MARKERS
 from .options import Option, add_options, get_option
-from .state import BUILD_KEY, STATE_KEY
+from .state import SESSION_KEY, STATE_KEY
 
 if TYPE_CHECKING:
     # The baseline core loads when a session has triton tests (see _session), so that a suite
@@ -143,7 +143,6 @@ MARKER = (
 )
 _MARKER_ARGS = ("tolerance", "name", "required")
 
-SESSION_KEY = pytest.StashKey["BaselineSession"]()
 INTERRUPT_KEY = pytest.StashKey["GracefulInterrupt"]()
 _TESTS_KEY = pytest.StashKey[dict[str, str]]()  # known test ids -> module path (orphans)
 _NAME_KEY = pytest.StashKey[str | None]()
@@ -241,8 +240,6 @@ def _session(config: pytest.Config) -> BaselineSession:
             build=_baseline_build(config, settings),
         )
         config.stash[SESSION_KEY] = bsession
-        if bsession.build is not None:
-            config.stash[BUILD_KEY] = bsession.build
     return bsession
 
 
@@ -396,9 +393,7 @@ def _attach(item: pytest.Item, handle: Triton, bsession: BaselineSession) -> Non
     """Resume and Ctrl-C need to see each measurement start and each step finish."""
     interrupt = item.config.stash.get(INTERRUPT_KEY, None)
 
-    build = bsession.build
-
-    def reuse(spec: Any, load: Any, effective: dict[str, Any]) -> Any:
+    def reuse(spec: Any, load: Any, effective: dict[str, Any], paired: bool) -> Any:
         occurrence = 1 + sum(r.model.name == spec.name for r in handle.recorded)
         return bsession.before_measure(
             item.nodeid,
@@ -409,7 +404,7 @@ def _attach(item: pytest.Item, handle: Triton, bsession: BaselineSession) -> Non
             handle.slo,
             effective,
             # a paired comparison needs both builds measured now, side by side
-            reusable=build is None or not build.has(spec.name),
+            reusable=not paired,
         )
 
     def on_step(step: Any) -> None:

@@ -11,7 +11,7 @@ import pytest
 from pytest_triton.errors import TritonTestError
 
 from .options import get_option
-from .state import BUILD_KEY, SPECS_KEY, STATE_KEY
+from .state import SESSION_KEY, SPECS_KEY, STATE_KEY
 
 if TYPE_CHECKING:
     # The core is imported when a triton fixture runs, not when pytest loads the plugin: a
@@ -85,6 +85,7 @@ def triton(
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
 
     capture = request.config.pluginmanager.get_plugin("capturemanager")
+    bsession = request.config.stash.get(SESSION_KEY, None)
 
     def progress(step: StepResult) -> None:
         if reporter is None:
@@ -106,7 +107,7 @@ def triton(
         slo=specs.slo if specs else None,
         load_layers=(option_defaults(request.config), specs.load_overrides if specs else {}),
         progress=progress,
-        build=request.config.stash.get(BUILD_KEY, None),
+        build=bsession.build if bsession is not None else None,
     )
     failure = None
     try:

@@ -47,9 +47,10 @@ class Triton:
         self._progress = progress
         self.recorded: list[Recorded] = []
         # Set by the baseline plugin (plugin/baseline.py): `reuse` returns a checkpointed
-        # measurement when resuming; step listeners see each finished step (for Ctrl-C: stop
-        # after the current step, and save what was measured).
-        self.reuse: Callable[[ModelSpec, LoadSpec, dict[str, Any]], Measurement | None] | None
+        # measurement when resuming (never when its last argument says the model is paired);
+        # step listeners see each finished step (for Ctrl-C: stop after the current step, and
+        # save what was measured).
+        self.reuse: Callable[[ModelSpec, LoadSpec, dict[str, Any], bool], Measurement | None] | None
         self.reuse = None
         # --triton-baseline-build: a model both builds have is measured as their two copies.
         self._build = build
@@ -88,7 +89,7 @@ class Triton:
             # not loaded beside it: a third copy of a large model may not fit on the GPU.
             return self._measure_paired(spec, load_spec, pair)
         effective = self._models.ensure(spec)
-        reused = self.reuse(spec, load_spec, effective) if self.reuse is not None else None
+        reused = self.reuse(spec, load_spec, effective, False) if self.reuse is not None else None
         if reused is not None:
             self.recorded.append(Recorded(reused, spec, load_spec, self.slo, effective))
             return reused
@@ -112,7 +113,7 @@ class Triton:
 
         effective = pair.current.config
         if self.reuse is not None:
-            self.reuse(spec, load_spec, effective)  # notes it in flight; never reuses a pair
+            self.reuse(spec, load_spec, effective, True)  # notes it in flight, reuses nothing
         measured = measure_paired(
             self.server.endpoints,
             pair.current.name,

@@ -9,7 +9,7 @@ import pytest
 
 if TYPE_CHECKING:
     # Types only: the plugin must load without importing the core (see plugin.py).
-    from pytest_triton.baseline.build import BaselineBuild  # noqa: F401 (named in a string below)
+    from pytest_triton.baseline.session import BaselineSession  # noqa: F401 (named in a string below)
     from pytest_triton.outcome import JudgedResult
     from pytest_triton.server.base import ServerIdentity
 
@@ -25,6 +25,6 @@ class SessionState:
 
 STATE_KEY = pytest.StashKey[SessionState]()
 SPECS_KEY = pytest.StashKey["TestSpecs"]()
-# --triton-baseline-build's build, set at collection: the `triton` fixture preloads a paired
-# model's two copies instead of the model itself.
-BUILD_KEY = pytest.StashKey["BaselineBuild"]()
+# The baseline plugin's session, made at collection (plugin/baseline.py); the `triton` fixture
+# reads its --triton-baseline-build to preload a paired model's two copies instead of the model.
+SESSION_KEY = pytest.StashKey["BaselineSession"]()
