@@ -9,14 +9,23 @@ pairs; a wider interval could only make them inconclusive, never a regression, s
 regressions is complete. The 3 % default was chosen this way (docs/baselines.md, "Each copy's
 own speed"); settings picked on the runs they are scored on flatter themselves.
 
+Per noise it prints the sessions and tests that regressed, each test's count, and the range of
+a test's margin: how far the interval's near end of its worst row lay beyond the tolerance
+(negative: short of it). The highest is how near an unchanged run came to crying wolf, the
+lowest how far an injected change missed or cleared the line. `--tolerance`
+replays every row under another tolerance instead of the one its table printed.
+
     python benchmarks/paired_replay.py --noise 0.01,0.02,0.03 'WORKDIR/logs/unchanged-*.txt'
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
+import math
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -69,16 +78,35 @@ def regressed(row: MovedRow, noise: float, confidence: float) -> bool:
     return change is not None and judge(change, row.direction, row.tolerance) is Outcome.REGRESSION
 
 
+def margin(row: MovedRow, noise: float, confidence: float) -> float | None:
+    """How far the interval's end nearest the worse side lies beyond the tolerance, as a
+    fraction: positive is a regression by that much, negative the distance still to go."""
+    change = paired_change(1.0, row.ratio, row.pair_ratios, confidence, noise)
+    if change is None:
+        return None
+    if row.direction is Direction.LOWER_IS_BETTER:  # latency: worse is up
+        return change.low - 1.0 - row.tolerance
+    return 1.0 - change.high - row.tolerance
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logs", nargs="+", help="glob patterns of -rP logs, one group each")
     parser.add_argument("--noise", default="0.01,0.02,0.03", help="paired noises to replay")
     parser.add_argument("--confidence", type=float, default=0.95)
+    parser.add_argument(
+        "--tolerance", type=float, help="judge every row under this tolerance (0.04 = 4 %%)"
+    )
     args = parser.parse_args(argv)
     noises = [float(n) for n in args.noise.split(",")]
     for pattern in args.logs:
         files = sorted(glob.glob(pattern))
         rows = {f: list(moved_rows(f)) for f in files}
+        if args.tolerance is not None:
+            rows = {
+                f: [dataclasses.replace(r, tolerance=args.tolerance) for r in rs]
+                for f, rs in rows.items()
+            }
         tests = sum(len({r.test for r in rs}) for rs in rows.values())
         print(f"{pattern}: {len(files)} sessions, {tests} tests with a moved row")
         for noise in noises:
@@ -90,6 +118,20 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"  paired noise {noise:.0%}: sessions with a regression {sessions}/{len(files)}, "
                 f"tests regressed {sum(len(f) for f in flagged)}"
             )
+            per_test = Counter(t for f in flagged for t in f)
+            for test, count in sorted(per_test.items()):
+                print(f"    {count}/{len(files)} {test}")
+            # A test fails on its worst row: its margin is the largest of its rows'.
+            worst: dict[tuple[str, str], float] = {}
+            for f, rs in rows.items():
+                for r in rs:
+                    if (m := margin(r, noise, args.confidence)) is not None:
+                        worst[f, r.test] = max(m, worst.get((f, r.test), -math.inf))
+            if worst:
+                print(
+                    f"    a test's worst row beyond the tolerance: from {min(worst.values()):+.1%}"
+                    f" to {max(worst.values()):+.1%} ({len(worst)} session tests with a moved row)"
+                )
 
 
 if __name__ == "__main__":
