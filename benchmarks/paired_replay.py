@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from pytest_triton.change import paired_change
 from pytest_triton.tolerance import METRICS, Direction
-from pytest_triton.verdict import Outcome, judge
+from pytest_triton.verdict import Outcome, badness, judge
 
 TEST = re.compile(r"^_{3,} (test_\w+) _{3,}$")
 # 'c1 p50  2.50 ms  2.81 ms  +12.4% [+1.5%, +24.4%]  +5%  inconclusive (...)'
@@ -73,20 +73,22 @@ def moved_rows(path: str) -> Iterator[MovedRow]:
                 yield MovedRow(test, match.group(1), ratio, tolerance, direction, pairs)
 
 
-def regressed(row: MovedRow, noise: float, confidence: float) -> bool:
-    change = paired_change(1.0, row.ratio, row.pair_ratios, confidence, noise)
-    return change is not None and judge(change, row.direction, row.tolerance) is Outcome.REGRESSION
+@dataclass(frozen=True)
+class Judged:
+    regressed: bool
+    # How far the interval's end nearest the worse side lies beyond the tolerance, as a
+    # fraction: positive is a regression by that much, negative the distance still to go.
+    margin: float
 
 
-def margin(row: MovedRow, noise: float, confidence: float) -> float | None:
-    """How far the interval's end nearest the worse side lies beyond the tolerance, as a
-    fraction: positive is a regression by that much, negative the distance still to go."""
+def judged(row: MovedRow, noise: float, confidence: float) -> Judged | None:
+    """The row's verdict under another paired noise; None when it cannot be bounded."""
     change = paired_change(1.0, row.ratio, row.pair_ratios, confidence, noise)
     if change is None:
         return None
-    if row.direction is Direction.LOWER_IS_BETTER:  # latency: worse is up
-        return change.low - 1.0 - row.tolerance
-    return 1.0 - change.high - row.tolerance
+    outcome = judge(change, row.direction, row.tolerance)
+    worse_low, _ = badness(change, row.direction)
+    return Judged(outcome is Outcome.REGRESSION, worse_low - row.tolerance)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -110,9 +112,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         tests = sum(len({r.test for r in rs}) for rs in rows.values())
         print(f"{pattern}: {len(files)} sessions, {tests} tests with a moved row")
         for noise in noises:
-            flagged = [
-                {r.test for r in rs if regressed(r, noise, args.confidence)} for rs in rows.values()
-            ]
+            verdicts = {
+                f: [(r, v) for r in rs if (v := judged(r, noise, args.confidence)) is not None]
+                for f, rs in rows.items()
+            }
+            flagged = [{r.test for r, v in vs if v.regressed} for vs in verdicts.values()]
             sessions = sum(1 for f in flagged if f)
             print(
                 f"  paired noise {noise:.0%}: sessions with a regression {sessions}/{len(files)}, "
@@ -123,10 +127,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"    {count}/{len(files)} {test}")
             # A test fails on its worst row: its margin is the largest of its rows'.
             worst: dict[tuple[str, str], float] = {}
-            for f, rs in rows.items():
-                for r in rs:
-                    if (m := margin(r, noise, args.confidence)) is not None:
-                        worst[f, r.test] = max(m, worst.get((f, r.test), -math.inf))
+            for f, vs in verdicts.items():
+                for r, v in vs:
+                    worst[f, r.test] = max(v.margin, worst.get((f, r.test), -math.inf))
             if worst:
                 print(
                     f"    a test's worst row beyond the tolerance: from {min(worst.values()):+.1%}"

@@ -151,7 +151,7 @@ class Verdict:
 # Comparison
 
 
-def _badness(change: Change, direction: Direction) -> tuple[float, float]:
+def badness(change: Change, direction: Direction) -> tuple[float, float]:
     """The interval as "how much worse" fractions (positive = worse), low to high."""
     if direction is Direction.LOWER_IS_BETTER:
         return change.low - 1.0, change.high - 1.0
@@ -160,7 +160,7 @@ def _badness(change: Change, direction: Direction) -> tuple[float, float]:
 
 def judge(change: Change, direction: Direction, tolerance: float) -> Outcome:
     """Regression / improvement only when the whole interval is beyond the tolerance."""
-    worse_low, worse_high = _badness(change, direction)
+    worse_low, worse_high = badness(change, direction)
     if worse_low > tolerance:
         return Outcome.REGRESSION
     if worse_high < -tolerance:
