@@ -28,6 +28,7 @@ Results go to <workdir>/results.json; the summary is printed for the docs (docs/
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
 import re
@@ -54,6 +55,15 @@ SUITE = REPO / "example_suite"
 SUMMARY = re.compile(
     r"^(FAIL|ok  ) (\S+) \[([^\]]+)\] ([^:]+?)(?: with the baseline build)?: (.*)$"
 )
+
+
+def suite_env() -> dict[str, str]:
+    """The example suite's own `triton_env` (its pytest.ini). A --triton-env on the command line
+    replaces the ini's list, so a run that adds one passes these again."""
+    ini = configparser.ConfigParser()
+    ini.read(SUITE / "pytest.ini")
+    pairs = (line.partition("=") for line in ini.get("pytest", "triton_env", fallback="").split())
+    return {name: value for name, _, value in pairs}
 
 
 @dataclass
@@ -94,8 +104,9 @@ def pytest_command(
         f"--triton-checkpoint-dir={checkpoints}",
         f"--triton-baseline-sessions={args.record_sessions}",
     ]
-    for name, value in sorted(env.items()):
-        command += ["--triton-env", f"{name}={value}"]
+    if env:
+        for name, value in sorted({**suite_env(), **env}.items()):
+            command += ["--triton-env", f"{name}={value}"]
     if build is not None:  # paired: this build's models against the baseline build's
         command += [
             "-o",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import sys
@@ -317,3 +318,15 @@ def _trust_benchmark() -> Any:
     sys.modules[spec.name] = module  # its dataclasses look their module up while defined
     spec.loader.exec_module(module)
     return module
+
+
+def test_trust_benchmark_keeps_the_suites_own_server_env() -> None:
+    # A --triton-env on the command line replaces the ini's list: a stored-mode run that adds
+    # its sleep must pass the suite's OPENBLAS_NUM_THREADS=1 again, or it measures other stubs.
+    bench = _trust_benchmark()
+    args = argparse.Namespace(tests=["example_suite"], record_sessions=1, pytest_arg=[])
+    added = bench.pytest_command(args, Path("/w"), "compare", {"EXAMPLE_EXTRA_MS": "2"}, Path("/c"))
+    envs = [added[i + 1] for i, arg in enumerate(added) if arg == "--triton-env"]
+    assert envs == ["EXAMPLE_EXTRA_MS=2", "OPENBLAS_NUM_THREADS=1"]
+    plain = bench.pytest_command(args, Path("/w"), "compare", {}, Path("/c"))
+    assert "--triton-env" not in plain  # the ini's own list applies
