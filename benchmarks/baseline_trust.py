@@ -46,6 +46,7 @@ from pytest_triton import machine_load
 from pytest_triton.baseline.checkpoint import read_checkpoint
 from pytest_triton.baseline.store import BaselineRecord, BaselineStore
 from pytest_triton.change import relative_change
+from pytest_triton.plugin.server_factory import env_assignments
 from pytest_triton.result import Measurement, metric_value
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,8 +63,9 @@ def suite_env() -> dict[str, str]:
     replaces the ini's list, so a run that adds one passes these again."""
     ini = configparser.ConfigParser()
     ini.read(SUITE / "pytest.ini")
-    pairs = (line.partition("=") for line in ini.get("pytest", "triton_env", fallback="").split())
-    return {name: value for name, _, value in pairs}
+    # One NAME=VALUE a line, as pytest reads a linelist ini value (a value may hold spaces).
+    lines = ini.get("pytest", "triton_env", fallback="").splitlines()
+    return env_assignments(tuple(line.strip() for line in lines if line.strip()))
 
 
 @dataclass
