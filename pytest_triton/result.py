@@ -76,6 +76,10 @@ class StepResult:
     measured_windows: int = 0
     # A quick single-window look taken while an `auto` ramp searches; never judged or baselined.
     probe: bool = False
+    # Requests that never got an answer: still in flight a request timeout after they were
+    # sent. Not in `requests` or `errors`; any of them fails the test (pytest_triton.served).
+    timeouts: int = 0
+    error_samples: tuple[str, ...] = ()  # Triton's error texts (a few), for the failure message
 
     @property
     def load_point(self) -> str:
@@ -91,8 +95,10 @@ class StepResult:
 
     @property
     def error_rate(self) -> float:
-        total = self.requests + self.errors
-        return self.errors / total if total else 0.0
+        """Failed and unanswered requests over all requests sent (0 when none were)."""
+        failed = self.errors + self.timeouts
+        total = self.requests + failed
+        return failed / total if total else 0.0
 
     def latency(self, stat: str) -> float:
         """Latency statistic by name: p50, p90, p95, p99 or avg."""

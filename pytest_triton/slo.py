@@ -9,6 +9,7 @@ bounds count and the breaking step is not a failure.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -76,7 +77,8 @@ _UNITS = {
 
 
 def within_latency(step: StepResult, slo: SLO) -> bool:
-    """Whether a step meets every latency and error-rate bound of the SLO."""
+    """Whether a step meets every latency and error-rate bound of the SLO (an unknown latency
+    never does: NaN compares false)."""
     ok = all(step.latency(stat) <= bound for stat, bound in slo.latency_bounds().items())
     if slo.max_error_rate is not None:
         ok = ok and step.error_rate <= slo.max_error_rate
@@ -141,6 +143,11 @@ def _worst(
 ) -> SLORow:
     if not steps:
         return SLORow(bound, limit, None, "-", False)
+    # A step without the figure (no request answered: NaN) is the worst, whatever the order of
+    # the steps: max() skips a NaN that does not come first, since it compares false.
+    unknown = next((s for s in steps if not math.isfinite(value(s))), None)
+    if unknown is not None:
+        return SLORow(bound, limit, None, unknown.load_point, False)
     worst = max(steps, key=value)
     measured = float(value(worst))
     return SLORow(bound, limit, measured, worst.load_point, measured <= limit)

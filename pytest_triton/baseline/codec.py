@@ -102,6 +102,11 @@ def window_from(data: Mapping[str, Any]) -> WindowSample:
 def step_to_dict(step: StepResult) -> dict[str, Any]:
     data: dict[str, Any] = plain(step)
     data["load_point"] = step.load_point  # what steps are matched by; handy when reading diffs
+    # A step that went unserved fails its test and is never a baseline: healthy steps' files
+    # stay as they were before these fields existed.
+    for name in ("timeouts", "error_samples"):
+        if not data[name]:
+            del data[name]
     return data
 
 
@@ -127,6 +132,8 @@ def step_from(data: Mapping[str, Any]) -> StepResult:
         metrics={str(k): float(v) for k, v in (data.get("metrics") or {}).items() if v is not None},
         measured_windows=int(data.get("measured_windows") or 0),
         probe=bool(data.get("probe", False)),
+        timeouts=int(data.get("timeouts") or 0),
+        error_samples=tuple(str(e) for e in data.get("error_samples") or ()),
     )
 
 

@@ -13,6 +13,7 @@ import select
 import time
 from array import array
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
@@ -125,6 +126,8 @@ class NativeDriver:
         data: Any = None,
     ) -> None:
         self.notes: list[str] = []
+        # Triton's error texts seen during the step being measured (a few, for its verdict).
+        self._step_errors: list[str] = []
         self._model = model
         self._load = load
         self._observer = observer
@@ -222,11 +225,14 @@ class NativeDriver:
         check = self._check_alive(point)
         window_s = settings.window_s
         retries = 0
+        # Workers wait up to the request timeout for their requests in flight when told to stop.
+        stop_timeout_s = settings.request_timeout_s + 10.0
         while True:
             windows: list[RawWindow] = []
             cmds = self._commands(point, settings, window_s, n)
             stable = False
             self._pool.start(cmds)
+            unanswered = 0
             try:
                 start_ns = min(c.start_ns for c in cmds if c is not None)
                 _sleep_until(start_ns + int(settings.warmup_s * 1e9), check)
@@ -254,8 +260,9 @@ class NativeDriver:
                         break
                     if len(windows) >= settings.max_trials:
                         break
+                unanswered = self._pool.stop(stop_timeout_s)
             except WorkerFailed as exc:
-                self._pool.stop()
+                self._pool.stop(stop_timeout_s)
                 if not self._is_alive():
                     raise ServerDiedError(
                         f"Triton died while measuring {self._model!r} at {point.label}: {exc}"
@@ -264,7 +271,11 @@ class NativeDriver:
                     f"measuring {self._model!r} at {point.label} failed: {exc}"
                 ) from None
             finally:
-                self._pool.stop()
+                self._pool.stop(stop_timeout_s)
+            check()
+            if unanswered:
+                # The model stopped answering: more windows or a retry would only wait longer.
+                return self._build(point, windows, False, settings, unanswered)
             done = stable or settings.probe or not settings.until_stable
             if done or retries >= settings.max_window_retries:
                 if not done:
@@ -273,9 +284,21 @@ class NativeDriver:
                         f"throughput of the last 3 of {len(windows)} windows ({window_s:g} s) "
                         f"varied by more than {settings.stability_pct:g}%"
                     )
-                return build_step(point, windows, stable, settings)
+                return self._build(point, windows, stable, settings, 0)
             retries += 1
             window_s *= 2
+
+    def _build(
+        self,
+        point: LoadPoint,
+        windows: Sequence[RawWindow],
+        stable: bool,
+        settings: StepSettings,
+        unanswered: int,
+    ) -> StepResult:
+        step = build_step(point, windows, stable, settings, unanswered=unanswered)
+        samples, self._step_errors = tuple(self._step_errors), []
+        return replace(step, error_samples=samples)
 
     def _merge(
         self,
@@ -295,6 +318,8 @@ class NativeDriver:
             errors += r.errors
             for s in r.error_samples:
                 note = f"{point.label}: error from Triton: {s}"
+                if s not in self._step_errors and len(self._step_errors) < 3:
+                    self._step_errors.append(s)
                 if note not in self.notes and len(self.notes) < 50:
                     self.notes.append(note)
             cpu = max(cpu, r.cpu_s / max(1e-9, (r.end_ns - r.start_ns) / 1e9))

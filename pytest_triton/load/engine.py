@@ -213,6 +213,14 @@ class Ramp:
             return self._measured[point]
         settings = self._settings.as_probe() if probe else self._settings
         step = self._run(point, settings)
+        if step.timeouts:
+            # The model stopped answering: every further step would wait out its timeout too.
+            # Kept as measured even when a probe, so the verdict sees it (served.py).
+            self._measured[point] = step
+            self.notes.append(f"stopped at {point.label}: requests went unanswered")
+            if self._progress is not None:
+                self._progress(step)
+            raise _Unanswered
         if probe:
             self.probes.append(step)
         else:
@@ -237,6 +245,16 @@ class Ramp:
         )
 
     def run(self) -> tuple[list[StepResult], float | None, list[str]]:
+        try:
+            self._run_points()
+        except _Unanswered:
+            steps = sorted(self._measured.values(), key=_order)
+            return steps, None, self.notes
+        steps = sorted(self._measured.values(), key=_order)
+        capacity = self._capacity(steps) if self._wants_capacity else None
+        return steps, capacity, self.notes
+
+    def _run_points(self) -> None:
         load = self._load
         if load.request_rate:
             points = [LoadPoint(rate=r) for r in load.request_rate]
@@ -251,9 +269,6 @@ class Ramp:
                 self._step(LoadPoint(concurrency=c))
             if self._wants_capacity:
                 self._concurrency_capacity_search()
-        steps = sorted(self._measured.values(), key=_order)
-        capacity = self._capacity(steps) if self._wants_capacity else None
-        return steps, capacity, self.notes
 
     # -- auto ------------------------------------------------------------------------------
     def _auto(self) -> None:
@@ -374,6 +389,10 @@ class Ramp:
                 "the SLO latency bounds held at every measured step: capacity is a lower bound"
             )
         return max(s.throughput for s in passing)
+
+
+class _Unanswered(Exception):
+    """A step's requests went unanswered: the ramp ends there."""
 
 
 def _order(step: StepResult) -> tuple[int, float]:

@@ -121,4 +121,6 @@ def pool(steps: Sequence[StepResult]) -> StepResult:
         client_bound=bound_votes * 2 > len(steps),
         metrics=summarise([s.metrics for s in steps]),
         measured_windows=len(windows),
+        timeouts=sum(s.timeouts for s in steps),
+        error_samples=tuple(dict.fromkeys(e for s in steps for e in s.error_samples))[:3],
     )

@@ -54,24 +54,34 @@ class Worker:
         self.conn.send(("step", cmd))
         self.busy = True
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """End the running step and wait for its acknowledgement (records in between are
-        dropped)."""
+    def request_stop(self) -> None:
+        """Tell the running step to stop sending; it then waits for its requests in flight."""
+        if self.busy:
+            with contextlib.suppress(OSError):
+                self.conn.send(("stop",))
+
+    def await_stop(self, deadline: float) -> int:
+        """Wait (until the monotonic `deadline`) for the step's acknowledgement, dropping the
+        records in between: how many requests went unanswered (0 when it failed or said
+        nothing; the caller checks the server)."""
+        unanswered = 0
         if not self.busy:
-            return
+            return unanswered
         try:
-            self.conn.send(("stop",))
-            deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 if self.conn.poll(_POLL_S):
                     msg = self.conn.recv()
-                    if msg[0] in ("stopped", "fatal"):
+                    if msg[0] == "stopped":
+                        unanswered = int(msg[1])
+                        break
+                    if msg[0] == "fatal":
                         break
                 elif self.proc.poll() is not None:
                     break
         except (OSError, EOFError):
             pass
         self.busy = False
+        return unanswered
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -102,14 +112,20 @@ class Pool:
             if cmd is not None:
                 worker.start(cmd)
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float) -> int:
+        """Stop every worker's step at once; `timeout_s` must cover the request timeout, which
+        is how long a worker waits for its requests in flight. Returns the requests that went
+        unanswered."""
         for worker in self.workers:
-            worker.stop()
+            worker.request_stop()
+        deadline = time.monotonic() + timeout_s
+        return sum(worker.await_stop(deadline) for worker in self.workers)
 
     def close(self) -> None:
         for worker in self.workers:
             try:
-                worker.stop(timeout_s=2.0)
+                worker.request_stop()
+                worker.await_stop(time.monotonic() + 2.0)
                 worker.close()
             except Exception:  # closing must release every worker, whatever one of them does
                 worker.proc.kill()

@@ -97,6 +97,7 @@ def build_step(
     stable: bool,
     settings: StepSettings,
     extra_metrics: Mapping[str, float] | None = None,
+    unanswered: int = 0,
 ) -> StepResult:
     """The step's aggregate over its measured windows (the last `measured_windows`, at least
     3, or all if fewer).
@@ -140,6 +141,7 @@ def build_step(
         metrics=metrics,
         measured_windows=len(measured),
         probe=settings.probe,
+        timeouts=unanswered,
     )
 
 

@@ -28,12 +28,13 @@ _READ_WRITE = select.EPOLLIN | select.EPOLLOUT
 # An open-loop send later than this (or than one gap between sends, if longer) counts as late:
 # epoll wakes with millisecond granularity, so smaller lags are timer noise, not a slow client.
 LATE_NS = 2_000_000
-# How long a stopped step waits for the requests it has in flight before closing their
-# connections. Closing a gRPC stream with a request in flight is a cancellation, and Triton up to
-# 2.52 (24.11) can crash on one ("Signal (11) received", server issues #7368 and #8034, fixed in
-# 24.12): with the wheel's 2.51, step ends followed by model loads crashed it once in 75 cycles
-# before this wait, none in 270 with it (docs/measurement.md). It costs one request's latency.
-DRAIN_NS = 5_000_000_000
+# A stopped step waits for the requests it has in flight before closing their connections,
+# until each is answered or has waited the request timeout. Closing a gRPC stream with a request
+# in flight is a cancellation, and Triton up to 2.52 (24.11) can crash on one ("Signal (11)
+# received", server issues #7368 and #8034, fixed in 24.12): with the wheel's 2.51, step ends
+# followed by model loads crashed it once in 75 cycles without this wait, none in 270 with it
+# (docs/measurement.md). A healthy step pays one request's latency; the requests still
+# unanswered at their timeout are counted, so a model that stopped answering fails its test.
 
 
 class _Conn(Protocol):
@@ -104,8 +105,8 @@ def worker_main(control: Connection, config: WorkerConfig) -> None:
             if msg[0] != "step":
                 continue
             try:
-                loop.run_step(msg[1], control)
-                control.send(("stopped",))
+                unanswered = loop.run_step(msg[1], control)
+                control.send(("stopped", unanswered))
             except (ConnectionLost, Stalled, OSError) as exc:
                 loop.reset()
                 control.send(("fatal", str(exc) or type(exc).__name__))
@@ -144,7 +145,8 @@ class LoadLoop:
 
     def run_step(self, cmd: StepCommand, control: Connection) -> int:
         """Load until told to stop, reporting a record per window; then let the requests in
-        flight finish (at most DRAIN_NS) and return how many were abandoned."""
+        flight finish, each within the request timeout of its send, and return how many did
+        not."""
         # Fresh connections per step: a previous step's stragglers cannot leak into this one.
         self.reset()
         messages = self.config.messages
@@ -249,7 +251,8 @@ class LoadLoop:
                 if fd == control_fd:
                     msg = control.recv()
                     if msg[0] in ("stop", "exit") and drain_until is None:
-                        drain_until = now + min(DRAIN_NS, cmd.request_timeout_ns)
+                        newest = max(started.values(), default=now)
+                        drain_until = newest + cmd.request_timeout_ns
                         schedule, next_send = None, math.inf
                     continue
                 conn = by_fd[fd]
@@ -276,7 +279,7 @@ class LoadLoop:
                         pass
                 if not closed_loop and self.config.protocol == "http":
                     free_http[:] = [c for c in self.conns if c.in_flight == 0]
-            elif started and now - last_progress > cmd.request_timeout_ns:
+            elif drain_until is None and started and now - last_progress > cmd.request_timeout_ns:
                 raise Stalled(
                     f"{len(started)} request(s) in flight and no response from Triton for "
                     f"{cmd.request_timeout_ns / 1e9:g} s"

@@ -72,6 +72,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
             "so nothing was checked",
             pytrace=False,
         )
+    from pytest_triton import served
     from pytest_triton.outcome import JudgedResult
     from pytest_triton.slo import check_slo
 
@@ -81,6 +82,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         if recorded.slo is not None and not recorded.slo.is_empty():
             check = check_slo(recorded.measurement, recorded.slo, ramp=recorded.load.auto)
         judged = JudgedResult(item.nodeid, recorded, check)
+        unserved = served.unserved(recorded.measurement, recorded.slo)
+        if unserved:
+            judged.failures.append(served.render(recorded.model.name, unserved))
         if check is not None and not check.passed:
             judged.failures.append(check.render())
         unstable = [s.load_point for s in recorded.measurement.steps if not s.stable]

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
-from pytest_triton.load import worker
 from pytest_triton.load.control import model_stats
 from pytest_triton.load.driver import build_requests, split_hostport
 from pytest_triton.load.engine import measure
@@ -179,17 +178,17 @@ def _stopped_step(server: LocalServer, cmd: StepCommand) -> int:
 
 
 @pytest.mark.parametrize("mode,value", [("concurrency", 4), ("rate", 400.0)])
-def test_a_stopped_step_lets_its_requests_finish(
-    server: LocalServer, mode: str, value: float, monkeypatch: pytest.MonkeyPatch
-):
+def test_a_stopped_step_lets_its_requests_finish(server: LocalServer, mode: str, value: float):
     """Closing a gRPC stream with a request in flight is a cancellation, and the wheel's Triton
     (2.51) can crash on one: a step ends by waiting for its answers, not by hanging up."""
     start = time.monotonic_ns()
     cmd = StepCommand(mode, value, start, warmup_ns=100_000_000, window_ns=200_000_000)
     assert _stopped_step(server, cmd) == 0
-    # the count is real: with no time to wait, the requests in flight are abandoned
-    monkeypatch.setattr(worker, "DRAIN_NS", 0)
-    hurried = StepCommand("concurrency", 4, time.monotonic_ns(), 100_000_000, 200_000_000)
+    # the count is real: with a request timeout shorter than a request, those in flight are
+    # counted as unanswered
+    hurried = StepCommand(
+        "concurrency", 4, time.monotonic_ns(), 100_000_000, 200_000_000, request_timeout_ns=1
+    )
     assert _stopped_step(server, hurried) > 0
 
 

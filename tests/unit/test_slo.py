@@ -1,3 +1,6 @@
+import math
+from dataclasses import replace
+
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.slo import check_slo
 from pytest_triton.spec import SLO
@@ -57,3 +60,12 @@ def test_throughput_with_no_step_inside_latency_bounds_fails_with_nothing_measur
     check = check_slo(measurement(step(1, 100, 40.0)), SLO(p99_ms=10, min_throughput=1))
     thr = next(r for r in check.rows if r.bound == "min_throughput")
     assert thr.measured is None and not thr.passed
+
+
+def test_a_step_without_latency_fails_a_latency_bound_whatever_the_order():
+    """A step that answered nothing has NaN percentiles; max() skips a NaN that does not come
+    first, so a lost step after a good one once passed the SLO."""
+    silent = replace(step(2, 0.0, math.nan), requests=0)
+    for steps in ((step(1, 100, 4.0), silent), (silent, step(1, 100, 4.0))):
+        (row,) = check_slo(measurement(*steps), SLO(p99_ms=10)).rows
+        assert (row.passed, row.measured, row.step) == (False, None, "c2")
