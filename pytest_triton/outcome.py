@@ -44,7 +44,49 @@ class JudgedResult:
     slo: SLOCheck | None
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. "no baseline", warnings
+    # What failed, in a few words each ("SLO not met", "baseline regression", ...).
+    kinds: list[str] = field(default_factory=list)
+
+    def fail(self, kind: str, message: str) -> None:
+        self.kinds.append(kind)
+        self.failures.append(message)
 
     @property
     def passed(self) -> bool:
+        """Whether pytest-triton's own checks passed (the test's outcome is TestEntry's)."""
         return not self.failures
+
+
+# pytest's outcomes of a test, as its summary line counts them.
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
+
+
+@dataclass
+class TestEntry:
+    """One Triton test as pytest decided it, with what it measured: what every report renders,
+    so no report can disagree with pytest's verdict."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    nodeid: str
+    outcome: str  # one of OUTCOMES
+    reason: str = ""  # pytest's own failure, error or skip text
+    results: list[JudgedResult] = field(default_factory=list)
+
+    @property
+    def why(self) -> str:
+        """What failed it, in a few words: the checks of ours that failed, or the outcome."""
+        kinds = list(dict.fromkeys(k for r in self.results for k in r.kinds))
+        if self.outcome == "failed" and not kinds:
+            return "failed in the test body"
+        return ", ".join(kinds) if self.outcome == "failed" else self.outcome
+
+
+def counts(entries: list[TestEntry]) -> str:
+    """'3 passed, 1 failed', in pytest's order and words ('no Triton test ran' for none)."""
+    if not entries:
+        return "no Triton test ran"
+    n = {o: sum(e.outcome == o for e in entries) for o in OUTCOMES}
+    return ", ".join(
+        f"{n[o]} {'errors' if o == 'error' and n[o] > 1 else o}" for o in OUTCOMES if n[o]
+    )

@@ -449,6 +449,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 def _judge(
     item: pytest.Item, handle: Triton, bsession: BaselineSession, slo_failure: BaseException | None
 ) -> None:
+    from pytest_triton.baseline.gate import Status
     from pytest_triton.baseline.session import Taken
 
     state = item.config.stash.get(STATE_KEY, None)
@@ -488,6 +489,10 @@ def _judge(
             j.notes.append(judgement.message)
         elif judgement.verdict is not None and not judgement.failed:
             j.notes.append(f"baseline: {judgement.verdict.summary()}")
+        if judgement.failed:
+            regressed = judgement.status is Status.REGRESSED
+            kind = "baseline regression" if regressed else f"baseline: {judgement.status.value}"
+            j.fail(kind, judgement.message)
     if gate.notes():
         item.add_report_section("call", "triton baseline", "\n\n".join(gate.notes()))
     if gate.failed:

@@ -12,6 +12,7 @@ from pytest_triton.errors import ConfigError, TritonTestError
 from .fixtures import HANDLE_KEY
 from .marker_docs import MARKERS, register_markers
 from .options import get_option, validate_all
+from .outcomes import OutcomeRecorder, reported
 from .state import SPECS_KEY, STATE_KEY, SessionState
 
 
@@ -22,12 +23,20 @@ class TritonUnstableWarning(UserWarning):
 def pytest_configure(config: pytest.Config) -> None:
     register_markers(config)
     validate_all(config)
-    config.stash[STATE_KEY] = SessionState()
+    state = config.stash[STATE_KEY] = SessionState()
+    config.pluginmanager.register(OutcomeRecorder(state), "triton-outcomes")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Validate every test's triton markers before anything starts; report all problems at once."""
     marked = [i for i in items if any(i.get_closest_marker(name) for name in MARKERS)]
+    _validate_markers(config, marked)
+    config.stash[STATE_KEY].triton_tests = {
+        i.nodeid for i in items if "triton" in getattr(i, "fixturenames", ())
+    }
+
+
+def _validate_markers(config: pytest.Config, marked: list[pytest.Item]) -> None:
     if not marked:
         return
     from .loadspec import build_load_spec, option_defaults
@@ -84,9 +93,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         judged = JudgedResult(item.nodeid, recorded, check)
         unserved = served.unserved(recorded.measurement, recorded.slo)
         if unserved:
-            judged.failures.append(served.render(recorded.model.name, unserved))
+            judged.fail("model did not serve", served.render(recorded.model.name, unserved))
         if check is not None and not check.passed:
-            judged.failures.append(check.render())
+            judged.fail("SLO not met", check.render())
         unstable = [s.load_point for s in recorded.measurement.steps if not s.stable]
         if unstable:
             # Never used silently: the note reaches the summary and reports, the warning the
@@ -123,17 +132,23 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     targets = {
         kind: get_option(session.config, f"triton_report_{kind}") for kind in ("json", "md", "html")
     }
-    state.reports_written = write_reports(state.results, state.server, targets)
+    state.reports_written, state.report_errors = write_reports(
+        reported(state), state.server, targets
+    )
+    if state.report_errors and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     state = terminalreporter.config.stash.get(STATE_KEY, None)
-    if not state or not (state.results or state.reports_written):
+    if not state or not (state.entries or state.reports_written or state.report_errors):
         return
     from pytest_triton.report.terminal import summary_lines
 
     terminalreporter.write_sep("=", "triton performance")
-    for line in summary_lines(state.results):
+    for line in summary_lines(reported(state)):
         terminalreporter.write_line(line)
     for path in state.reports_written:
         terminalreporter.write_line(f"report written: {path}")
+    for error in state.report_errors:
+        terminalreporter.write_line(f"ERROR report not written: {error}", red=True)

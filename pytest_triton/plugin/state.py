@@ -10,7 +10,7 @@ import pytest
 if TYPE_CHECKING:
     # Types only: the plugin must load without importing the core (see plugin.py).
     from pytest_triton.baseline.session import BaselineSession  # noqa: F401 (named in a string below)
-    from pytest_triton.outcome import JudgedResult
+    from pytest_triton.outcome import JudgedResult, TestEntry
     from pytest_triton.server.base import ServerIdentity
 
     from .markers import TestSpecs  # noqa: F401 (named in a string below)
@@ -21,6 +21,10 @@ class SessionState:
     results: list[JudgedResult] = field(default_factory=list)
     server: ServerIdentity | None = None
     reports_written: list[str] = field(default_factory=list)
+    report_errors: list[str] = field(default_factory=list)
+    triton_tests: set[str] = field(default_factory=set)  # node ids that use the `triton` fixture
+    # pytest's outcome of each Triton test that ran, in the order they ran (hooks.py)
+    entries: dict[str, TestEntry] = field(default_factory=dict)
 
 
 STATE_KEY = pytest.StashKey[SessionState]()

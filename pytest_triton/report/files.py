@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from pytest_triton.outcome import JudgedResult
+from pytest_triton.outcome import TestEntry
 from pytest_triton.server.base import ServerIdentity
 
-Renderer = Callable[[Sequence[JudgedResult], ServerIdentity | None], str]
+Renderer = Callable[[Sequence[TestEntry], ServerIdentity | None], str]
 
 
 def _renderers() -> dict[str, Renderer]:
@@ -21,22 +22,42 @@ def _renderers() -> dict[str, Renderer]:
 
 
 def write_reports(
-    results: Sequence[JudgedResult],
+    entries: Sequence[TestEntry],
     server: ServerIdentity | None,
     targets: Mapping[str, Path | None],
-) -> list[str]:
-    """Render each requested format to its path; returns the paths written."""
+) -> tuple[list[str], list[str]]:
+    """Render each requested format to its path: the paths written, and a line for each that
+    could not be (the others are still written)."""
     wanted = {kind: path for kind, path in targets.items() if path is not None}
-    if not wanted:
-        return []
     renderers = _renderers()
     written: list[str] = []
+    errors: list[str] = []
     for kind, path in wanted.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        text = renderers[kind](entries, server)
         # $GITHUB_STEP_SUMMARY is shared by every step of a job: append, never clobber it.
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        mode = "a" if summary and path == Path(summary).resolve() else "w"
-        with path.open(mode, encoding="utf-8") as f:
-            f.write(renderers[kind](results, server))
+        appending = summary is not None and path == Path(summary).resolve()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if appending:
+                with path.open("a", encoding="utf-8") as f:
+                    f.write(text)
+            else:
+                _replace(path, text)
+        except OSError as exc:
+            errors.append(f"--triton-report-{kind} {path}: {exc.strerror or exc}")
+            continue
         written.append(str(path))
-    return written
+    return written, errors
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `text` to `path` whole or not at all: a reader never sees half a report."""
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory; give a file path")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from pytest_triton.outcome import JudgedResult
+from pytest_triton.outcome import JudgedResult, TestEntry, counts
 from pytest_triton.server.base import ServerIdentity
 
 _W, _H, _PAD = 420, 240, 44
@@ -70,6 +70,18 @@ def _chart(
     return "\n".join(out)
 
 
+def _entry(entry: TestEntry) -> str:
+    kind = "pass" if entry.outcome == "passed" else "fail"
+    why = f" ({entry.why})" if entry.outcome == "failed" else ""
+    status = f'<span class="{kind}">{html.escape(entry.outcome + why)}</span>'
+    reason = f"<pre>{html.escape(entry.reason.strip())}</pre>" if entry.reason else ""
+    return (
+        f"<h2>{html.escape(entry.nodeid)} {status}</h2>"
+        + "".join(_section(r) for r in entry.results)
+        + reason
+    )
+
+
 def _section(judged: JudgedResult) -> str:
     m = judged.recorded.measurement
     steps = sorted(m.steps, key=lambda s: (s.concurrency or 0, s.request_rate or 0))
@@ -101,26 +113,25 @@ def _section(judged: JudgedResult) -> str:
         f"<td>{'yes' if s.stable else 'no'}</td><td>{s.errors}</td></tr>"
         for s in steps
     )
-    status = '<span class="pass">pass</span>' if judged.passed else '<span class="fail">FAIL</span>'
-    failures = "".join(f"<pre>{html.escape(f)}</pre>" for f in judged.failures)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in judged.notes)
     return (
-        f"<h2>{html.escape(judged.nodeid)} — {html.escape(m.model)} {status}</h2>"
+        f"<h3>{html.escape(m.model)}</h3>"
         f'<div class="charts">{throughput}{latency}</div>'
         "<table><tr><th>load</th><th>infer/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th>"
         "<th>queue µs</th><th>compute µs</th><th>client µs</th><th>stable</th><th>errors</th></tr>"
-        f"{rows}</table>{failures}{'<ul>' + notes + '</ul>' if notes else ''}"
+        f"{rows}</table>{'<ul>' + notes + '</ul>' if notes else ''}"
     )
 
 
-def render_html(results: Sequence[JudgedResult], server: ServerIdentity | None) -> str:
+def render_html(entries: Sequence[TestEntry], server: ServerIdentity | None) -> str:
     where = (
         f"<p>Triton {html.escape(server.version)} ({html.escape(server.kind)}: "
         f"<code>{html.escape(server.source)}</code>)</p>"
         if server
         else ""
     )
-    body = "".join(_section(r) for r in results)
+    tally = f"<p>{len(entries)} Triton test(s): {html.escape(counts(list(entries)))}</p>"
+    body = tally + "".join(_entry(e) for e in entries)
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>pytest-triton report</title>"
         f"<style>{_STYLE}</style></head><body><h1>Triton performance report</h1>{where}{body}"

@@ -1,4 +1,5 @@
-"""Machine-readable report: every judged measurement with its specs, steps and windows."""
+"""Machine-readable report: each Triton test's outcome as pytest decided it, and every
+measurement with its specs, steps and windows."""
 
 from __future__ import annotations
 
@@ -6,30 +7,37 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_triton.baseline.codec import dumps, load_spec_dict, measurement_to_dict, plain, slo_dict
-from pytest_triton.outcome import JudgedResult
+from pytest_triton.outcome import OUTCOMES, JudgedResult, TestEntry
 from pytest_triton.server.base import ServerIdentity
 
-SCHEMA = "pytest-triton-report/1"
+SCHEMA = "pytest-triton-report/2"
 
 
-def report_data(results: Sequence[JudgedResult], server: ServerIdentity | None) -> dict[str, Any]:
+def report_data(entries: Sequence[TestEntry], server: ServerIdentity | None) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "server": plain(server) if server else None,
-        "results": [_result(r) for r in results],
+        "summary": {o: sum(e.outcome == o for e in entries) for o in OUTCOMES},
+        "tests": [
+            {"test": e.nodeid, "outcome": e.outcome, "why": e.why, "reason": e.reason}
+            for e in entries
+        ],
+        "results": [_result(e, r) for e in entries for r in e.results],
     }
 
 
-def render_json(results: Sequence[JudgedResult], server: ServerIdentity | None) -> str:
-    return dumps(report_data(results, server))
+def render_json(entries: Sequence[TestEntry], server: ServerIdentity | None) -> str:
+    return dumps(report_data(entries, server))
 
 
-def _result(judged: JudgedResult) -> dict[str, Any]:
+def _result(entry: TestEntry, judged: JudgedResult) -> dict[str, Any]:
     recorded = judged.recorded
     return {
         "test": judged.nodeid,
-        "passed": judged.passed,
+        "outcome": entry.outcome,  # the test's, as pytest decided it
+        "passed": entry.outcome == "passed",
         "failures": list(judged.failures),
+        "failed_checks": list(judged.kinds),
         "notes": list(judged.notes),
         "model": {
             "name": recorded.model.name,

@@ -4,42 +4,57 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pytest_triton.outcome import JudgedResult
+from pytest_triton.outcome import TestEntry, counts
 from pytest_triton.server.base import ServerIdentity
 
+_ICONS = {"passed": "✅", "failed": "❌", "error": "❌", "interrupted": "⏹", "xpassed": "⚠️"}
 
-def render_markdown(results: Sequence[JudgedResult], server: ServerIdentity | None) -> str:
-    failed = sum(not r.passed for r in results)
-    head = "## Triton performance gate"
-    lines = [head, ""]
+
+def render_markdown(entries: Sequence[TestEntry], server: ServerIdentity | None) -> str:
+    lines = ["## Triton performance gate", ""]
     if server:
         lines.append(f"Triton {server.version} ({server.kind}: `{server.source}`)")
         lines.append("")
-    verdict = "all passed" if not failed else f"**{failed} failed**"
-    lines.append(f"{len(results)} measurement(s), {verdict}.")
+    everything_passed = bool(entries) and all(e.outcome == "passed" for e in entries)
+    verdict = counts(list(entries)) + (" ✅" if everything_passed else "")
+    if not entries:
+        verdict += " in this process: nothing was measured or judged here"
+    lines.append(f"{len(entries)} Triton test(s): {verdict}.")
     lines.append("")
     lines.append(
         "| test | model | load | infer/s | p50 ms | p99 ms | queue µs | compute µs | result |"
     )
     lines.append("|---|---|---|---:|---:|---:|---:|---:|---|")
-    for r in results:
-        m = r.recorded.measurement
-        status = "✅ pass" if r.passed else "❌ FAIL"
-        for i, s in enumerate(m.steps):
-            split = s.server
-            compute = split.compute_input_us + split.compute_infer_us + split.compute_output_us
-            flags = [
-                f for f, on in (("unstable", not s.stable), ("client-bound", s.client_bound)) if on
-            ]
-            lines.append(
-                f"| {'`' + r.nodeid + '`' if i == 0 else ''} | {m.model if i == 0 else ''} "
-                f"| {s.load_point}{' (' + ', '.join(flags) + ')' if flags else ''} "
-                f"| {s.throughput:.1f} | {s.p50_ms:.2f} | {s.p99_ms:.2f} | {split.queue_us:.0f} "
-                f"| {compute:.0f} | {status if i == 0 else ''} |"
-            )
-    for r in results:
-        if r.failures or r.notes:
-            lines += ["", f"### `{r.nodeid}`", ""]
-            lines += ["```", *r.failures, "```"] if r.failures else []
-            lines += [f"- {note}" for note in r.notes]
+    for entry in entries:
+        status = f"{_ICONS.get(entry.outcome, '')} {entry.outcome}{_why(entry)}".strip()
+        first = True
+        for r in entry.results:
+            m = r.recorded.measurement
+            for i, s in enumerate(m.steps):
+                split = s.server
+                compute = split.compute_input_us + split.compute_infer_us + split.compute_output_us
+                flags = [
+                    f
+                    for f, on in (("unstable", not s.stable), ("client-bound", s.client_bound))
+                    if on
+                ]
+                lines.append(
+                    f"| {'`' + entry.nodeid + '`' if first else ''} | {m.model if i == 0 else ''} "
+                    f"| {s.load_point}{' (' + ', '.join(flags) + ')' if flags else ''} "
+                    f"| {s.throughput:.1f} | {s.p50_ms:.2f} | {s.p99_ms:.2f} "
+                    f"| {split.queue_us:.0f} | {compute:.0f} | {status if first else ''} |"
+                )
+                first = False
+        if first:  # nothing measured: errored, skipped or failed before measuring
+            lines.append(f"| `{entry.nodeid}` | | | | | | | | {status} |")
+    for entry in entries:
+        notes = [n for r in entry.results for n in r.notes]
+        if entry.reason or notes:
+            lines += ["", f"### `{entry.nodeid}`: {entry.outcome}{_why(entry)}", ""]
+            lines += ["```", entry.reason.strip(), "```"] if entry.reason else []
+            lines += [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _why(entry: TestEntry) -> str:
+    return f" ({entry.why})" if entry.outcome == "failed" else ""

@@ -183,13 +183,8 @@ def test_a_stopped_step_lets_its_requests_finish(server: LocalServer, mode: str,
     (2.51) can crash on one: a step ends by waiting for its answers, not by hanging up."""
     start = time.monotonic_ns()
     cmd = StepCommand(mode, value, start, warmup_ns=100_000_000, window_ns=200_000_000)
+    # none unanswered (that the count is real, a model that hangs shows: tests/faults)
     assert _stopped_step(server, cmd) == 0
-    # the count is real: with a request timeout shorter than a request, those in flight are
-    # counted as unanswered
-    hurried = StepCommand(
-        "concurrency", 4, time.monotonic_ns(), 100_000_000, 200_000_000, request_timeout_ns=1
-    )
-    assert _stopped_step(server, hurried) > 0
 
 
 def test_count_windows(server: LocalServer):

@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from pytest_triton.outcome import JudgedResult, Recorded
+from pytest_triton.outcome import JudgedResult, Recorded, TestEntry
 from pytest_triton.report.files import write_reports
 from pytest_triton.result import Measurement, ServerSplit, StepResult, WindowSample
 from pytest_triton.server.base import ServerIdentity
@@ -30,20 +30,22 @@ def _step(c: int, thr: float, p99: float, stable: bool = True) -> StepResult:
     )
 
 
-def _judged() -> list[JudgedResult]:
+def _entries() -> list[TestEntry]:
     ok = Measurement("tiny", None, (_step(1, 900, 2.0), _step(4, 2400, 4.0)), 6.0)
     slow = Measurement("numpy_compute", "1", (_step(1, 300, 12.0, stable=False),), 3.0)
     slo = SLO(p99_ms=10)
-    results = []
+    entries = []
     for nodeid, m in (("t.py::test_ok", ok), ("t.py::test_slow", slow)):
         check = check_slo(m, slo)
         rec = Recorded(m, ModelSpec(m.model), LoadSpec(concurrency=(1, 4)), slo)
-        results.append(
-            JudgedResult(
-                nodeid, rec, check, [] if check.passed else [check.render()], ["no baseline"]
-            )
-        )
-    return results
+        judged = JudgedResult(nodeid, rec, check, notes=["no baseline"])
+        if not check.passed:
+            judged.fail("SLO not met", check.render())
+        outcome = "passed" if check.passed else "failed"
+        entries.append(TestEntry(nodeid, outcome, "\n".join(judged.failures), [judged]))
+    # a test that errored before it measured anything
+    entries.append(TestEntry("t.py::test_broken", "error", "ModelLoadError: no such model"))
+    return entries
 
 
 def test_reports_are_written_in_every_format(tmp_path: Path):
@@ -52,11 +54,14 @@ def test_reports_are_written_in_every_format(tmp_path: Path):
         "md": tmp_path / "r.md",
         "html": tmp_path / "out" / "r.html",
     }
-    written = write_reports(_judged(), SERVER, targets)
-    assert sorted(written) == sorted(str(p) for p in targets.values())
+    written, errors = write_reports(_entries(), SERVER, targets)
+    assert sorted(written) == sorted(str(p) for p in targets.values()) and errors == []
 
     data = json.loads(targets["json"].read_text())
-    assert data["schema"] == "pytest-triton-report/1"
+    assert data["schema"] == "pytest-triton-report/2"
+    assert data["summary"]["passed"] == 1 and data["summary"]["failed"] == 1
+    assert data["summary"]["error"] == 1
+    assert [t["outcome"] for t in data["tests"]] == ["passed", "failed", "error"]
     assert data["server"]["version"] == "2.51.0"
     ok, slow = data["results"]
     assert ok["passed"] and not slow["passed"]
@@ -67,8 +72,10 @@ def test_reports_are_written_in_every_format(tmp_path: Path):
     md = targets["md"].read_text()
     assert (
         "| `t.py::test_slow` | numpy_compute | c1 (unstable) | 300.0 | 6.00 | 12.00 "
-        "| 120 | 800 | ❌ FAIL |" in md
+        "| 120 | 800 | ❌ failed (SLO not met) |" in md
     )
+    assert "3 Triton test(s): 1 passed, 1 failed, 1 error." in md
+    assert "| `t.py::test_broken` | | | | | | | | ❌ error |" in md
     assert "SLO NOT met for model 'numpy_compute'" in md
 
     page = targets["html"].read_text()
@@ -77,7 +84,8 @@ def test_reports_are_written_in_every_format(tmp_path: Path):
 
 
 def test_nothing_is_written_unless_asked(tmp_path: Path):
-    assert write_reports(_judged(), SERVER, {"json": None, "md": None, "html": None}) == []
+    nothing = write_reports(_entries(), SERVER, {"json": None, "md": None, "html": None})
+    assert nothing == ([], [])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -85,6 +93,22 @@ def test_markdown_appends_to_the_github_step_summary(tmp_path: Path, monkeypatch
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    write_reports(_judged(), SERVER, {"md": summary})
+    write_reports(_entries(), SERVER, {"md": summary})
     text = summary.read_text()
     assert text.startswith("earlier step\n") and "## Triton performance gate" in text
+
+
+def test_a_report_that_cannot_be_written_is_one_error_and_the_others_are_written(tmp_path: Path):
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    targets = {"json": folder, "md": tmp_path / "r.md", "html": None}
+    written, errors = write_reports(_entries(), SERVER, targets)
+    assert written == [str(tmp_path / "r.md")]
+    assert errors == [f"--triton-report-json {folder}: is a directory; give a file path"]
+    assert list(folder.iterdir()) == []  # no half-written temporary left behind
+
+
+def test_an_empty_session_never_claims_success(tmp_path: Path):
+    write_reports([], SERVER, {"md": tmp_path / "r.md"})
+    md = (tmp_path / "r.md").read_text()
+    assert "0 Triton test(s): no Triton test ran" in md and "passed" not in md
