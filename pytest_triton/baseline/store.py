@@ -4,7 +4,7 @@ Layout. `<dir>/<test module path without .py>/<Class.test[params]>.json`, mirror
 tree so a reviewer finds a test's baseline where the test is. Characters that are unsafe in file
 names become `_`; that mapping is lossy, so every file records the full test id and two tests
 that land on one file are an error naming both (never a silent overwrite). A test can also pick
-its file name explicitly (`baseline_name`).
+its file name explicitly (`@pytest.mark.triton_baseline(name=...)`).
 
 Several environments side by side. One file holds every environment the test was recorded in,
 under `environments.<env_id>` (the fingerprint's short hash). Chosen over one directory per
@@ -282,8 +282,8 @@ class BaselineStore:
         if owner is not None and owner[0] != test_id:
             raise BaselineCollisionError(
                 f"tests {owner[0]!r} and {test_id!r} map to the same baseline file "
-                f"{path}: give one of them its own file with the marker argument "
-                "baseline_name='...'"
+                f"{path}: give one of them its own file with "
+                "@pytest.mark.triton_baseline(name='...')"
             )
         self._claims[key] = (test_id, path)
         return path
@@ -302,9 +302,9 @@ class BaselineStore:
         if file.test_id != test_id:
             raise BaselineCollisionError(
                 f"baseline {path} belongs to test {file.test_id!r}, not {test_id!r}: their "
-                "names map to the same file. Give this test its own file with the marker "
-                "argument baseline_name='...', or, if the test was renamed, rename the file's "
-                "'test' field (it was left untouched)"
+                "names map to the same file. Give this test its own file with "
+                "@pytest.mark.triton_baseline(name='...'), or, if the test was renamed, rename "
+                "the file's 'test' field (it was left untouched)"
             )
         return file
 

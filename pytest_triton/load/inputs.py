@@ -101,11 +101,12 @@ def resolve_shapes(io: ModelIO, shapes: Mapping[str, Sequence[int]]) -> dict[str
             _check_shape(io, t, given, "the shape given")
             resolved[t.name] = given
         elif any(d < 0 for d in t.dims):
-            example = ",".join("4" if d < 0 else str(d) for d in t.dims)
+            dims = [4 if d < 0 else d for d in t.dims]
+            example = ",".join(str(d) for d in dims)
             raise MeasurementError(
                 f"input {t.name!r} of model {io.name!r} has dynamic dims {list(t.dims)}: give "
-                f"its shape, e.g. shapes={{'{t.name}': ({example.replace(',', ', ')})}} in "
-                f"@triton_load (perf_analyzer: --shape {t.name}:{example})"
+                f"its shape, e.g. shapes={{{t.name!r}: {dims}}} in @triton_load "
+                f"(perf_analyzer: --shape {t.name}:{example})"
             )
         else:
             resolved[t.name] = t.dims

@@ -67,9 +67,29 @@ def build_load_spec(*layers: Mapping[str, Any]) -> LoadSpec:
 
         merged["request_rate"] = parse_request_rate(merged["request_rate"])
     if "shapes" in merged:
-        merged["shapes"] = frozen_mapping({k: tuple(v) for k, v in merged["shapes"].items()})
+        merged["shapes"] = _shapes(merged["shapes"])
     spec = LoadSpec(**merged)
     from pytest_triton.load.ramp import validate_load_spec
 
     validate_load_spec(spec)
     return spec
+
+
+def _shapes(value: Any) -> Mapping[str, tuple[int, ...]]:
+    """shapes={'INPUT0': [4, 16]}: per input name, a list of whole numbers (a bare `(4)` is the
+    number 4, not a shape)."""
+    example = "shapes={'INPUT0': [4, 16]}"
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"shapes must map input names to shapes, e.g. {example}; got {value!r}")
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, shape in value.items():
+        if isinstance(shape, (str, bytes)) or not isinstance(shape, (list, tuple)):
+            raise ConfigError(
+                f"shapes[{name!r}] must be a list of dims, e.g. {example}; got {shape!r}"
+            )
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            raise ConfigError(
+                f"shapes[{name!r}] must hold positive whole numbers, e.g. {example}; got {shape!r}"
+            )
+        shapes[str(name)] = tuple(shape)
+    return frozen_mapping(shapes)

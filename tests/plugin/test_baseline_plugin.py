@@ -249,7 +249,7 @@ def test_two_tests_on_one_file_stop_the_run(suite: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(
         [
             "*tests 'test_perf.py::test_tiny[[]a/b]' and 'test_perf.py::test_tiny[[]a_b]' map to "
-            "the same baseline file*baseline_name=*"
+            "the same baseline file*@pytest.mark.triton_baseline(name=*"
         ]
     )
 

@@ -122,6 +122,9 @@ def test_a_declared_slo_that_is_never_measured_fails(pytester: pytest.Pytester, 
         ("concurrency=[1, 2], request_rate=100", "*test_bad*exclude each other*"),
         ("window_s=0", "*test_bad*window_s 0 must be > 0*"),
         ("measured_windows=12", "*test_bad*max_trials 10 must be >= measured_windows 12*"),
+        # `(4)` is the number 4: once an INTERNALERROR, now a usage error with a valid example
+        ("shapes={'INPUT0': (4)}", "*test_bad*shapes?'INPUT0'? must be a list of dims*got 4*"),
+        ("shapes={'INPUT0': [0]}", "*test_bad*must hold positive whole numbers*"),
     ],
 )
 def test_nonsense_load_settings_fail_at_collection(pytester: pytest.Pytester, load, expected):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ import pytest
 from pytest_triton.errors import MeasurementError
 from pytest_triton.load import inputs
 from pytest_triton.load.http1 import parse_response
+from pytest_triton.plugin.loadspec import build_load_spec
 
 CONFIG = {
     "name": "m",
@@ -44,6 +47,20 @@ def test_model_io_from_config(io):
 def test_dynamic_dims_need_a_user_shape_and_say_so(io):
     with pytest.raises(MeasurementError, match=r"'IMG'.*dynamic dims \[3, -1\].*--shape IMG:3,4"):
         inputs.resolve_shapes(io, {})
+
+
+def test_the_dynamic_dims_hint_is_python_that_works():
+    """For one dynamic dim the hint once read shapes={'INPUT0': (4)}: the number 4, and
+    copying it crashed pytest with an INTERNALERROR."""
+    config = {"name": "m", "max_batch_size": 0, "input": [{"name": "INPUT0", "dims": [-1]}]}
+    config["input"][0]["data_type"] = "TYPE_FP32"
+    io = inputs.model_io("m", None, config)
+    with pytest.raises(MeasurementError) as caught:
+        inputs.resolve_shapes(io, {})
+    hint = re.search(r"shapes=(\{.*?\})", str(caught.value))
+    assert hint is not None
+    load = build_load_spec({}, {"shapes": ast.literal_eval(hint.group(1))})
+    assert inputs.resolve_shapes(io, load.shapes) == {"INPUT0": (4,)}
 
 
 def test_user_shapes_must_fit_the_model(io):
