@@ -243,18 +243,15 @@ class LocalServer(ServerContext):
             libdir = sysconfig.get_config_var("LIBDIR") or ""
             parts = [str(libs), libdir, env.get("LD_LIBRARY_PATH", "")]
             env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in parts if p)
-            # The python stub embeds this interpreter's libpython; give models the same
-            # packages the tests see (numpy in the venv, not whatever the base install has).
-            env["PYTHONPATH"] = os.pathsep.join(
-                p for p in [*_site_paths(), env.get("PYTHONPATH", "")] if p
-            )
+            # The python stub embeds this interpreter's libpython, in an isolated config that
+            # ignores PYTHONPATH on 3.11+. It finds its prefix as a plain `python3` would, by
+            # looking `python3` up on PATH: this interpreter's directory first makes that the
+            # venv's python3, so models see the venv's packages (and its .pth files), as the
+            # tests do, on every Python version.
+            path = [os.path.dirname(sys.executable), env.get("PATH", "")]
+            env["PATH"] = os.pathsep.join(p for p in path if p)
         env.update(_as_str_mapping(self._spec.env))
         return env
-
-
-def _site_paths() -> list[str]:
-    paths = sysconfig.get_paths()
-    return list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
 
 
 def _as_str_mapping(values: Mapping[str, str]) -> dict[str, str]:

@@ -78,10 +78,13 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def run_session(suite: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run pytest on `suite` (a directory with tests) as a user would, in a subprocess."""
+def run_session(
+    suite: Path, *args: str, timeout: float = 300, python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
+    """Run pytest on `suite` (a directory with tests) as a user would, in a subprocess of
+    `python` (this interpreter unless another environment is being tested)."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        [python, "-m", "pytest", "-p", "no:cacheprovider", *args],
         cwd=suite,
         capture_output=True,
         text=True,
