@@ -16,10 +16,15 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_triton.errors import ConfigError, ModelLoadError
 from pytest_triton.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from pytest_triton.server.base import Server
+
+T = TypeVar("T")
 
 
 def validate_config_override(model: str, override: Mapping[str, Any]) -> None:
@@ -72,14 +77,25 @@ class ModelController:
     """Loads and unloads models on one server through its HTTP repository API."""
 
     def __init__(
-        self,
-        http: str,
-        model_repository: Path | None,
-        log_tail: Callable[[], str] = lambda: "",
+        self, http: str, model_repository: Path | None, server: Server | None = None
     ) -> None:
+        """With `server`, loads and unloads end as soon as it dies or its log shows the model
+        failed (server/watch.py), and errors carry its log tail."""
         self._http = http
         self._repository = model_repository
-        self._log_tail = log_tail
+        self._server = server
+
+    def _log_tail(self) -> str:
+        return self._server.log_tail() if self._server is not None else ""
+
+    def _watched(self, request: Callable[[], T], doing: str, name: str) -> T:
+        if self._server is None:
+            return request()
+        from pytest_triton.server.watch import ServerWatch
+
+        # What Triton 2.51 logs when a model's python stub cannot start, or a load fails.
+        marks = ("Failed to initialize Python stub", f"failed to load '{name}'")
+        return ServerWatch(self._server).call(request, doing, marks)
 
     def available_models(self) -> list[str]:
         """Model names in the local repository (directories), sorted."""
@@ -127,7 +143,10 @@ class ModelController:
         return self._ready_config(spec)
 
     def unload(self, name: str) -> None:
-        self._request("POST", f"/v2/repository/models/{_q(name)}/unload", {}, timeout_s=60.0)
+        path = f"/v2/repository/models/{_q(name)}/unload"
+        self._watched(
+            lambda: self._request("POST", path, {}, timeout_s=60.0), f"unloading {name!r}", name
+        )
 
     def config(self, name: str) -> dict[str, Any]:
         result: dict[str, Any] = self._request("GET", f"/v2/models/{_q(name)}/config", None)
@@ -166,12 +185,12 @@ class ModelController:
             )
 
     def _post_load(self, spec: ModelSpec, body: dict[str, Any]) -> None:
+        path = f"/v2/repository/models/{_q(spec.name)}/load"
         try:
-            self._request(
-                "POST",
-                f"/v2/repository/models/{_q(spec.name)}/load",
-                body,
-                timeout_s=spec.load_timeout_s,
+            self._watched(
+                lambda: self._request("POST", path, body, timeout_s=spec.load_timeout_s),
+                f"loading model {spec.name!r}",
+                spec.name,
             )
         except TimeoutError:
             # A python stub that cannot start makes Triton's load request hang forever.

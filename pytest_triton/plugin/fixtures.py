@@ -64,9 +64,7 @@ def triton_models(request: pytest.FixtureRequest, triton_server: Server) -> Iter
     from .models_cache import ModelCache
 
     repository = get_option(request.config, "triton_model_repository")
-    cache = ModelCache(
-        ModelController(triton_server.endpoints.http, repository, triton_server.log_tail)
-    )
+    cache = ModelCache(ModelController(triton_server.endpoints.http, repository, triton_server))
     yield cache
     if triton_server.is_alive() and triton_server.managed:
         cache.unload_all()

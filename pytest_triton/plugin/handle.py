@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from pytest_triton.errors import ConfigError
+from pytest_triton.errors import ConfigError, ServerDiedError
 from pytest_triton.outcome import Paired, Recorded
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.server.base import Endpoints, Server
@@ -95,15 +96,16 @@ class Triton:
             return reused
         from pytest_triton.load.engine import measure
 
-        measurement = measure(
-            self.server.endpoints,
-            spec.name,
-            spec.version,
-            load_spec,
-            self.slo,
-            is_alive=self.server.is_alive,
-            progress=self._on_step,
-        )
+        with self._server_death():
+            measurement = measure(
+                self.server.endpoints,
+                spec.name,
+                spec.version,
+                load_spec,
+                self.slo,
+                is_alive=self.server.is_alive,
+                progress=self._on_step,
+            )
         self.recorded.append(Recorded(measurement, spec, load_spec, self.slo, effective))
         return measurement
 
@@ -114,21 +116,34 @@ class Triton:
         effective = pair.current.config
         if self.reuse is not None:
             self.reuse(spec, load_spec, effective, True)  # notes it in flight, reuses nothing
-        measured = measure_paired(
-            self.server.endpoints,
-            pair.current.name,
-            pair.baseline.name,
-            spec.version,
-            load_spec,
-            self.slo,
-            is_alive=self.server.is_alive,
-            progress=self._on_step,
-        )
+        with self._server_death():
+            measured = measure_paired(
+                self.server.endpoints,
+                pair.current.name,
+                pair.baseline.name,
+                spec.version,
+                load_spec,
+                self.slo,
+                is_alive=self.server.is_alive,
+                progress=self._on_step,
+            )
         paired = Paired(measured.baseline, pair.baseline, measured.pairs)
         # The test measured its model: reports and baselines name it, not the served copy.
         current = replace(measured.current, model=spec.name)
         self.recorded.append(Recorded(current, spec, load_spec, self.slo, effective, paired))
         return current
+
+    @contextmanager
+    def _server_death(self) -> Iterator[None]:
+        """The engine notices a dead server within a poll; say how it ended, with its log."""
+        try:
+            yield
+        except ServerDiedError as exc:
+            if exc.log_tail:
+                raise
+            raise ServerDiedError(
+                f"{exc} (it {self.server.exit_reason()})", self.server.log_tail()
+            ) from None
 
     def _build_pair(self, spec: ModelSpec) -> BuildPair | None:
         """Both builds' copies of `spec`, loaded (once per override), or None when unpaired."""

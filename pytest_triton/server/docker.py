@@ -339,6 +339,14 @@ class DockerServer(ServerContext):
     def log_tail(self, lines: int = 40) -> str:
         return read_log_tail(self._log_path, lines)
 
+    def exit_reason(self) -> str:
+        container = self._container
+        state = self._state(container) if container is not None else {}
+        if not state:
+            return "was removed"
+        oom = " (out of memory)" if state.get("OOMKilled") else ""
+        return f"exited with status {state.get('ExitCode')}{oom}"
+
     def identity(self) -> ServerIdentity:
         return ServerIdentity(
             kind="docker", version=self._version, source=self.plan.image, digest=self._digest

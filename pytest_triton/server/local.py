@@ -98,6 +98,7 @@ class LocalServer(ServerContext):
         self._server_id = f"pytest-triton-{uuid.uuid4().hex[:12]}"
         self._endpoints: Endpoints | None = None
         self._version = ""
+        self._exit_code: int | None = None
 
     # -- Server protocol -------------------------------------------------------------------
     @property
@@ -120,6 +121,10 @@ class LocalServer(ServerContext):
 
     def is_alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def exit_reason(self) -> str:
+        code = self._proc.poll() if self._proc is not None else self._exit_code
+        return describe_exit(code)
 
     def log_tail(self, lines: int = 40) -> str:
         return read_log_tail(self._log_path, lines)
@@ -187,6 +192,7 @@ class LocalServer(ServerContext):
                 proc.kill()
                 proc.wait()
         if proc is not None:
+            self._exit_code = proc.returncode
             _kill_leftovers(proc.pid)
         if self._log_file is not None:
             self._log_file.close()
@@ -256,3 +262,15 @@ class LocalServer(ServerContext):
 
 def _as_str_mapping(values: Mapping[str, str]) -> dict[str, str]:
     return {str(k): str(v) for k, v in values.items()}
+
+
+def describe_exit(code: int | None) -> str:
+    """A process's exit status as a phrase (a negative status is the signal that killed it)."""
+    if code is None:
+        return "was stopped"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"

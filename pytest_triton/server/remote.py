@@ -71,6 +71,9 @@ class RemoteServer(ServerContext):
     def is_alive(self) -> bool:
         return http_probe(self._endpoints.http).ready
 
+    def exit_reason(self) -> str:
+        return f"stopped answering at {self._endpoints.http}"
+
     def identity(self) -> ServerIdentity:
         return ServerIdentity(kind="remote", version=self._version, source=self._endpoints.grpc)
 

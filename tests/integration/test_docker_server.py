@@ -109,7 +109,7 @@ def test_serves_a_python_model_then_leaves_nothing(
     assert identity.digest.startswith("sha256:")
 
     # Load with a config override and infer over both protocols.
-    controller = ModelController(server.endpoints.http, example_repository, server.log_tail)
+    controller = ModelController(server.endpoints.http, example_repository, server)
     controller.load(
         ModelSpec(
             name="tiny",

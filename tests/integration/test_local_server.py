@@ -100,7 +100,7 @@ def test_load_failures_quote_triton_and_hangs_time_out(tmp_path: Path):
     # A short exit timeout: Triton would otherwise wait 30 s at stop for the hung model.
     spec = ServerSpec("local", model_repository=repo, flags={"exit-timeout-secs": "2"})
     with LocalServer(spec, tmp_path / "srv") as server:
-        models = ModelController(server.endpoints.http, repo, server.log_tail)
+        models = ModelController(server.endpoints.http, repo, server)
         with pytest.raises(ModelLoadError, match="broken on purpose"):
             models.load(ModelSpec("raises"))
         with pytest.raises(ModelLoadError, match="not in the model repository .* hangs, raises"):
