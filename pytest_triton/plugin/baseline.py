@@ -8,7 +8,6 @@ may add a baseline failure to an SLO failure in one message.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Generator, Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from .fixtures import HANDLE_KEY
 from .marker_docs import MARKERS as TRITON_MARKERS
 from .options import Option, add_options, get_option
 from .state import SESSION_KEY, STATE_KEY
+from .stopping import INTERRUPT_KEY, announce, install_interrupt, uninstall_interrupt
 
 if TYPE_CHECKING:
     # The baseline core loads when a session has triton tests (see _session), so that a suite
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from pytest_triton.baseline.build import BaselineBuild
     from pytest_triton.baseline.gate import GateSettings
     from pytest_triton.baseline.session import BaselineSession
-    from pytest_triton.interrupt import GracefulInterrupt  # noqa: F401 (named in a string below)
     from pytest_triton.outcome import JudgedResult
     from pytest_triton.server.base import Server, ServerIdentity
 
@@ -143,7 +142,6 @@ MARKER = (
 )
 _MARKER_ARGS = ("tolerance", "name", "required")
 
-INTERRUPT_KEY = pytest.StashKey["GracefulInterrupt"]()
 _TESTS_KEY = pytest.StashKey[dict[str, str]]()  # known test ids -> module path (orphans)
 _NAME_KEY = pytest.StashKey[str | None]()
 _MARKER_KEY = pytest.StashKey[dict[str, Any]]()
@@ -351,7 +349,6 @@ def _open(config: pytest.Config, bsession: BaselineSession) -> None:
     read-only directory or a corrupt checkpoint costs seconds, not a whole run."""
     from pytest_triton.baseline.checkpoint import Checkpoints
     from pytest_triton.baseline.gate import Mode
-    from pytest_triton.interrupt import GracefulInterrupt
 
     try:
         if bsession.settings.mode is Mode.UPDATE:
@@ -363,22 +360,7 @@ def _open(config: pytest.Config, bsession: BaselineSession) -> None:
             )
     except BaselineError as exc:
         raise pytest.UsageError(str(exc)) from None
-    interrupt = GracefulInterrupt(lambda message: _announce(config, message))
-    if interrupt.install():
-        config.stash[INTERRUPT_KEY] = interrupt
-
-
-def _announce(config: pytest.Config, message: str) -> None:
-    """Write past output capturing: the Ctrl-C notice comes while a test's output is captured,
-    and a captured notice would be lost with the interrupted test's output."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None:
-        return
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    suspended = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
-    with suspended:
-        reporter.write_line("")
-        reporter.write_line(message, yellow=True, bold=True)
+    install_interrupt(config)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -391,7 +373,6 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 def _attach(item: pytest.Item, handle: Triton, bsession: BaselineSession) -> None:
     """Resume and Ctrl-C need to see each measurement start and each step finish."""
-    interrupt = item.config.stash.get(INTERRUPT_KEY, None)
 
     def reuse(spec: Any, load: Any, effective: dict[str, Any], paired: bool) -> Any:
         occurrence = 1 + sum(r.model.name == spec.name for r in handle.recorded)
@@ -407,13 +388,8 @@ def _attach(item: pytest.Item, handle: Triton, bsession: BaselineSession) -> Non
             reusable=not paired,
         )
 
-    def on_step(step: Any) -> None:
-        bsession.on_step(step)
-        if interrupt is not None:
-            interrupt.check()  # first Ctrl-C: stop after the step that just finished
-
     handle.reuse = reuse
-    handle.step_listeners.append(on_step)
+    handle.step_listeners.append(bsession.on_step)  # saved before a Ctrl-C stops at the step
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -429,7 +405,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     except KeyboardInterrupt:
         path = bsession.save_interrupted()
         if path is not None:
-            _announce(
+            announce(
                 item.config,
                 f"pytest-triton: interrupted measurement saved to {bsession.store.show(path)}",
             )
@@ -510,9 +486,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     bsession = session.config.stash.get(SESSION_KEY, None)
     if bsession is not None and bsession.in_flight is not None:
         bsession.save_interrupted()
-    interrupt = session.config.stash.get(INTERRUPT_KEY, None)
-    if interrupt is not None:
-        interrupt.uninstall()
+    uninstall_interrupt(session.config)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

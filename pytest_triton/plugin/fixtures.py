@@ -33,8 +33,10 @@ def triton_server(
 ) -> Iterator[Server]:
     """The session's Triton server: started once, stopped at session end."""
     from .server_factory import make_server, server_spec
+    from .stopping import install_interrupt
 
     workdir = tmp_path_factory.mktemp("triton")
+    install_interrupt(request.config)  # from here Ctrl-C and SIGTERM stop the session in order
     failure = None
     try:
         spec = server_spec(request.config, workdir)

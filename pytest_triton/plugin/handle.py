@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pytest_triton.errors import ConfigError, ServerDiedError
+from pytest_triton.interrupt import measuring, stop_point
 from pytest_triton.outcome import Paired, Recorded
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.server.base import Endpoints, Server
@@ -96,7 +97,7 @@ class Triton:
             return reused
         from pytest_triton.load.engine import measure
 
-        with self._server_death():
+        with self._server_death(), measuring():
             measurement = measure(
                 self.server.endpoints,
                 spec.name,
@@ -116,7 +117,7 @@ class Triton:
         effective = pair.current.config
         if self.reuse is not None:
             self.reuse(spec, load_spec, effective, True)  # notes it in flight, reuses nothing
-        with self._server_death():
+        with self._server_death(), measuring():
             measured = measure_paired(
                 self.server.endpoints,
                 pair.current.name,
@@ -156,6 +157,7 @@ class Triton:
             self._progress(step)
         for listener in self.step_listeners:
             listener(step)
+        stop_point()  # a Ctrl-C during the step: it is measured and saved, stop now
 
     def _model_spec(self, name: str | None) -> ModelSpec:
         if name is None:

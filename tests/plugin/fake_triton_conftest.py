@@ -120,6 +120,9 @@ class FakeServer:
     def is_alive(self) -> bool:
         return True
 
+    def exit_reason(self) -> str:
+        return "was never started (a fake)"
+
     def identity(self) -> ServerIdentity:
         version = os.environ.get("FAKE_IDENTITY", "2.51.0")
         # "remote": the fake's figures come from FAKE_* variables, not this machine's CPUs, so
