@@ -44,5 +44,9 @@ class BaselineError(TritonTestError):
     """A baseline file is unreadable, corrupt, of a foreign schema, or cannot be written."""
 
 
+class BaselineNewerSchemaError(BaselineError):
+    """A baseline written by a newer pytest-triton: never replaced, not even when forced."""
+
+
 class BaselineCollisionError(BaselineError):
     """Two tests map to one baseline file (or a file records another test: a rename)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -137,6 +138,7 @@ class Checkpoints:
             # and resuming once more still finds them.
             self._records = read_checkpoint(self.loaded_from)
         self.index = present[-1] + 1 if present else 0
+        self._claimed = False  # whether this session's file exists (made by its first save)
         self._dirty = False
 
     @property
@@ -182,9 +184,28 @@ class Checkpoints:
                 "records": {t: r.to_dict() for t, r in sorted(self._records.items())},
             }
         )
+        if not self._claimed:
+            self._claim()
         atomic_write_text(self.path, text, what="checkpoint")
         self._dirty = False
         return self.path
+
+    def _claim(self) -> None:
+        """Create this session's file exclusively: two sessions started together both chose
+        the next index, and the second one's saves replaced the first one's checkpoint."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                self.index += 1
+                continue
+            except OSError as exc:
+                raise BaselineError(
+                    f"cannot create checkpoint {self.path}: {exc.strerror or exc}"
+                ) from exc
+            self._claimed = True
+            return
 
     @property
     def dirty(self) -> bool:

@@ -446,6 +446,10 @@ def _update_mode(
         was = f"; against the previous baseline: {verdict.summary()}" if verdict else ""
         was += f"; {note}" if note else ""
         was += _busy_warning(c.machine, tolerances)
+        aside = store.moved_aside.get(written)
+        was += (
+            f"; the unreadable file it replaced was moved to {store.show(aside)}" if aside else ""
+        )
         judged[c.key] = Judgement(
             c.key,
             Status.UPDATED,

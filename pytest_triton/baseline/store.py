@@ -33,7 +33,7 @@ from pytest_triton.baseline import codec
 from pytest_triton.baseline.atomic import atomic_write_text
 from pytest_triton.baseline.fingerprint import FieldDiff, Fingerprint, MatchPolicy, differences
 from pytest_triton.baseline.model_identity import Subject
-from pytest_triton.errors import BaselineCollisionError, BaselineError
+from pytest_triton.errors import BaselineCollisionError, BaselineError, BaselineNewerSchemaError
 from pytest_triton.result import Measurement
 
 SCHEMA = "pytest-triton/baseline"
@@ -208,10 +208,10 @@ def parse_text(text: str, path: Path) -> BaselineFile:
     if not isinstance(version, int) or version < 1:
         raise BaselineError(f"baseline {path} has an invalid schema_version {version!r}")
     if version > SCHEMA_VERSION:
-        raise BaselineError(
+        raise BaselineNewerSchemaError(
             f"baseline {path} was written by a newer pytest-triton (schema version {version}, "
             f"this one reads up to {SCHEMA_VERSION}): upgrade pytest-triton. The file was left "
-            "untouched"
+            "untouched (--triton-baseline-force never replaces a newer file)"
         )
     try:
         test_id = str(data["test"])
@@ -260,6 +260,7 @@ class BaselineStore:
         self.root = root
         self.display_root = display_root  # messages show paths relative to it (the rootdir)
         self._claims: dict[str, tuple[str, Path]] = {}  # casefolded rel path -> (test id, path)
+        self.moved_aside: dict[Path, Path] = {}  # a forced write's unreadable file -> its copy
 
     def show(self, path: Path) -> str:
         """A path as messages print it: relative to the project when inside it."""
@@ -320,8 +321,8 @@ class BaselineStore:
         """Store `records` for the environment of `fingerprint`, keeping its other
         measurements and every other environment of the file.
 
-        `force` lets an unreadable file be replaced, after moving it aside; it never takes
-        over another test's file.
+        `force` lets an unreadable file be replaced, after moving it aside (`moved_aside`
+        says where); it never takes over another test's file or replaces a newer schema's.
         """
         path = self.path_for(test_id, name)
         try:
@@ -329,9 +330,9 @@ class BaselineStore:
         except BaselineError as exc:
             # Only a file whose content is bad can be forced; an unreadable file or another
             # test's file cannot.
-            unforceable = isinstance(exc, BaselineCollisionError) or isinstance(
-                exc.__cause__, OSError
-            )
+            unforceable = isinstance(
+                exc, (BaselineCollisionError, BaselineNewerSchemaError)
+            ) or isinstance(exc.__cause__, OSError)
             if not force or unforceable:
                 raise type(exc)(
                     f"{exc}\nThe new measurement was not written"
@@ -342,7 +343,7 @@ class BaselineStore:
                         "the file (the old one is kept next to it as .invalid-<n>)"
                     )
                 ) from exc
-            self._move_aside(path)
+            self.moved_aside[path] = self._move_aside(path)
             existing = None
         environments = dict(existing.environments) if existing else {}
         env_id = fingerprint.env_id

@@ -8,20 +8,24 @@ from pathlib import Path
 
 from pytest_triton.errors import ConfigError
 
-# Flags the launcher owns: a user override would break explicit model control or port handling.
-RESERVED_FLAGS = frozenset(
-    {
-        "model-repository",
-        "model-store",
-        "model-control-mode",
-        "http-port",
-        "grpc-port",
-        "metrics-port",
-        "http-address",
-        "grpc-address",
-        "metrics-address",
-    }
-)
+# Flags the launcher owns, and why: a user's value would break what the plugin relies on.
+RESERVED_FLAGS = {
+    "model-repository": "use --triton-model-repository",
+    "model-store": "use --triton-model-repository",
+    "model-control-mode": "model control is always explicit: tests load what they measure",
+    "id": "the server's id is how readiness tells our server from a stale one on the port",
+    **{
+        f"{api}-{part}": "servers we start listen on 127.0.0.1, on free ports unless "
+        "--triton-ports says which"
+        for api in ("http", "grpc", "metrics")
+        for part in ("port", "address")
+    },
+    **{
+        f"allow-{api}": "the plugin loads models over HTTP, measures over gRPC or HTTP and "
+        "reads metrics"
+        for api in ("http", "grpc", "metrics")
+    },
+}
 
 _FLAG_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -48,12 +52,7 @@ def extra_flags_argv(flags: Mapping[str, object]) -> list[str]:
     argv: list[str] = []
     for name, value in flags.items():
         flag = normalize_flag(name)
-        if flag in RESERVED_FLAGS:
-            raise ConfigError(
-                f"tritonserver flag --{flag} is set by pytest-triton itself; use the "
-                "--triton-model-repository option for the repository, ports are always ephemeral "
-                "and model control is always explicit"
-            )
+        _refuse_reserved(flag)
         argv.append(f"--{flag}={format_value(value)}")
     return argv
 
@@ -65,11 +64,15 @@ def server_argv(
     grpc_port: int,
     metrics_port: int,
     flags: Mapping[str, object],
+    *,
+    server_id: str,
     address: str = "127.0.0.1",
 ) -> list[str]:
-    """The full tritonserver command line, explicit model control, bound to `address`."""
+    """The full tritonserver command line, explicit model control, bound to `address`;
+    `server_id` is how readiness tells this server from any other answering on its port."""
     return [
         binary,
+        f"--id={server_id}",
         f"--model-repository={model_repository}",
         "--model-control-mode=explicit",
         f"--http-address={address}",
@@ -95,5 +98,15 @@ def parse_flag_pairs(text: str) -> dict[str, str]:
                 "e.g. --triton-server-flag log-verbose=1"
             )
         name, value = item.split("=", 1)
-        pairs[normalize_flag(name)] = value
+        flag = normalize_flag(name)
+        _refuse_reserved(flag)
+        pairs[flag] = value
     return pairs
+
+
+def _refuse_reserved(flag: str) -> None:
+    if flag in RESERVED_FLAGS:
+        raise ConfigError(
+            f"tritonserver flag --{flag} is set by pytest-triton itself and cannot be given "
+            f"in --triton-server-flags: {RESERVED_FLAGS[flag]}"
+        )

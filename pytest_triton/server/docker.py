@@ -239,8 +239,8 @@ def plan_container(
         CONTAINER_PORTS["http"],
         CONTAINER_PORTS["grpc"],
         CONTAINER_PORTS["metrics"],
-        # --id makes readiness refuse any other server answering on the published port.
-        {"id": name, **dict(spec.flags)},
+        dict(spec.flags),
+        server_id=name,
         address="0.0.0.0",
     )
     gpu_device_ids(spec.gpus)  # validate before any engine call

@@ -150,21 +150,28 @@ class LocalServer(ServerContext):
             http,
             grpc,
             metrics,
-            {"id": self._server_id, **self._backend_flags(), **dict(self._spec.flags)},
+            {**self._backend_flags(), **dict(self._spec.flags)},
+            server_id=self._server_id,
         )
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = self._log_path.open("ab")
-        self._proc = subprocess.Popen(
-            argv,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=self._child_env(),
-            # Own process group: a Ctrl-C in the terminal reaches pytest, which then stops the
-            # server in order, instead of both dying at once mid-measurement.
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self._child_env(),
+                # Own process group: a Ctrl-C in the terminal reaches pytest, which then stops
+                # the server in order, instead of both dying at once mid-measurement.
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except OSError as exc:  # e.g. ENOEXEC: executable bit, but not a program
+            self.stop()
+            raise ServerNotFoundError(
+                f"{self._binary} cannot be run: {exc.strerror or exc}; " + NOT_FOUND_HELP
+            ) from None
         self._endpoints = Endpoints(
             grpc=f"127.0.0.1:{grpc}", http=f"127.0.0.1:{http}", metrics=f"127.0.0.1:{metrics}"
         )

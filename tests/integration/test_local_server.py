@@ -75,6 +75,21 @@ def test_missing_repository_and_binary_are_clear_errors(tmp_path: Path, example_
         )
 
 
+def test_a_server_path_that_is_not_a_program_is_a_clear_error(
+    tmp_path: Path, example_repository: Path
+):
+    """An executable file that is not a program once gave a 209-line traceback."""
+    script = tmp_path / "tritonserver"
+    script.write_text("this is not a program\n")
+    script.chmod(0o755)
+    server = LocalServer(
+        ServerSpec("local", model_repository=example_repository, server_path=script), tmp_path
+    )
+    with pytest.raises(ServerNotFoundError, match=r"cannot be run: Exec format error; no trit"):
+        server.start()
+    assert not server.is_alive()
+
+
 BROKEN_CONFIG = 'backend: "python"\nmax_batch_size: 0\n'
 
 

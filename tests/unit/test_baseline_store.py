@@ -248,3 +248,20 @@ def test_writability_is_checked_before_measuring(tmp_path: Path) -> None:
         BaselineStore(blocker / "sub").check_writable()
     BaselineStore(tmp_path / "fine").check_writable()
     assert list((tmp_path / "fine").iterdir()) == []  # the probe is gone
+
+
+def test_force_never_replaces_a_newer_schema_and_says_where_it_moved_a_bad_file(
+    tmp_path: Path,
+) -> None:
+    """--triton-baseline-force once moved a newer pytest-triton's file aside, silently."""
+    store = BaselineStore(tmp_path)
+    path = store.path_for(TEST_ID)
+    path.parent.mkdir(parents=True)
+    newer = json.dumps({"schema": "pytest-triton/baseline", "schema_version": 99, "test": TEST_ID})
+    path.write_text(newer)
+    with pytest.raises(BaselineError, match="newer pytest-triton.*never replaces a newer file"):
+        store.write(TEST_ID, fingerprint(), {"tiny": _record()}, force=True)
+    assert path.read_text() == newer and list(path.parent.iterdir()) == [path]
+    path.write_text("{not json")
+    store.write(TEST_ID, fingerprint(), {"tiny": _record()}, force=True)
+    assert store.moved_aside == {path: path.parent / (path.name + ".invalid-1")}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from baseline_factories import fingerprint, measurement_from_latencies
 
-from pytest_triton.baseline.checkpoint import Checkpoints, indices, resume_key
+from pytest_triton.baseline.checkpoint import Checkpoints, indices, read_checkpoint, resume_key
 from pytest_triton.baseline.model_identity import ModelFiles, Subject
 from pytest_triton.errors import BaselineError
 
@@ -82,3 +82,16 @@ def test_corrupt_latest_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     # not resuming: the corrupt file is not read, and a new index goes past it
     fresh = Checkpoints(tmp_path)
     assert fresh.index == 2
+
+
+def test_two_sessions_started_together_never_share_a_checkpoint(tmp_path: Path) -> None:
+    """Both chose index 0 at start; the second one's saves replaced the first one's."""
+    first = Checkpoints(tmp_path)
+    second = Checkpoints(tmp_path)
+    assert first.index == second.index == 0
+    m = measurement_from_latencies([5.0, 5.1, 4.9])
+    first.record("t.py::a [tiny]", "k", m, complete=True)
+    second.record("t.py::b [tiny]", "k", m, complete=True)
+    assert first.path != second.path
+    assert set(read_checkpoint(first.path)) == {"t.py::a [tiny]"}
+    assert set(read_checkpoint(second.path)) == {"t.py::b [tiny]"}

@@ -5,13 +5,15 @@ from pytest_triton.server.args import extra_flags_argv, parse_flag_pairs, server
 
 
 def test_argv_is_a_list_with_explicit_model_control_on_loopback():
-    argv = server_argv("/bin/tritonserver", "/repo", 1001, 1002, 1003, {"log_verbose": 1})
+    argv = server_argv(
+        "/bin/tritonserver", "/repo", 1001, 1002, 1003, {"log_verbose": 1}, server_id="ours"
+    )
     assert argv[0] == "/bin/tritonserver"
     assert "--model-control-mode=explicit" in argv
     assert "--http-address=127.0.0.1" in argv and "--grpc-address=127.0.0.1" in argv
     assert "--http-port=1001" in argv and "--grpc-port=1002" in argv
     assert "--metrics-port=1003" in argv
-    assert argv[-1] == "--log-verbose=1"
+    assert argv[-1] == "--log-verbose=1" and "--id=ours" in argv
 
 
 def test_model_analyzer_spelling_and_booleans_are_accepted():
@@ -22,13 +24,19 @@ def test_model_analyzer_spelling_and_booleans_are_accepted():
 
 
 def test_values_are_never_shell_interpreted():
-    assert extra_flags_argv({"id": "a b; rm -rf /"}) == ["--id=a b; rm -rf /"]
+    assert extra_flags_argv({"log-file": "a b; rm -rf /"}) == ["--log-file=a b; rm -rf /"]
 
 
-@pytest.mark.parametrize("flag", ["model-control-mode", "model_repository", "http-port"])
+@pytest.mark.parametrize(
+    "flag", ["model-control-mode", "model_repository", "http-port", "id", "allow_grpc"]
+)
 def test_flags_the_launcher_owns_are_refused_with_the_reason(flag):
     with pytest.raises(ConfigError, match="set by pytest-triton itself"):
         extra_flags_argv({flag: "x"})
+    # also where the option is read, before anything starts: `id=foo` once made our own
+    # server look stale ("another Triton server is answering")
+    with pytest.raises(ConfigError, match="cannot be given in --triton-server-flags: .+"):
+        parse_flag_pairs(f"{flag}=x")
 
 
 def test_bad_flag_names_are_refused():
