@@ -9,6 +9,7 @@ the instance groups and keeps inputs, outputs and backend.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import socket
 import urllib.error
@@ -224,10 +225,20 @@ class ModelController:
             if isinstance(exc.reason, (socket.timeout, TimeoutError)):
                 raise TimeoutError() from None
             raise ModelLoadError(
-                f"cannot reach Triton at {self._http}: {exc.reason}" + _tail(self._log_tail())
+                f"cannot reach Triton at {self._http} for {method} {path}: {exc.reason}"
+                + _tail(self._log_tail())
             ) from None
         except TimeoutError:
             raise TimeoutError() from None
+        except (http.client.HTTPException, OSError) as exc:
+            # e.g. RemoteDisconnected: something answered on the port and hung up (seen once
+            # while other Triton sessions were starting on the same machine).
+            raise ModelLoadError(
+                f"Triton at {self._http} broke off {method} {path} "
+                f"({type(exc).__name__}: {exc}): the server restarted, or another process "
+                "answered on its port. Run the session again; if it keeps happening, check what "
+                "else runs Triton on this machine" + _tail(self._log_tail())
+            ) from None
         return json.loads(raw) if raw else {}
 
 

@@ -10,6 +10,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.client import HTTPException
 from typing import Any
 
 from pytest_triton.errors import MeasurementError
@@ -37,8 +38,8 @@ def get_json(http: str, path: str, timeout_s: float = TIMEOUT_S) -> Any:
         except ValueError:
             detail = body
         raise MeasurementError(f"GET {path} failed: HTTP {exc.code}: {detail}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (urllib.error.URLError, OSError, ValueError, HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         raise MeasurementError(f"GET {url} failed: {reason}") from None
 
 

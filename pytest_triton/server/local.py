@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-from pytest_triton.errors import ConfigError, ServerNotFoundError, ServerStartError
+from pytest_triton.errors import ConfigError, ServerDiedError, ServerNotFoundError, ServerStartError
 from pytest_triton.filehash import sha256_file
 from pytest_triton.server.args import server_argv
 from pytest_triton.server.base import Endpoints, ServerContext, ServerIdentity, read_log_tail
@@ -51,6 +51,9 @@ def bundled_server_root() -> Path | None:
     root = Path(next(iter(spec.submodule_search_locations))) / "tritonserver"
     return root if (root / "bin" / "tritonserver").exists() else None
 
+
+# Starts on freshly picked ports when another process took one before Triton bound it.
+PORT_ATTEMPTS = 3
 
 NOT_FOUND_HELP = (
     "no tritonserver found: install the bundled CPU/GPU server with "
@@ -141,9 +144,26 @@ class LocalServer(ServerContext):
         if self._fixed_ports:
             for port in self._fixed_ports:
                 ensure_free(port)
-            http, grpc, metrics = self._fixed_ports
-        else:
-            http, grpc, metrics = free_ports(3)
+            self._start(*self._fixed_ports)
+            return
+        # Ports are picked free, then bound by Triton a moment later: another process can take
+        # one in between (seen with other Triton sessions starting on the same machine). Triton
+        # then exits saying so, and new ports are picked.
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            log_size = self._log_path.stat().st_size if self._log_path.exists() else 0
+            try:
+                self._start(*free_ports(3))
+                return
+            except ServerDiedError:
+                if attempt == PORT_ATTEMPTS or not self._port_taken_since(log_size):
+                    raise
+
+    def _port_taken_since(self, offset: int) -> bool:
+        with self._log_path.open("rb") as f:
+            f.seek(offset)
+            return b"already in use" in f.read()
+
+    def _start(self, http: int, grpc: int, metrics: int) -> None:
         argv = server_argv(
             str(self._binary),
             self._spec.model_repository or "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,8 @@ import pytest
 
 from pytest_triton.errors import ConfigError, ModelLoadError, ServerNotFoundError
 from pytest_triton.models import ModelController
+from pytest_triton.server import local as local_module
+from pytest_triton.server import ports as ports_module
 from pytest_triton.server.local import LocalServer, bundled_server_root
 from pytest_triton.server.readiness import http_probe
 from pytest_triton.spec import ModelSpec, ServerSpec
@@ -88,6 +91,30 @@ def test_a_server_path_that_is_not_a_program_is_a_clear_error(
     with pytest.raises(ServerNotFoundError, match=r"cannot be run: Exec format error; no trit"):
         server.start()
     assert not server.is_alive()
+
+
+def test_a_port_taken_between_picking_and_binding_is_picked_again(
+    tmp_path: Path, example_repository: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Another process can take a picked port before Triton binds it; Triton then exits."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    picks: list[list[int]] = []
+
+    def pick(count: int) -> list[int]:
+        ports = ports_module.free_ports(count)
+        if not picks:
+            ports[0] = taken.getsockname()[1]  # the HTTP port, taken by the time Triton binds
+        picks.append(ports)
+        return ports
+
+    monkeypatch.setattr(local_module, "free_ports", pick)
+    try:
+        with LocalServer(ServerSpec("local", model_repository=example_repository), tmp_path) as s:
+            assert len(picks) == 2 and s.endpoints.http == f"127.0.0.1:{picks[1][0]}"
+    finally:
+        taken.close()
 
 
 BROKEN_CONFIG = 'backend: "python"\nmax_batch_size: 0\n'
