@@ -12,7 +12,7 @@ from pytest_triton.errors import ConfigError, TritonTestError
 from .fixtures import HANDLE_KEY
 from .marker_docs import MARKERS, register_markers
 from .options import get_option, validate_all
-from .outcomes import OutcomeRecorder, reported
+from .outcomes import TRITON_TEST_PROPERTY, OutcomeRecorder, reported
 from .state import SPECS_KEY, STATE_KEY, SessionState
 
 
@@ -31,9 +31,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Validate every test's triton markers before anything starts; report all problems at once."""
     marked = [i for i in items if any(i.get_closest_marker(name) for name in MARKERS)]
     _validate_markers(config, marked)
-    config.stash[STATE_KEY].triton_tests = {
-        i.nodeid for i in items if "triton" in getattr(i, "fixturenames", ())
-    }
+    triton_items = [i for i in items if "triton" in getattr(i, "fixturenames", ())]
+    config.stash[STATE_KEY].triton_tests = {i.nodeid for i in triton_items}
+    for item in triton_items:
+        # travels with every report of the test, so a pytest-xdist controller (which collects
+        # nothing) still knows which tests are Triton tests
+        item.user_properties.append((TRITON_TEST_PROPERTY, True))
 
 
 def _validate_markers(config: pytest.Config, marked: list[pytest.Item]) -> None:
@@ -125,8 +128,8 @@ def pytest_exception_interact(
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Write the requested report files (also when tests failed: that is when they matter)."""
     state = session.config.stash.get(STATE_KEY, None)
-    if state is None:
-        return
+    if state is None or hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the controller writes the reports, once
     from pytest_triton.report.files import write_reports
 
     targets = {

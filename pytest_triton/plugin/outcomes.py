@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from pytest_triton.outcome import TestEntry
 
 
+# A user property of every Triton test's reports (hooks.py sets it at collection).
+TRITON_TEST_PROPERTY = "triton_test"
+
+
 class OutcomeRecorder:
     """Registered as a plugin at configure: pytest_runtest_logreport gets no config."""
 
@@ -22,7 +26,9 @@ class OutcomeRecorder:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         from pytest_triton.outcome import TestEntry
 
-        if report.nodeid not in self._state.triton_tests:
+        # a pytest-xdist worker's report arrives with its properties as lists
+        marked = any(tuple(p) == (TRITON_TEST_PROPERTY, True) for p in report.user_properties)
+        if report.nodeid not in self._state.triton_tests and not marked:
             return
         entries = self._state.entries
         entry = entries.setdefault(report.nodeid, TestEntry(report.nodeid, "passed"))
