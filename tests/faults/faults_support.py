@@ -55,6 +55,21 @@ class TritonPythonModel:
 """
 
 
+def slow_load_model(seconds: float) -> str:
+    """A python model whose initialize() takes `seconds`: a model load to interrupt or kill."""
+    return f"""
+import time
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        time.sleep({seconds})
+
+    def execute(self, requests):
+        return []
+"""
+
+
 def add_model(repo: Path, name: str, model_py: str, config: str = FAULTY_CONFIG) -> Path:
     """A python model `name` in `repo`; returns its directory."""
     (repo / name / "1").mkdir(parents=True)

@@ -11,22 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from faults_support import add_model, processes_mentioning
+from faults_support import add_model, processes_mentioning, slow_load_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_CONFIG = (REPO_ROOT / "example_suite/model_repository/tiny/config.pbtxt").read_text()
 
-SLOW_LOAD = """
-import time
-
-
-class TritonPythonModel:
-    def initialize(self, args):
-        time.sleep(6)
-
-    def execute(self, requests):
-        return []
-"""
+SLOW_LOAD = slow_load_model(6)
 
 # A stub that reports a failure and never finishes starting. The hang in the wild (a stub that
 # cannot import its packages, with another model loaded) did not reproduce on this machine, so

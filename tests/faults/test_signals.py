@@ -12,22 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from faults_support import add_model, processes_mentioning
+from faults_support import add_model, processes_mentioning, slow_load_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = REPO_ROOT / "example_suite/model_repository/tiny"
 
-SLOW_LOAD = """
-import time
-
-
-class TritonPythonModel:
-    def initialize(self, args):
-        time.sleep(20)
-
-    def execute(self, requests):
-        return []
-"""
+SLOW_LOAD = slow_load_model(20)
 
 SUITE = """
 import time
