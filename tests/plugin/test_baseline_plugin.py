@@ -384,3 +384,23 @@ def test_second_ctrl_c_stops_at_once(suite: pytest.Pytester) -> None:
     assert time.monotonic() - begin < 20, "did not stop at once"
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
     assert "interrupted measurement saved to" in out
+
+
+def test_a_report_path_that_cannot_be_written_fails_the_session_but_not_the_rest(
+    suite: pytest.Pytester,
+) -> None:
+    """A directory given as --triton-report-json: one error line, the markdown still written,
+    the terminal summary still shown, and a non-zero exit though every test passed."""
+    (suite.path / "out").mkdir()
+    result = suite.runpytest("--triton-report-json=out", "--triton-report-md=report.md")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(
+        [
+            "*= triton performance =*",
+            "1 Triton test(s): 1 passed",
+            "*report written: *report.md",
+            "ERROR report not written: --triton-report-json *out: is a directory; give a file path",
+        ]
+    )
+    assert "1 Triton test(s): 1 passed ✅." in (suite.path / "report.md").read_text()
