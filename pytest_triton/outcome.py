@@ -57,8 +57,8 @@ class JudgedResult:
         return not self.failures
 
 
-# pytest's outcomes of a test, as its summary line counts them.
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
+# pytest's outcomes of a test, in the order its summary line counts them.
+OUTCOMES = ("failed", "passed", "skipped", "xfailed", "xpassed", "error", "interrupted")
 
 
 @dataclass
@@ -83,7 +83,7 @@ class TestEntry:
 
 
 def counts(entries: list[TestEntry]) -> str:
-    """'3 passed, 1 failed', in pytest's order and words ('no Triton test ran' for none)."""
+    """'1 failed, 3 passed', in pytest's order and words ('no Triton test ran' for none)."""
     if not entries:
         return "no Triton test ran"
     n = {o: sum(e.outcome == o for e in entries) for o in OUTCOMES}

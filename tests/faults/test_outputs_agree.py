@@ -102,7 +102,7 @@ def test_every_output_agrees_with_pytest(tmp_path: Path):
         assert result["passed"] == (result["outcome"] == "passed")
 
     md = reports["md"].read_text()
-    assert "5 Triton test(s): 1 passed, 2 failed, 1 error, 1 skipped." in md
+    assert "5 Triton test(s): 2 failed, 1 passed, 1 skipped, 1 error." in md
     assert "all passed" not in md and "✅" in md  # the one pass, not the whole session
     assert "❌ failed (baseline regression)" in md and "❌ failed (SLO not met)" in md
     regression = md.split("### `test_outcomes.py::test_regression`", 1)[1]
@@ -110,7 +110,7 @@ def test_every_output_agrees_with_pytest(tmp_path: Path):
     assert "REGRESSION" in regression  # its table, not only a word
 
     page = reports["html"].read_text()
-    assert "5 Triton test(s): 1 passed, 2 failed, 1 error, 1 skipped" in page
+    assert "5 Triton test(s): 2 failed, 1 passed, 1 skipped, 1 error" in page
     assert "failed (baseline regression)" in page and "REGRESSION" in page
 
     junit = {case.get("name"): case for case in ET.parse(reports["xml"]).getroot().iter("testcase")}
@@ -120,7 +120,7 @@ def test_every_output_agrees_with_pytest(tmp_path: Path):
     assert len(list(junit["test_pass"])) == 0 or junit["test_pass"].find("failure") is None
 
     terminal = out.split("triton performance", 1)[1]
-    assert "5 Triton test(s): 1 passed, 2 failed, 1 error, 1 skipped" in terminal
+    assert "5 Triton test(s): 2 failed, 1 passed, 1 skipped, 1 error" in terminal
     assert re.search(r"test_regression  \[tiny\]  FAILED: baseline regression", terminal)
     assert re.search(r"test_slo_breach  \[tiny\]  FAILED: SLO not met", terminal)
     assert re.search(r"test_error  ERROR", terminal)

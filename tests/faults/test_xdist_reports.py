@@ -47,7 +47,7 @@ def test_reports_under_xdist_never_claim_an_empty_success(tmp_path: Path):
     out = result.stdout + result.stderr
     assert result.returncode == 1 and "1 failed, 1 passed" in out, out
     text = md.read_text()
-    assert "2 Triton test(s): 1 passed, 1 failed." in text, text
+    assert "2 Triton test(s): 1 failed, 1 passed." in text, text
     assert "all passed" not in text and "0 measurement" not in text
     data = json.loads(js.read_text())
     outcomes = {t["test"].split("::")[-1]: t["outcome"] for t in data["tests"]}

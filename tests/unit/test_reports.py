@@ -74,7 +74,7 @@ def test_reports_are_written_in_every_format(tmp_path: Path):
         "| `t.py::test_slow` | numpy_compute | c1 (unstable) | 300.0 | 6.00 | 12.00 "
         "| 120 | 800 | ❌ failed (SLO not met) |" in md
     )
-    assert "3 Triton test(s): 1 passed, 1 failed, 1 error." in md
+    assert "3 Triton test(s): 1 failed, 1 passed, 1 error." in md
     assert "| `t.py::test_broken` | | | | | | | | ❌ error |" in md
     assert "SLO NOT met for model 'numpy_compute'" in md
 
