@@ -13,8 +13,6 @@ from typing import Any
 
 from pytest_triton.result import ServerSplit, WindowSample
 
-PERCENTILES = (50, 90, 95, 99)
-
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """The q-th percentile (0..100) of already sorted values, interpolating linearly.
@@ -212,31 +210,3 @@ def merge_splits(splits: Sequence[ServerSplit]) -> ServerSplit:
         overhead_us=avg("overhead_us"),
         requests=total,
     )
-
-
-# -- intervals over window samples ---------------------------------------------------------------
-
-# Two-sided 95% Student-t critical values by degrees of freedom (1..30); beyond, the normal 1.96.
-_T95 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)  # fmt: skip
-
-
-def mean_ci95(values: Sequence[float]) -> tuple[float, float, float]:
-    """(mean, low, high): a 95% t-interval for the mean of per-window values.
-
-    One value gives a zero-width interval (no spread is known), which callers must not read as
-    certainty: they see `len(values)`.
-    """
-    n = len(values)
-    if n == 0:
-        return (math.nan, math.nan, math.nan)
-    mean = sum(values) / n
-    if n == 1:
-        return (mean, mean, mean)
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    t = _T95[n - 2] if n - 1 <= len(_T95) else 1.96
-    half = t * math.sqrt(var / n)
-    return (mean, mean - half, mean + half)

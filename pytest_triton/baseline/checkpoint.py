@@ -139,7 +139,6 @@ class Checkpoints:
             self._records = read_checkpoint(self.loaded_from)
         self.index = present[-1] + 1 if present else 0
         self._claimed = False  # whether this session's file exists (made by its first save)
-        self._dirty = False
 
     @property
     def path(self) -> Path:
@@ -173,7 +172,6 @@ class Checkpoints:
         self._records[record_id] = CheckpointRecord(
             record_id, key, measurement, complete, slo_passed, utc_now(), dict(machine or {})
         )
-        self._dirty = True
         return self.save()
 
     def save(self) -> Path:
@@ -187,7 +185,6 @@ class Checkpoints:
         if not self._claimed:
             self._claim()
         atomic_write_text(self.path, text, what="checkpoint")
-        self._dirty = False
         return self.path
 
     def _claim(self) -> None:
@@ -206,7 +203,3 @@ class Checkpoints:
                 ) from exc
             self._claimed = True
             return
-
-    @property
-    def dirty(self) -> bool:
-        return self._dirty

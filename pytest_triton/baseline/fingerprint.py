@@ -20,7 +20,7 @@ import importlib
 import json
 import os
 import platform
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
@@ -306,8 +306,3 @@ def collect(
         python=platform.python_version(),
         os=f"{platform.system()} {platform.release()}".strip(),
     )
-
-
-def describe_blocking(diffs: Sequence[FieldDiff]) -> str:
-    """'GPU model: A100 → H100; Triton version: 2.50.0 → 2.51.0'."""
-    return "; ".join(d.describe() for d in diffs if d.blocking)

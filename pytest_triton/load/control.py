@@ -43,11 +43,6 @@ def get_json(http: str, path: str, timeout_s: float = TIMEOUT_S) -> Any:
         raise MeasurementError(f"GET {url} failed: {reason}") from None
 
 
-def model_metadata(http: str, model: str, version: str | None) -> dict[str, Any]:
-    data: dict[str, Any] = get_json(http, _model_path(model, version))
-    return data
-
-
 def model_config(http: str, model: str, version: str | None) -> dict[str, Any]:
     data: dict[str, Any] = get_json(http, _model_path(model, version) + "/config")
     return data

@@ -15,7 +15,6 @@ from pytest_triton.stats import (
     client_overhead_us,
     inference_counters,
     is_stable,
-    mean_ci95,
     merge_splits,
     percentile,
     plateaued,
@@ -163,11 +162,3 @@ def test_merge_splits_weights_by_requests_and_client_overhead():
         400
     )
     assert client_overhead_us(1.0, ServerSplit()) == 0.0
-
-
-def test_mean_ci95():
-    mean, lo, hi = mean_ci95([10.0, 12.0, 14.0])
-    assert mean == 12.0
-    assert lo == pytest.approx(12 - 4.303 * 2 / math.sqrt(3))
-    assert hi == pytest.approx(12 + 4.303 * 2 / math.sqrt(3))
-    assert mean_ci95([5.0]) == (5.0, 5.0, 5.0)
