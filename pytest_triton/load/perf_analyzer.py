@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
+from pytest_triton.process import die_with_parent
 from pytest_triton.result import ServerSplit, StepResult, WindowSample
 from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import LoadSpec
@@ -293,7 +294,7 @@ class PerfAnalyzerDriver:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,  # a SIGKILLed pytest must not leave load running
+                preexec_fn=die_with_parent,  # a SIGKILLed pytest must not leave load running
             )
             try:
                 next_scrape = time.monotonic() + window_s
@@ -389,17 +390,6 @@ class PerfAnalyzerDriver:
             measured_windows=len(measured),
             probe=settings.probe,
         )
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: Linux SIGKILLs it when we die (PR_SET_PDEATHSIG)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
 
 
 def _children_cpu() -> float:

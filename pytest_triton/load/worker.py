@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Protocol
 
+from pytest_triton.process import die_with_parent
+
 from .h2grpc import ConnectionLost, H2Connection
 from .http1 import Http1Connection
 from .schedule import send_times
@@ -342,24 +344,11 @@ class LoadLoop:
         return conn
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM us when the parent dies (best effort; elsewhere the pipe EOF does)."""
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
 def run_child(argv: list[str]) -> None:
     """`python -m pytest_triton.load.worker FD`: serve the parent on the socket FD."""
     from multiprocessing.connection import Connection as _Connection
 
-    _die_with_parent()
+    die_with_parent()
     control = _Connection(int(argv[1]))
     try:
         config = control.recv()

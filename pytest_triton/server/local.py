@@ -9,7 +9,6 @@ PR_SET_PDEATHSIG so a SIGKILLed pytest cannot leave it running.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import os
 import shutil
@@ -24,20 +23,14 @@ from typing import IO
 
 from pytest_triton.errors import ConfigError, ServerDiedError, ServerNotFoundError, ServerStartError
 from pytest_triton.filehash import sha256_file
+from pytest_triton.process import die_with_parent
 from pytest_triton.server.args import server_argv
 from pytest_triton.server.base import Endpoints, ServerContext, ServerIdentity, read_log_tail
 from pytest_triton.server.ports import ensure_free, free_ports
 from pytest_triton.server.readiness import wait_until_ready
 from pytest_triton.spec import ServerSpec
 
-_PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT_S = 30.0
-
-
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: SIGKILL me when my parent dies."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def bundled_server_root() -> Path | None:
@@ -185,7 +178,7 @@ class LocalServer(ServerContext):
                 # Own process group: a Ctrl-C in the terminal reaches pytest, which then stops
                 # the server in order, instead of both dying at once mid-measurement.
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         except OSError as exc:  # e.g. ENOEXEC: executable bit, but not a program
             self.stop()
