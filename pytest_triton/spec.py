@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 ServerMode = Literal["local", "docker", "remote"]
-Protocol = Literal["grpc", "http"]
+WireProtocol = Literal["grpc", "http"]
 
 
 def frozen_mapping(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -97,7 +97,7 @@ class LoadSpec:
     max_concurrency: int = 128
     request_rate: tuple[float, ...] = ()  # open-loop load points (infer/s); excludes concurrency
     rate_distribution: Literal["constant", "poisson"] = "constant"
-    protocol: Protocol = "grpc"
+    protocol: WireProtocol = "grpc"
     batch_size: int = 1
     warmup_s: float = 1.0
     window_s: float = 2.0
