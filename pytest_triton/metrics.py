@@ -11,9 +11,9 @@ taken at its window boundaries. Names in StepResult.metrics are stable keys docu
 from __future__ import annotations
 
 import math
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
+
+from pytest_triton import triton_http
 
 # (Prometheus name, our key, how to reduce over GPUs, scale)
 _GAUGES = (
@@ -84,15 +84,14 @@ def server_gauges(parsed: Mapping[str, list[tuple[dict[str, str], float]]]) -> d
     return result
 
 
-def scrape(url: str, timeout_s: float = 2.0) -> dict[str, float]:
-    """One scrape of the metrics endpoint as our gauges; {} when it does not answer (metrics
-    are supplementary: a missing scrape must not fail a measurement)."""
+def scrape(address: str, timeout_s: float = 2.0) -> dict[str, float]:
+    """One scrape of the metrics endpoint at 'host:port' as our gauges; {} when it does not
+    answer (metrics are supplementary: a missing scrape must not fail a measurement)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            text = response.read().decode(errors="replace")
-    except (urllib.error.URLError, OSError, ValueError):
+        exposition = triton_http.text(address, "/metrics", timeout_s)
+    except (TimeoutError, triton_http.TritonHTTPError, triton_http.TritonUnreachable):
         return {}
-    return server_gauges(parse_prometheus(text))
+    return server_gauges(parse_prometheus(exposition))
 
 
 def summarise(scrapes: Sequence[Mapping[str, float]], prefix: str = "") -> dict[str, float]:

@@ -1,6 +1,7 @@
 """Explicit model control: load with a config override, unload, read config and metadata.
 
-The control plane uses plain HTTP (urllib) so nothing heavy is imported to load a model.
+The control plane is Triton's HTTP API (pytest_triton.triton_http): nothing heavy is imported to
+load a model.
 A config override replaces whole top-level fields of the model's own config (as Model Analyzer's
 model_config_parameters do): `{"instance_group": [{"count": 2, "kind": "KIND_CPU"}]}` changes
 the instance groups and keeps inputs, outputs and backend.
@@ -9,16 +10,13 @@ the instance groups and keeps inputs, outputs and backend.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
-import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pytest_triton import triton_http
 from pytest_triton.errors import ConfigError, ModelLoadError
 from pytest_triton.spec import ModelSpec
 
@@ -150,21 +148,21 @@ class ModelController:
         )
 
     def config(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._request("GET", f"/v2/models/{_q(name)}/config", None)
-        return result
-
-    def metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
-        path = f"/v2/models/{_q(name)}" + (f"/versions/{_q(version)}" if version else "")
+        path = triton_http.model_path(name) + "/config"
         result: dict[str, Any] = self._request("GET", path, None)
         return result
 
+    def metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("GET", triton_http.model_path(name, version), None)
+        return result
+
     def is_ready(self, name: str, version: str | None = None) -> bool:
-        path = f"/v2/models/{_q(name)}" + (f"/versions/{_q(version)}" if version else "") + "/ready"
+        path = triton_http.model_path(name, version) + "/ready"
         try:
-            with urllib.request.urlopen(f"http://{self._http}{path}", timeout=5.0) as r:
-                return bool(r.status == 200)
-        except (urllib.error.URLError, OSError):
+            triton_http.call(self._http, "GET", path, timeout_s=5.0)
+        except (TimeoutError, triton_http.TritonHTTPError, triton_http.TritonUnreachable):
             return False
+        return True
 
     # -- internals ---------------------------------------------------------------------------
     def _ready_config(self, spec: ModelSpec) -> dict[str, Any]:
@@ -200,7 +198,7 @@ class ModelController:
                 "(a python backend stub that cannot start hangs the load; see the log tail, "
                 "or raise the load timeout)" + _tail(self._log_tail())
             ) from None
-        except _TritonHTTPError as exc:
+        except triton_http.TritonHTTPError as exc:
             raise ModelLoadError(
                 f"Triton failed to load model {spec.name!r}: {exc.message}"
                 + _tail(self._log_tail())
@@ -209,50 +207,15 @@ class ModelController:
     def _request(
         self, method: str, path: str, body: dict[str, Any] | None, timeout_s: float = 30.0
     ) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"http://{self._http}{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"} if data is not None else {},
-        )
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raise _TritonHTTPError(_error_text(exc.read())) from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (socket.timeout, TimeoutError)):
-                raise TimeoutError() from None
+            return triton_http.call(self._http, method, path, body, timeout_s)
+        except triton_http.TritonUnreachable as exc:
             raise ModelLoadError(
-                f"cannot reach Triton at {self._http} for {method} {path}: {exc.reason}"
-                + _tail(self._log_tail())
+                f"Triton at {self._http} did not answer {method} {path} ({exc}): the server "
+                "stopped or restarted, or another process answered on its port. Run the "
+                "session again; if it keeps happening, check what else runs Triton on this "
+                "machine" + _tail(self._log_tail())
             ) from None
-        except TimeoutError:
-            raise TimeoutError() from None
-        except (http.client.HTTPException, OSError) as exc:
-            # e.g. RemoteDisconnected: something answered on the port and hung up (seen once
-            # while other Triton sessions were starting on the same machine).
-            raise ModelLoadError(
-                f"Triton at {self._http} broke off {method} {path} "
-                f"({type(exc).__name__}: {exc}): the server restarted, or another process "
-                "answered on its port. Run the session again; if it keeps happening, check what "
-                "else runs Triton on this machine" + _tail(self._log_tail())
-            ) from None
-        return json.loads(raw) if raw else {}
-
-
-class _TritonHTTPError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _error_text(raw: bytes) -> str:
-    try:
-        return str(json.loads(raw).get("error", raw.decode(errors="replace")))
-    except ValueError:
-        return raw.decode(errors="replace")
 
 
 def _q(part: str) -> str:

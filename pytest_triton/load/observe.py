@@ -38,7 +38,7 @@ class Observer:
         self._model = model
         self._version = version
         self._nvml = nvml if nvml is not None else NvmlReader()
-        self._metrics_url = endpoints.metrics_url
+        self._metrics = endpoints.metrics
         self.failures: list[str] = []  # statistics reads that failed (reported as notes)
 
     def snapshot(self) -> Snapshot:
@@ -51,8 +51,8 @@ class Observer:
             counters = None  # the split of this window is unknown; liveness is checked elsewhere
             self.failures.append(str(exc))
         gauges: dict[str, float] = {}
-        if self._metrics_url:
-            gauges.update(scrape(self._metrics_url))
+        if self._metrics:
+            gauges.update(scrape(self._metrics))
         gauges.update(self._nvml.read())
         return Snapshot(t, counters, gauges)
 

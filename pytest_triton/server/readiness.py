@@ -7,13 +7,11 @@ stale server already holding the port; (2) alone takes that stale server for our
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pytest_triton import triton_http
 from pytest_triton.errors import ServerDiedError, ServerStartError
 
 
@@ -29,12 +27,9 @@ class Probe:
 def http_probe(http: str, timeout_s: float = 1.0) -> Probe:
     """Ask Triton at 'host:port' whether it is ready and who it is. Never raises."""
     try:
-        with urllib.request.urlopen(f"http://{http}/v2/health/ready", timeout=timeout_s) as r:
-            if r.status != 200:
-                return Probe(ready=False)
-        with urllib.request.urlopen(f"http://{http}/v2", timeout=timeout_s) as r:
-            meta = json.loads(r.read().decode())
-    except (urllib.error.URLError, OSError, ValueError):
+        triton_http.call(http, "GET", "/v2/health/ready", timeout_s=timeout_s)
+        meta = triton_http.call(http, "GET", "/v2", timeout_s=timeout_s)
+    except (TimeoutError, triton_http.TritonHTTPError, triton_http.TritonUnreachable):
         return Probe(ready=False)
     return Probe(ready=True, server_id=meta.get("name"), version=meta.get("version"))
 

@@ -46,7 +46,7 @@ def test_a_load_the_server_hangs_up_on_is_a_model_load_error(hangs_up: str) -> N
     with pytest.raises(ModelLoadError) as caught:
         ModelController(hangs_up, None).load(ModelSpec("tiny"))
     message = str(caught.value)
-    assert f"Triton at {hangs_up} broke off POST /v2/repository/models/tiny/load" in message
+    assert f"Triton at {hangs_up} did not answer POST /v2/repository/models/tiny/load" in message
     assert "RemoteDisconnected" in message and "Run the session again" in message
 
 
