@@ -27,11 +27,13 @@ class Unserved:
 
 
 def unserved(measurement: Measurement, slo: SLO | None) -> list[Unserved]:
-    """The measured steps (probes aside) at which requests went unanswered or failed."""
+    """The measured steps at which requests went unanswered or failed. A probe (one short
+    window of an `auto` ramp) is judged only for unanswered requests: the ramp stops at one
+    that has them, and it is then the only step that shows the model stopped answering."""
     tolerated = slo.max_error_rate if slo is not None else None
     found: list[Unserved] = []
     for step in measurement.steps:
-        if step.probe:
+        if step.probe and not step.timeouts:
             continue
         problem = _problem(step, tolerated)
         if problem is not None:

@@ -11,7 +11,7 @@ from faults_support import processes_mentioning, run_session
 SUITE = """
 import pytest
 
-LOAD = dict(concurrency=[1, 2], window_s=0.5, warmup_s=0.2, request_timeout_s=4)
+LOAD = dict(concurrency={concurrency}, window_s=0.5, warmup_s=0.2, request_timeout_s=4)
 FAULT = {{"parameters": {{"FAULT": {{"string_value": "{fault}"}}}}}}
 
 
@@ -23,8 +23,8 @@ def test_faulty(triton):
 """
 
 
-def _run(tmp_path: Path, faulty_repo: Path, fault: str) -> str:
-    (tmp_path / "test_suite.py").write_text(SUITE.format(fault=fault))
+def _run(tmp_path: Path, faulty_repo: Path, fault: str, concurrency: str = "[1, 2]") -> str:
+    (tmp_path / "test_suite.py").write_text(SUITE.format(fault=fault, concurrency=concurrency))
     result = run_session(
         tmp_path,
         f"--triton-model-repository={faulty_repo}",
@@ -58,3 +58,10 @@ def test_a_stub_that_dies_partway_through_c2_fails_quoting_triton(
     # Triton's own words are in the failure message, not only in the JSON report
     failure = out.split("FAILURES", 1)[1].split("short test summary")[0]
     assert "Triton: " in failure and "is not healthy" in failure
+
+
+def test_an_auto_ramp_whose_probe_stops_being_answered_fails(tmp_path: Path, faulty_repo: Path):
+    """An auto ramp probes c1, then c2, where one instance hangs: the probe is where the ramp
+    stops, and it is judged, though probes' figures never are."""
+    out = _run(tmp_path, faulty_repo, "hang", concurrency="'auto'")
+    assert "c2: 1 of" in out and "got no answer within the request timeout" in out, out

@@ -57,6 +57,9 @@ def test_failed_requests_are_tolerated_only_up_to_a_declared_error_rate():
     assert unserved(measured(some), SLO(max_error_rate=0.01)) == []
 
 
-def test_probes_are_not_judged():
+def test_probes_are_judged_only_for_unanswered_requests():
+    """An auto ramp ends at a probe whose requests went unanswered: that must still fail."""
     probe = replace(step(1, requests=0), probe=True)
     assert unserved(measured(probe), None) == []
+    (found,) = unserved(measured(replace(probe, timeouts=2)), None)
+    assert found.step == "c1" and "2 of 2 request(s) got no answer" in found.problem
