@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from pytest_triton.load.ramp import LATENCY_STATS
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.spec import SLO
-
-_LATENCIES = ("avg", "p50", "p90", "p95", "p99")
 
 
 @dataclass(frozen=True)
@@ -52,12 +51,13 @@ def _problem(step: StepResult, tolerated: float | None) -> str | None:
         if step.errors:
             return f"all {step.errors} request(s) failed"
         return "no request was answered"
-    if any(not math.isfinite(step.latency(stat)) for stat in _LATENCIES):
+    if any(not math.isfinite(step.latency(stat)) for stat in LATENCY_STATS):
         return "its latency percentiles are unknown"
-    if step.errors and tolerated is None:
+    failed = step.errors + step.errors_outside
+    if failed and tolerated is None:
         return (
-            f"{step.errors} of {sent} request(s) failed (declare triton_slo(max_error_rate=...) "
-            "to tolerate some)"
+            f"{failed} of {sent + step.errors_outside} request(s) failed (declare "
+            "triton_slo(max_error_rate=...) to tolerate some)"
         )
     return None
 

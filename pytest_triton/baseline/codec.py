@@ -104,7 +104,7 @@ def step_to_dict(step: StepResult) -> dict[str, Any]:
     data["load_point"] = step.load_point  # what steps are matched by; handy when reading diffs
     # A step that went unserved fails its test and is never a baseline: healthy steps' files
     # stay as they were before these fields existed.
-    for name in ("timeouts", "error_samples"):
+    for name in ("timeouts", "errors_outside", "error_samples"):
         if not data[name]:
             del data[name]
     return data
@@ -133,6 +133,7 @@ def step_from(data: Mapping[str, Any]) -> StepResult:
         measured_windows=int(data.get("measured_windows") or 0),
         probe=bool(data.get("probe", False)),
         timeouts=int(data.get("timeouts") or 0),
+        errors_outside=int(data.get("errors_outside") or 0),
         error_samples=tuple(str(e) for e in data.get("error_samples") or ()),
     )
 

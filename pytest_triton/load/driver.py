@@ -13,7 +13,6 @@ import select
 import time
 from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
@@ -126,8 +125,6 @@ class NativeDriver:
         data: Any = None,
     ) -> None:
         self.notes: list[str] = []
-        # Triton's error texts seen during the step being measured (a few, for its verdict).
-        self._step_errors: list[str] = []
         self._model = model
         self._load = load
         self._observer = observer
@@ -227,6 +224,7 @@ class NativeDriver:
         retries = 0
         # Workers wait up to the request timeout for their requests in flight when told to stop.
         stop_timeout_s = settings.request_timeout_s + 10.0
+        earlier_errors = 0  # failed requests of attempts retried with longer windows
         while True:
             windows: list[RawWindow] = []
             cmds = self._commands(point, settings, window_s, n)
@@ -275,7 +273,10 @@ class NativeDriver:
             check()
             if unanswered:
                 # The model stopped answering: more windows or a retry would only wait longer.
-                return self._build(point, windows, False, settings, unanswered)
+                return build_step(
+                    point, windows, False, settings, unanswered=unanswered,
+                    earlier_errors=earlier_errors,
+                )  # fmt: skip
             done = stable or settings.probe or not settings.until_stable
             if done or retries >= settings.max_window_retries:
                 if not done:
@@ -284,21 +285,10 @@ class NativeDriver:
                         f"throughput of the last 3 of {len(windows)} windows ({window_s:g} s) "
                         f"varied by more than {settings.stability_pct:g}%"
                     )
-                return self._build(point, windows, stable, settings, 0)
+                return build_step(point, windows, stable, settings, earlier_errors=earlier_errors)
+            earlier_errors += sum(w.sample.errors for w in windows)
             retries += 1
             window_s *= 2
-
-    def _build(
-        self,
-        point: LoadPoint,
-        windows: Sequence[RawWindow],
-        stable: bool,
-        settings: StepSettings,
-        unanswered: int,
-    ) -> StepResult:
-        step = build_step(point, windows, stable, settings, unanswered=unanswered)
-        samples, self._step_errors = tuple(self._step_errors), []
-        return replace(step, error_samples=samples)
 
     def _merge(
         self,
@@ -310,6 +300,7 @@ class NativeDriver:
     ) -> RawWindow:
         latencies: array[int] = array("q")
         errors = 0
+        samples: dict[str, None] = {}
         cpu = 0.0
         late = 0
         sent = 0
@@ -317,9 +308,8 @@ class NativeDriver:
             latencies.extend(r.latencies)
             errors += r.errors
             for s in r.error_samples:
+                samples[s] = None
                 note = f"{point.label}: error from Triton: {s}"
-                if s not in self._step_errors and len(self._step_errors) < 3:
-                    self._step_errors.append(s)
                 if note not in self.notes and len(self.notes) < 50:
                     self.notes.append(note)
             cpu = max(cpu, r.cpu_s / max(1e-9, (r.end_ns - r.start_ns) / 1e9))
@@ -334,7 +324,7 @@ class NativeDriver:
         bound = cpu >= CLIENT_BOUND_CPU
         if point.rate is not None and sent:
             bound = bound or late / sent > CLIENT_BOUND_LATE
-        return RawWindow(sample, latencies, cpu, bound, dict(after.gauges))
+        return RawWindow(sample, latencies, cpu, bound, dict(after.gauges), tuple(samples))
 
 
 def _sleep_until(t_ns: int, check: Callable[[], None]) -> None:

@@ -122,5 +122,6 @@ def pool(steps: Sequence[StepResult]) -> StepResult:
         metrics=summarise([s.metrics for s in steps]),
         measured_windows=len(windows),
         timeouts=sum(s.timeouts for s in steps),
+        errors_outside=sum(s.errors_outside for s in steps),
         error_samples=tuple(dict.fromkeys(e for s in steps for e in s.error_samples))[:3],
     )

@@ -89,6 +89,7 @@ class RawWindow:
     client_cpu: float  # load-generator CPU seconds per second of window (max over processes)
     client_bound: bool
     gauges: Mapping[str, float]
+    error_samples: tuple[str, ...] = ()  # Triton's texts of the window's failed requests
 
 
 def build_step(
@@ -98,6 +99,7 @@ def build_step(
     settings: StepSettings,
     extra_metrics: Mapping[str, float] | None = None,
     unanswered: int = 0,
+    earlier_errors: int = 0,
 ) -> StepResult:
     """The step's aggregate over its measured windows (the last `measured_windows`, at least
     3, or all if fewer).
@@ -142,6 +144,8 @@ def build_step(
         measured_windows=len(measured),
         probe=settings.probe,
         timeouts=unanswered,
+        errors_outside=earlier_errors + sum(w.sample.errors for w in windows) - errors,
+        error_samples=tuple(dict.fromkeys(e for w in windows for e in w.error_samples))[:3],
     )
 
 

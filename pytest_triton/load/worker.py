@@ -267,13 +267,15 @@ class LoadLoop:
                 t_send = mono()
                 for token, error in done:
                     t0 = started.pop(token)
-                    if now >= measure_start:
-                        if error is None:
+                    if error is None:
+                        if now >= measure_start:
                             lat.append(now - t0)
-                        else:
-                            errors += 1
-                            if len(samples) < 3 and error not in samples:
-                                samples.append(error)
+                    else:
+                        # A failure counts even in the warm-up (it lands in the first window):
+                        # a stub that crashes as the step starts must not go unseen.
+                        errors += 1
+                        if len(samples) < 3 and error not in samples:
+                            samples.append(error)
                     if closed_loop and drain_until is None:
                         send(slot_conn[token], token, t_send)
                     elif self.config.protocol == "http":

@@ -63,3 +63,11 @@ def test_probes_are_judged_only_for_unanswered_requests():
     assert unserved(measured(probe), None) == []
     (found,) = unserved(measured(replace(probe, timeouts=2)), None)
     assert found.step == "c1" and "2 of 2 request(s) got no answer" in found.problem
+
+
+def test_failures_outside_the_measured_windows_fail_too():
+    """A stub that crashes as a step starts fails requests in the warm-up or in an attempt the
+    step retried: not in the step's figures, but a failure all the same."""
+    (found,) = unserved(measured(replace(step(2), errors_outside=4)), None)
+    assert found.step == "c2" and "4 of 1004 request(s) failed" in found.problem
+    assert unserved(measured(replace(step(2), errors_outside=4)), SLO(max_error_rate=0.01)) == []
