@@ -105,3 +105,21 @@ def read_log_tail(path: Path | None, lines: int = 40) -> str:
         f.seek(max(0, size - 64 * 1024))
         text = f.read().decode("utf-8", errors="replace")
     return "\n".join(text.splitlines()[-lines:])
+
+
+class LogFollower:
+    """The lines a log gains from now on (none for a server without a log file)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._offset = path.stat().st_size if path is not None and path.exists() else 0
+
+    def new_lines(self) -> list[str]:
+        if self._path is None or not self._path.exists():
+            return []
+        with self._path.open("rb") as f:
+            f.seek(self._offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1  # whole lines only; the rest is read next time
+        self._offset += end
+        return data[:end].decode("utf-8", errors="replace").splitlines()

@@ -25,7 +25,13 @@ from pytest_triton.errors import ConfigError, ServerDiedError, ServerNotFoundErr
 from pytest_triton.filehash import sha256_file
 from pytest_triton.process import die_with_parent
 from pytest_triton.server.args import server_argv
-from pytest_triton.server.base import Endpoints, ServerContext, ServerIdentity, read_log_tail
+from pytest_triton.server.base import (
+    Endpoints,
+    LogFollower,
+    ServerContext,
+    ServerIdentity,
+    read_log_tail,
+)
 from pytest_triton.server.ports import ensure_free, free_ports
 from pytest_triton.server.readiness import wait_until_ready
 from pytest_triton.spec import ServerSpec
@@ -143,18 +149,14 @@ class LocalServer(ServerContext):
         # one in between (seen with other Triton sessions starting on the same machine). Triton
         # then exits saying so, and new ports are picked.
         for attempt in range(1, PORT_ATTEMPTS + 1):
-            log_size = self._log_path.stat().st_size if self._log_path.exists() else 0
+            log = LogFollower(self._log_path)
             try:
                 self._start(*free_ports(3))
                 return
             except ServerDiedError:
-                if attempt == PORT_ATTEMPTS or not self._port_taken_since(log_size):
+                taken = any("already in use" in line for line in log.new_lines())
+                if attempt == PORT_ATTEMPTS or not taken:
                     raise
-
-    def _port_taken_since(self, offset: int) -> bool:
-        with self._log_path.open("rb") as f:
-            f.seek(offset)
-            return b"already in use" in f.read()
 
     def _start(self, http: int, grpc: int, metrics: int) -> None:
         argv = server_argv(

@@ -11,12 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TypeVar
 
 from pytest_triton.errors import ModelLoadError, ServerDiedError
 
-from .base import Server
+from .base import LogFollower, Server
 
 T = TypeVar("T")
 POLL_S = 0.2
@@ -46,7 +45,7 @@ class ServerWatch:
             except BaseException as exc:  # handed to the waiting thread, which raises it
                 error.append(exc)
 
-        log = _LogFollower(self.server.log_path)
+        log = LogFollower(self.server.log_path)
         thread = threading.Thread(target=run, name=f"triton: {doing}", daemon=True)
         thread.start()
         failed_at: float | None = None
@@ -71,21 +70,3 @@ class ServerWatch:
                     + "\n".join(failure_lines)
                     + f"\n--- tritonserver log (tail) ---\n{self.server.log_tail()}"
                 )
-
-
-class _LogFollower:
-    """The lines a log gains from now on (none for a server without a log file)."""
-
-    def __init__(self, path: Path | None) -> None:
-        self._path = path
-        self._offset = path.stat().st_size if path is not None and path.exists() else 0
-
-    def new_lines(self) -> list[str]:
-        if self._path is None or not self._path.exists():
-            return []
-        with self._path.open("rb") as f:
-            f.seek(self._offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1  # whole lines only; the rest is read next time
-        self._offset += end
-        return data[:end].decode("utf-8", errors="replace").splitlines()
