@@ -31,12 +31,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Validate every test's triton markers before anything starts; report all problems at once."""
     marked = [i for i in items if any(i.get_closest_marker(name) for name in MARKERS)]
     _validate_markers(config, marked)
-    triton_items = [i for i in items if "triton" in getattr(i, "fixturenames", ())]
-    config.stash[STATE_KEY].triton_tests = {i.nodeid for i in triton_items}
-    for item in triton_items:
-        # travels with every report of the test, so a pytest-xdist controller (which collects
-        # nothing) still knows which tests are Triton tests
-        item.user_properties.append((TRITON_TEST_PROPERTY, True))
+    for item in items:
+        if "triton" in getattr(item, "fixturenames", ()):
+            # travels with every report of the test, so the outcome recorder knows it, in a
+            # pytest-xdist controller (which collects nothing) too
+            item.user_properties.append((TRITON_TEST_PROPERTY, True))
 
 
 def _validate_markers(config: pytest.Config, marked: list[pytest.Item]) -> None:

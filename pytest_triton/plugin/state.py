@@ -22,7 +22,6 @@ class SessionState:
     server: ServerIdentity | None = None
     reports_written: list[str] = field(default_factory=list)
     report_errors: list[str] = field(default_factory=list)
-    triton_tests: set[str] = field(default_factory=set)  # node ids that use the `triton` fixture
     # pytest's outcome of each Triton test that ran, in the order they ran (hooks.py)
     entries: dict[str, TestEntry] = field(default_factory=dict)
 
