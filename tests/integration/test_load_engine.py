@@ -92,7 +92,12 @@ def test_server_bound_model_latency_matches_server_time(server: LocalServer):
     (step,) = m.steps
     # a few ms of numpy per request: the client adds little on top of the server's time
     assert step.server.compute_infer_us > 1000
-    assert step.avg_ms * 1000 == pytest.approx(step.server.total_us + step.client_overhead_us)
+    # Triton's statistics count the requests finished between two snapshots, not exactly the
+    # client's window, so the client's mean can come out a little under Triton's own: the
+    # client-side overhead is then 0, never negative
+    assert step.avg_ms * 1000 == pytest.approx(step.server.total_us, rel=0.5)
+    gap_us = step.avg_ms * 1000 - step.server.total_us
+    assert step.client_overhead_us == pytest.approx(max(0.0, gap_us))
     assert step.client_overhead_us < 0.5 * step.server.total_us
 
 
