@@ -27,7 +27,8 @@ from .http1 import Http1Connection
 from .observe import Observer, Snapshot, split_between
 from .pool import Pool, WorkerFailed
 from .step import STABLE_WINDOWS, LoadPoint, RawWindow, StepSettings, build_step
-from .worker import StepCommand, WindowRecord, WorkerConfig
+from .windows import WindowRecord
+from .worker import StepCommand, WorkerConfig
 
 # A load loop using this share of a core or more was (close to) saturated: it could not have
 # sent faster, so the step measured the client as much as the server.

@@ -22,7 +22,8 @@ from typing import Any
 
 from pytest_triton.errors import MeasurementError
 
-from .worker import StepCommand, WindowRecord, WorkerConfig
+from .windows import WindowRecord
+from .worker import StepCommand, WorkerConfig
 
 _POLL_S = 0.2
 

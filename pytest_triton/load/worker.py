@@ -9,24 +9,20 @@ transports: a spawned child starts in a fraction of a second.
 
 from __future__ import annotations
 
-import math
+import itertools
 import select
 import time
 import traceback
-from array import array
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Protocol
 
 from pytest_triton.process import die_with_parent
 
 from .h2grpc import ConnectionLost, H2Connection
 from .http1 import Http1Connection
-from .schedule import send_times
+from .senders import ClosedLoop, Conn, Connections, OpenLoop, Sends
+from .windows import WindowAccumulator
 
-_READ = select.EPOLLIN
-_READ_WRITE = select.EPOLLIN | select.EPOLLOUT
 # An open-loop send later than this (or than one gap between sends, if longer) counts as late:
 # epoll wakes with millisecond granularity, so smaller lags are timer noise, not a slow client.
 LATE_NS = 2_000_000
@@ -37,20 +33,6 @@ LATE_NS = 2_000_000
 # followed by model loads crashed it once in 75 cycles without this wait, none in 270 with it
 # (docs/measurement.md). A healthy step pays one request's latency; the requests still
 # unanswered at their timeout are counted, so a model that stopped answering fails its test.
-
-
-class _Conn(Protocol):
-    max_streams: int
-
-    @property
-    def in_flight(self) -> int: ...
-    @property
-    def wants_write(self) -> bool: ...
-    def fileno(self) -> int: ...
-    def close(self) -> None: ...
-    def send(self, token: int, message: bytes) -> None: ...
-    def flush(self) -> None: ...
-    def on_readable(self, done: list[tuple[int, str | None]]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -74,22 +56,6 @@ class StepCommand:
     seed: int = 0
     max_outstanding: int = 1024
     request_timeout_ns: int = 30_000_000_000
-
-
-@dataclass
-class WindowRecord:
-    index: int
-    start_ns: int
-    end_ns: int
-    latencies: array  # type: ignore[type-arg]  # ns, successful requests completed in the window
-    errors: int = 0
-    error_samples: list[str] = field(default_factory=list)
-    sent: int = 0
-    cpu_s: float = 0.0  # this process's CPU time during the window
-    lag_p99_ns: int = 0  # open loop: how late sends left versus their schedule
-    lag_max_ns: int = 0
-    late: int = 0  # open loop: sends later than LATE_NS
-    in_flight: int = 0
 
 
 class Stalled(Exception):
@@ -124,26 +90,20 @@ def worker_main(control: Connection, config: WorkerConfig) -> None:
 class LoadLoop:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
-        self.conns: list[_Conn] = []
-        self._msg_index = 0
+        # round robin over the pre-built requests, carried on from one step to the next
+        self._messages = itertools.cycle(config.messages)
+        self._conns: Connections | None = None
 
     def reset(self) -> None:
-        for c in self.conns:
-            c.close()
-        self.conns = []
+        if self._conns is not None:
+            self._conns.close()
+            self._conns = None
 
-    def _connect(self) -> _Conn:
+    def _connect(self) -> Conn:
         cfg = self.config
-        conn: _Conn
         if cfg.protocol == "grpc":
-            conn = H2Connection(cfg.host, cfg.port)
-        else:
-            conn = Http1Connection(cfg.host, cfg.port)
-        self.conns.append(conn)
-        return conn
-
-    def _per_conn(self, conn: _Conn) -> int:
-        return min(conn.max_streams, self.config.streams_per_connection)
+            return H2Connection(cfg.host, cfg.port)
+        return Http1Connection(cfg.host, cfg.port)
 
     def run_step(self, cmd: StepCommand, control: Connection) -> int:
         """Load until told to stop, reporting a record per window; then let the requests in
@@ -151,199 +111,67 @@ class LoadLoop:
         not."""
         # Fresh connections per step: a previous step's stragglers cannot leak into this one.
         self.reset()
-        messages = self.config.messages
-        n_messages = len(messages)
         ep = select.epoll()
-        control_fd = control.fileno()
-        ep.register(control_fd, _READ)
-        by_fd: dict[int, _Conn] = {}
-        writing: set[int] = set()
+        try:
+            return self._run(cmd, control, ep)
+        finally:
+            ep.close()
+            self.reset()
 
-        def add_conn() -> _Conn:
-            conn = self._connect()
-            by_fd[conn.fileno()] = conn
-            ep.register(conn.fileno(), _READ)
-            return conn
-
+    def _run(self, cmd: StepCommand, control: Connection, ep: select.epoll) -> int:
+        grpc = self.config.protocol == "grpc"
+        conns = self._conns = Connections(
+            ep, self._connect, self.config.streams_per_connection if grpc else 1
+        )
         closed_loop = cmd.mode == "concurrency"
-        slots = int(cmd.value) if closed_loop else 0
-        # closed loop: token -> connection it lives on (a slot always reuses its connection)
-        slot_conn: list[_Conn] = []
+        late_ns = LATE_NS if closed_loop else max(LATE_NS, int(1e9 / cmd.value))
+        window = WindowAccumulator(
+            cmd.start_ns + cmd.warmup_ns, cmd.window_ns, cmd.window_requests, late_ns
+        )
+        sends = Sends(self._messages, window)
+        sender: ClosedLoop | OpenLoop
         if closed_loop:
-            per = self.config.streams_per_connection if self.config.protocol == "grpc" else 1
-            for i in range(slots):
-                if i % per == 0:
-                    add_conn()
-                slot_conn.append(self.conns[-1])
-        started: dict[int, int] = {}
-        schedule: Iterator[int] | None = None
-        next_send = math.inf
-        if not closed_loop:
-            schedule = send_times(cmd.value, cmd.distribution, cmd.start_ns, cmd.seed)
-            next_send = next(schedule)
-            add_conn()
-        free_http: list[_Conn] = list(self.conns) if not closed_loop else []
-        held = False  # open loop: the last sends were held back by max_outstanding
-        next_token = 0
-
-        now = time.monotonic_ns()
-        measure_start = cmd.start_ns + cmd.warmup_ns
-        window_start = measure_start
-        window_end = measure_start + cmd.window_ns
-        count_limit = cmd.window_requests
-        index = 0
-        lat = array("q")
-        errors = 0
-        samples: list[str] = []
-        sent = 0
-        lags: list[int] = []
-        cpu0 = time.process_time()
-        last_progress = now
+            sender = ClosedLoop(int(cmd.value), conns, sends)
+        else:
+            sender = OpenLoop(cmd, conns, sends, window, reuse_when_idle=not grpc)
+        control_fd = control.fileno()
+        ep.register(control_fd, select.EPOLLIN)
+        timeout_ns = cmd.request_timeout_ns
         mono = time.monotonic_ns
-
-        def send(conn: _Conn, token: int, t: int) -> None:
-            nonlocal sent
-            started[token] = t
-            conn.send(token, messages[self._msg_index % n_messages])
-            self._msg_index += 1
-            sent += 1
-
-        if closed_loop:
-            t = mono()
-            for token in range(slots):
-                send(slot_conn[token], token, t)
+        last_progress = mono()
+        sender.start(last_progress)
         drain_until: int | None = None  # set by "stop": nothing is sent any more
         while True:
-            # -- open loop: send what is due --------------------------------------------------
-            if schedule is not None:
-                now = mono()
-                while next_send <= now and len(started) < cmd.max_outstanding:
-                    conn = self._free_conn(free_http, add_conn)
-                    token = next_token
-                    next_token += 1
-                    # Sends held back by max_outstanding are late because of the server, not
-                    # the client: their lag does not count towards client-bound detection.
-                    if now >= measure_start and not held:
-                        lags.append(now - int(next_send))
-                    send(conn, token, int(next_send))  # timed from the schedule, not from now
-                    next_send = next(schedule)
-                held = next_send <= now
-            for conn in self.conns:
-                if conn.wants_write:
-                    conn.flush()
-                    fd = conn.fileno()
-                    if conn.wants_write and fd not in writing:
-                        ep.modify(fd, _READ_WRITE)
-                        writing.add(fd)
-                    elif not conn.wants_write and fd in writing:
-                        ep.modify(fd, _READ)
-                        writing.discard(fd)
-            # -- wait -------------------------------------------------------------------------
+            sender.send_due(mono())
+            conns.flush()
             now = mono()
-            deadline = window_end if count_limit is None else now + 100_000_000
-            if drain_until is not None:
-                deadline = drain_until
-            if next_send < deadline:
-                deadline = int(next_send)
-            timeout = max(0.0, (deadline - now) / 1e9)
+            deadline = window.deadline(now) if drain_until is None else drain_until
+            timeout = max(0.0, (min(deadline, sender.next_send) - now) / 1e9)
             events = ep.poll(timeout)
             now = mono()
             done: list[tuple[int, str | None]] = []
             for fd, ev in events:
-                if fd == control_fd:
-                    msg = control.recv()
-                    if msg[0] in ("stop", "exit") and drain_until is None:
-                        newest = max(started.values(), default=now)
-                        drain_until = newest + cmd.request_timeout_ns
-                        schedule, next_send = None, math.inf
-                    continue
-                conn = by_fd[fd]
-                if ev & select.EPOLLOUT:
-                    conn.flush()
-                if ev & (select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP):
-                    conn.on_readable(done)
+                if fd != control_fd:
+                    conns.ready(fd, ev, done)
+                elif control.recv()[0] in ("stop", "exit") and drain_until is None:
+                    newest = max(sends.started.values(), default=now)
+                    drain_until = newest + timeout_ns
+                    sender.stop()
             if done:
                 last_progress = now
-                t_send = mono()
-                for token, error in done:
-                    t0 = started.pop(token)
-                    if error is None:
-                        if now >= measure_start:
-                            lat.append(now - t0)
-                    else:
-                        # A failure counts even in the warm-up (it lands in the first window):
-                        # a stub that crashes as the step starts must not go unseen.
-                        errors += 1
-                        if len(samples) < 3 and error not in samples:
-                            samples.append(error)
-                    if closed_loop and drain_until is None:
-                        send(slot_conn[token], token, t_send)
-                    elif self.config.protocol == "http":
-                        # the connection that answered is free again
-                        pass
-                if not closed_loop and self.config.protocol == "http":
-                    free_http[:] = [c for c in self.conns if c.in_flight == 0]
-            elif drain_until is None and started and now - last_progress > cmd.request_timeout_ns:
+                sends.answered(done, now)
+                sender.answered(done, mono())
+            elif drain_until is None and sends.started and now - last_progress > timeout_ns:
                 raise Stalled(
-                    f"{len(started)} request(s) in flight and no response from Triton for "
-                    f"{cmd.request_timeout_ns / 1e9:g} s"
+                    f"{len(sends.started)} request(s) in flight and no response from Triton "
+                    f"for {timeout_ns / 1e9:g} s"
                 )
             if drain_until is not None:
-                if started and now < drain_until:
+                if sends.started and now < drain_until:
                     continue  # no more windows: the parent dropped them when it said stop
-                ep.close()
-                self.reset()
-                return len(started)
-            # -- window boundary --------------------------------------------------------------
-            if now < measure_start:
-                window_start, window_end = measure_start, measure_start + cmd.window_ns
-                continue
-            boundary = (
-                now >= window_end
-                if count_limit is None
-                else len(lat) + errors >= count_limit or now - window_start >= cmd.window_ns
-            )
-            if boundary:
-                end = window_end if count_limit is None else now
-                cpu1 = time.process_time()
-                record = WindowRecord(
-                    index=index,
-                    start_ns=window_start,
-                    end_ns=end,
-                    latencies=lat,
-                    errors=errors,
-                    error_samples=samples,
-                    sent=sent,
-                    cpu_s=cpu1 - cpu0,
-                    in_flight=len(started),
-                )
-                if lags:
-                    lags.sort()
-                    record.lag_p99_ns = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
-                    record.lag_max_ns = lags[-1]
-                    late_ns = max(LATE_NS, int(1e9 / cmd.value)) if not closed_loop else LATE_NS
-                    record.late = sum(1 for v in lags if v > late_ns)
-                control.send(("window", record))
-                index += 1
-                cpu0 = cpu1
-                lat = array("q")
-                errors, samples, sent, lags = 0, [], 0, []
-                window_start = end
-                window_end = end + cmd.window_ns
-
-    def _free_conn(self, free_http: list[_Conn], add_conn: object) -> _Conn:
-        """A connection with room for one more request (open loop), opening one if needed."""
-        assert callable(add_conn)
-        if self.config.protocol == "http":
-            if free_http:
-                return free_http.pop()
-            conn: _Conn = add_conn()
-            return conn
-        for conn in self.conns:
-            if conn.in_flight < self._per_conn(conn):
-                return conn
-        conn = add_conn()
-        return conn
+                return len(sends.started)
+            if window.due(now):
+                control.send(("window", window.close(now, in_flight=len(sends.started))))
 
 
 def run_child(argv: list[str]) -> None:
