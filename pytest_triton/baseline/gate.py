@@ -19,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from pytest_triton.baseline.codec import slo_dict
 from pytest_triton.baseline.fingerprint import FieldDiff, Fingerprint, MatchPolicy
 from pytest_triton.baseline.model_identity import Subject, subject_changes
 from pytest_triton.baseline.sessions import DEFAULT_KEEP, kept_sessions
@@ -32,7 +33,8 @@ from pytest_triton.baseline.store import (
     select,
 )
 from pytest_triton.errors import BaselineError, ConfigError
-from pytest_triton.result import BlockPair, Measurement
+from pytest_triton.record import MeasurementRecord
+from pytest_triton.result import Measurement
 from pytest_triton.tolerance import Tolerances
 from pytest_triton.verdict import MachineLoad, Verdict, compare
 
@@ -79,28 +81,23 @@ class GateSettings:
 
 
 @dataclass(frozen=True)
-class PairedBaseline:
-    """The baseline build's copy of the model, measured in turn with the candidate."""
-
-    measurement: Measurement
-    subject: Subject
-    repository: str
-    # load point -> its (baseline, current) block pairs: the verdict's spread (load/paired.py)
-    pairs: Mapping[str, tuple[BlockPair, ...]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Candidate:
-    """One measurement a test took, with what it was of."""
+    """A test's measurement as the gate weighs it: its record, with what the baseline session
+    found out about it (the model's files and config, the machine's load)."""
 
-    key: str  # store.measurement_key(model, occurrence)
+    record: MeasurementRecord
     subject: Subject
-    measurement: Measurement
-    slo: Mapping[str, Any] = field(default_factory=dict)
-    complete: bool = True  # False: cut short by Ctrl-C
-    slo_passed: bool = True
     machine: MachineLoad | None = None  # None: not sampled (remote/docker server, not Linux)
-    paired: PairedBaseline | None = None  # --triton-baseline-build had this model
+    # the baseline build's copy (record.paired), as a subject to name what differs
+    paired_subject: Subject | None = None
+
+    @property
+    def key(self) -> str:
+        return self.record.key
+
+    @property
+    def measurement(self) -> Measurement:
+        return self.record.measurement
 
 
 def machine_to_dict(load: MachineLoad | None) -> dict[str, Any]:
@@ -239,7 +236,7 @@ def gate_test(
     except BaselineError as exc:
         file, read_error = None, str(exc)
     if settings.mode is Mode.COMPARE:
-        stored = [c for c in candidates if c.paired is None]
+        stored = [c for c in candidates if c.record.paired is None]
         judged = iter(
             _compare_mode(file, read_error, shown, fingerprint, stored, settings, tolerances)
             if stored
@@ -249,8 +246,8 @@ def gate_test(
             test_id,
             tuple(
                 next(judged)
-                if c.paired is None
-                else _paired_mode(c, c.paired, tolerances, settings.paired_noise)
+                if c.record.paired is None
+                else _paired_mode(c, tolerances, settings.paired_noise)
                 for c in candidates
             ),
             path,
@@ -331,21 +328,22 @@ def _compare_mode(
     return out
 
 
-def _paired_mode(
-    candidate: Candidate, paired: PairedBaseline, tolerances: Tolerances, noise: float
-) -> Judgement:
+def _paired_mode(candidate: Candidate, tolerances: Tolerances, noise: float) -> Judgement:
     """Judge against the baseline build measured in turn on this server: same machine, same
     moment, so the environment matches by construction and the session-to-session run noise
     gives way to the paired noise; the stored baseline is not consulted."""
+    paired = candidate.record.paired
+    assert paired is not None and candidate.paired_subject is not None
     verdict = compare(
         paired.measurement,
         candidate.measurement,
         replace(tolerances, run_noise=noise),
-        subject_changes(paired.subject, candidate.subject),
+        subject_changes(candidate.paired_subject, candidate.subject),
         pairs=paired.pairs,
     )
     label = (
-        f"the baseline build of {candidate.subject.model!r} ({paired.repository}), measured in "
+        f"the baseline build of {candidate.subject.model!r} ({paired.copy.repository}), measured "
+        "in "
         "turn with it"
     )
     if verdict.regressed:
@@ -406,15 +404,7 @@ def _update_mode(
     judged: dict[str, Judgement] = {}
     previous: dict[str, tuple[Verdict | None, str]] = {}
     for c in candidates:
-        if not c.complete:
-            judged[c.key] = Judgement(
-                c.key,
-                Status.NOT_UPDATED,
-                f"baseline of {c.key!r} not updated: the measurement was "
-                "interrupted before it completed",
-            )
-            continue
-        if not c.slo_passed:
+        if not c.record.passed:
             judged[c.key] = Judgement(
                 c.key,
                 Status.NOT_UPDATED,
@@ -426,10 +416,11 @@ def _update_mode(
         verdict, old = None, None
         if exact is not None and match is not None:
             verdict, old = _compare_one(c, exact, match, settings, tolerances)
-        sessions, note = kept_sessions(old, c.subject, c.slo, verdict, settings.keep_sessions)
+        slo = slo_dict(c.record.slo) if c.record.slo is not None else {}
+        sessions, note = kept_sessions(old, c.subject, slo, verdict, settings.keep_sessions)
         previous[c.key] = verdict, note
         to_write[c.key] = record_for(
-            c.subject, c.measurement, c.slo, plugin_version, machine_to_dict(c.machine), sessions
+            c.subject, c.measurement, slo, plugin_version, machine_to_dict(c.machine), sessions
         )
     if not to_write:
         return TestGate(test_id, tuple(judged[c.key] for c in candidates), path)

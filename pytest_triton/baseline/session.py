@@ -22,33 +22,18 @@ from pytest_triton.baseline.gate import (
     Candidate,
     GateSettings,
     Mode,
-    PairedBaseline,
     TestGate,
     gate_test,
     machine_from,
     machine_to_dict,
 )
 from pytest_triton.baseline.model_identity import ModelFiles, Subject, hash_model_dir
-from pytest_triton.baseline.store import BaselineStore, measurement_key
-from pytest_triton.outcome import Paired
+from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.record import MeasurementRecord, record_id
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.server.base import ServerIdentity
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 from pytest_triton.verdict import MachineLoad
-
-
-@dataclass(frozen=True)
-class Taken:
-    """One measure() call of a test, as the plugin hands it over for judging."""
-
-    model: ModelSpec
-    load: LoadSpec
-    slo: SLO | None
-    effective_config: Mapping[str, Any]
-    measurement: Measurement
-    slo_passed: bool = True
-    complete: bool = True
-    paired: Paired | None = None
 
 
 @dataclass
@@ -129,7 +114,7 @@ class BaselineSession:
     def before_measure(
         self,
         test_id: str,
-        occurrence: int,
+        key: str,
         server: ServerIdentity,
         model: ModelSpec,
         load: LoadSpec,
@@ -139,22 +124,22 @@ class BaselineSession:
     ) -> Measurement | None:
         """Called as a measurement starts: a checkpointed one to reuse (resume, when
         `reusable`), else None after noting the measurement as in flight."""
-        record_id = f"{test_id} [{measurement_key(model.name, occurrence)}]"
-        key = self._key(test_id, server, model, load, slo, effective)
+        rid = record_id(test_id, key)
+        resume = self._key(test_id, server, model, load, slo, effective)
         if self.checkpoints is not None and reusable:
-            record = self.checkpoints.reusable(record_id, key)
+            record = self.checkpoints.reusable(rid, resume)
             if record is not None:
-                self.reused.append(record_id)
+                self.reused.append(rid)
                 # the machine as it was when it was measured, so the guard still applies
                 machine = machine_from(record.machine)
                 if machine is not None:
-                    self.foreign[record_id] = dict(machine.foreign)
+                    self.foreign[rid] = dict(machine.foreign)
                 return record.measurement
         # Neighbours are only measurable when the server runs in our process tree (local
         # mode); a docker or remote server's CPU would count as a neighbour's.
         local = server.kind == "local"
         cpu = machine_load.snapshot() if local else None
-        self.in_flight = InFlight(test_id, record_id, key, model, cpu=cpu)
+        self.in_flight = InFlight(test_id, rid, resume, model, cpu=cpu)
         return None
 
     def on_step(self, step: StepResult) -> None:
@@ -190,7 +175,7 @@ class BaselineSession:
         self,
         test_id: str,
         server: ServerIdentity,
-        taken: Sequence[Taken],
+        records: Sequence[MeasurementRecord],
         *,
         tolerance_overrides: Mapping[str, float | None] | None = None,
         name: str | None = None,
@@ -199,47 +184,28 @@ class BaselineSession:
         """Checkpoint a finished test's measurements, then gate them against the baseline."""
         self.in_flight = None
         fingerprint = self.fingerprint(server)
-        counts: dict[str, int] = {}
         candidates: list[Candidate] = []
-        for t in taken:
-            counts[t.model.name] = counts.get(t.model.name, 0) + 1
-            mkey = measurement_key(t.model.name, counts[t.model.name])
-            slo_values = codec.slo_dict(t.slo) if t.slo is not None else {}
-            subject = self.subject(t.model, t.load, t.effective_config)
-            record_id = f"{test_id} [{mkey}]"
-            foreign = self.foreign.get(record_id)
+        for r in records:
+            subject = self.subject(r.model, r.load, r.effective_config)
+            foreign = self.foreign.get(r.id)
             load = MachineLoad(machine_load.machine_cpus(), foreign) if foreign else None
-            if self.checkpoints is not None and record_id not in self.reused:
-                key = resume_key(test_id, fingerprint, subject, slo_values)
+            if self.checkpoints is not None and not r.reused:
+                slo_values = codec.slo_dict(r.slo) if r.slo is not None else {}
                 self.checkpoints.record(
-                    record_id,
-                    key,
-                    t.measurement,
-                    complete=t.complete,
-                    slo_passed=t.slo_passed,
+                    r.id,
+                    resume_key(test_id, fingerprint, subject, slo_values),
+                    r.measurement,
+                    complete=True,
+                    slo_passed=r.passed,
                     machine=machine_to_dict(load),
                 )
-            paired = None
-            if t.paired is not None:
-                copy = t.paired.copy
-                paired = PairedBaseline(
-                    t.paired.measurement,
-                    Subject(t.model.name, t.model.version, copy.files, copy.config, subject.load),
-                    str(copy.repository),
-                    t.paired.pairs,
+            paired_subject = None
+            if r.paired is not None:
+                copy = r.paired.copy
+                paired_subject = Subject(
+                    r.model.name, r.model.version, copy.files, copy.config, subject.load
                 )
-            candidates.append(
-                Candidate(
-                    mkey,
-                    subject,
-                    t.measurement,
-                    slo_values,
-                    t.complete,
-                    t.slo_passed,
-                    load,
-                    paired,
-                )
-            )
+            candidates.append(Candidate(r, subject, load, paired_subject))
         settings = self.settings
         if required is not None and required != settings.required:
             settings = replace(settings, required=required)

@@ -108,12 +108,6 @@ class BaselineEntry:
         )
 
 
-def measurement_key(model: str, occurrence: int) -> str:
-    """How a test's measurements are told apart: 'tiny', then 'tiny#2' for a second
-    measure() of the same model in one test."""
-    return model if occurrence <= 1 else f"{model}#{occurrence}"
-
-
 @dataclass(frozen=True)
 class BaselineFile:
     test_id: str

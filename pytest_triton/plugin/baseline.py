@@ -1,9 +1,9 @@
 """pytest glue of the baseline gate: options, the @triton_baseline marker, judging, Ctrl-C, summary.
 
-Registered from plugin.py through `pytest_plugins`, so it has hooks of its own without touching
-the SLO judging in hooks.py: its `pytest_runtest_call` wrapper is `tryfirst`, i.e. outside the
-SLO wrapper, so it sees each measurement after its SLO was judged (update mode must know) and
-may add a baseline failure to an SLO failure in one message.
+Registered from plugin.py through `pytest_plugins`. It sees measurements through pytest-triton's
+own hooks (hookspecs.py): each start (resume from a checkpoint), each step (saved on Ctrl-C) and
+each test's records after their SLO was judged (update mode must know), to which it adds its
+verdicts.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pytest_triton.errors import BaselineError, ConfigError
 from .fixtures import HANDLE_KEY
 from .marker_docs import MARKERS as TRITON_MARKERS
 from .options import Option, add_options, get_option
-from .state import SESSION_KEY, STATE_KEY
+from .state import SESSION_KEY
 from .stopping import INTERRUPT_KEY, announce, install_interrupt, uninstall_interrupt
 
 if TYPE_CHECKING:
@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     from pytest_triton.baseline.build import BaselineBuild
     from pytest_triton.baseline.gate import GateSettings
     from pytest_triton.baseline.session import BaselineSession
-    from pytest_triton.outcome import JudgedResult
+    from pytest_triton.record import MeasurementRecord
+    from pytest_triton.result import Measurement, StepResult
     from pytest_triton.server.base import Server, ServerIdentity
-
-    from .handle import Triton
+    from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 
 BASELINE_OPTIONS: tuple[Option, ...] = (
     Option(
@@ -371,37 +371,78 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
             known[item.nodeid] = item.nodeid.partition("::")[0]
 
 
-def _attach(item: pytest.Item, handle: Triton, bsession: BaselineSession) -> None:
-    """Resume and Ctrl-C need to see each measurement start and each step finish."""
-
-    def reuse(spec: Any, load: Any, effective: dict[str, Any], paired: bool) -> Any:
-        occurrence = 1 + sum(r.model.name == spec.name for r in handle.recorded)
-        return bsession.before_measure(
-            item.nodeid,
-            occurrence,
-            _identity(item.config, handle.server),
-            spec,
-            load,
-            handle.slo,
-            effective,
-            # a paired comparison needs both builds measured now, side by side
-            reusable=not paired,
-        )
-
-    handle.reuse = reuse
-    handle.step_listeners.append(bsession.on_step)  # saved before a Ctrl-C stops at the step
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+def pytest_triton_measure_start(
+    item: pytest.Item,
+    key: str,
+    model: ModelSpec,
+    load: LoadSpec,
+    slo: SLO | None,
+    effective_config: Mapping[str, Any],
+    reusable: bool,
+) -> Measurement | None:
+    """Resume: a checkpointed measurement to reuse; otherwise note it in flight, so that a
+    Ctrl-C can save its steps."""
     bsession = item.config.stash.get(SESSION_KEY, None)
-    handle = item.stash.get(HANDLE_KEY, None)
-    if bsession is None or handle is None:
+    if bsession is None:
+        return None
+    server = item.stash[HANDLE_KEY].server
+    return bsession.before_measure(
+        item.nodeid,
+        key,
+        _identity(item.config, server),
+        model,
+        load,
+        slo,
+        effective_config,
+        reusable=reusable,
+    )
+
+
+def pytest_triton_step(item: pytest.Item, step: StepResult) -> None:
+    bsession = item.config.stash.get(SESSION_KEY, None)
+    if bsession is not None:
+        bsession.on_step(step)  # saved before a Ctrl-C stops at the step
+
+
+def pytest_triton_judge(item: pytest.Item, records: list[MeasurementRecord]) -> None:
+    """Checkpoint the test's measurements and gate them against their baselines."""
+    from pytest_triton.baseline.gate import Status
+
+    bsession = item.config.stash.get(SESSION_KEY, None)
+    if bsession is None:
+        return
+    args = item.stash.get(_MARKER_KEY, {})
+    gate = bsession.judge(
+        item.nodeid,
+        _identity(item.config, item.stash[HANDLE_KEY].server),
+        records,
+        tolerance_overrides=args.get("tolerance"),
+        name=args.get("name"),
+        required=args.get("required"),
+    )
+    for record, judgement in zip(records, gate.judgements, strict=True):
+        if record.reused:
+            record.notes.append("measurement reused from the checkpoint (--triton-resume)")
+        if judgement.failed:
+            regressed = judgement.status is Status.REGRESSED
+            kind = "baseline regression" if regressed else f"baseline: {judgement.status.value}"
+            record.fail(kind, judgement.message)
+        elif judgement.verdict is not None:
+            record.notes.append(f"baseline: {judgement.verdict.summary()}")
+        elif judgement.message:
+            record.notes.append(judgement.message)
+    if gate.notes():
+        item.add_report_section("call", "triton baseline", "\n\n".join(gate.notes()))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A Ctrl-C in a test saves the measurement it cut short, and stops the session there."""
+    bsession = item.config.stash.get(SESSION_KEY, None)
+    if bsession is None or HANDLE_KEY not in item.stash:
         return (yield)
-    _attach(item, handle, bsession)
-    slo_failure: BaseException | None = None
     try:
-        result = yield
+        return (yield)
     except KeyboardInterrupt:
         path = bsession.save_interrupted()
         if path is not None:
@@ -410,74 +451,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
                 f"pytest-triton: interrupted measurement saved to {bsession.store.show(path)}",
             )
         raise
-    except pytest.fail.Exception as exc:  # the SLO wrapper (or the test) failed it
-        slo_failure, result = exc, None
-    try:
-        _judge(item, handle, bsession, slo_failure)
     finally:
         interrupt = item.config.stash.get(INTERRUPT_KEY, None)
         if interrupt is not None and interrupt.requested:
             where = bsession.checkpoints.path if bsession.checkpoints else "nowhere (off)"
             item.session.shouldstop = f"pytest-triton: stopped by Ctrl-C; checkpoint: {where}"
-    return result
-
-
-def _judge(
-    item: pytest.Item, handle: Triton, bsession: BaselineSession, slo_failure: BaseException | None
-) -> None:
-    from pytest_triton.baseline.gate import Status
-    from pytest_triton.baseline.session import Taken
-
-    state = item.config.stash.get(STATE_KEY, None)
-    judged: list[JudgedResult] = []
-    if state is not None:
-        judged = [j for j in state.results if any(j.recorded is r for r in handle.recorded)]
-    if not judged:  # the test itself failed before judging, or measured nothing
-        if slo_failure is not None:
-            raise slo_failure
-        return
-    taken = [
-        Taken(
-            j.recorded.model,
-            j.recorded.load,
-            j.recorded.slo,
-            j.recorded.effective_config,
-            j.recorded.measurement,
-            slo_passed=j.passed,
-            paired=j.recorded.paired,
-        )
-        for j in judged
-    ]
-    args = item.stash.get(_MARKER_KEY, {})
-    gate = bsession.judge(
-        item.nodeid,
-        _identity(item.config, handle.server),
-        taken,
-        tolerance_overrides=args.get("tolerance"),
-        name=args.get("name"),
-        required=args.get("required"),
-    )
-    for j, judgement in zip(judged, gate.judgements, strict=False):
-        record_id = f"{item.nodeid} [{judgement.key}]"
-        if record_id in bsession.reused:
-            j.notes.append("measurement reused from the checkpoint (--triton-resume)")
-        if judgement.message and not judgement.failed and judgement.verdict is None:
-            j.notes.append(judgement.message)
-        elif judgement.verdict is not None and not judgement.failed:
-            j.notes.append(f"baseline: {judgement.verdict.summary()}")
-        if judgement.failed:
-            regressed = judgement.status is Status.REGRESSED
-            kind = "baseline regression" if regressed else f"baseline: {judgement.status.value}"
-            j.fail(kind, judgement.message)
-    if gate.notes():
-        item.add_report_section("call", "triton baseline", "\n\n".join(gate.notes()))
-    if gate.failed:
-        message = gate.failure_message()
-        if slo_failure is not None:
-            message = f"{getattr(slo_failure, 'msg', slo_failure)}\n\n{message}"
-        pytest.fail(message, pytrace=False)
-    if slo_failure is not None:
-        raise slo_failure
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -101,6 +101,7 @@ def triton(
             reporter.write_line(line)
 
     handle = Triton(
+        item,
         triton_server,
         triton_models,
         model=specs.model if specs else None,

@@ -7,9 +7,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from pytest_triton.errors import ConfigError, ServerDiedError
 from pytest_triton.interrupt import measuring, stop_point
-from pytest_triton.outcome import Paired, Recorded
+from pytest_triton.record import MeasurementRecord, Paired, measurement_key
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.server.base import Endpoints, Server
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
@@ -28,11 +30,13 @@ class Triton:
 
     `measure()` loads the model of @triton_model (or the one named), applies the layered load
     settings and records the Measurement; the plugin judges it against @triton_slo (and the
-    stored baseline) when the test body returns.
+    stored baseline) when the test body returns. Other plugins see each measurement start and
+    each step through the hooks of hookspecs.py.
     """
 
     def __init__(
         self,
+        item: pytest.Item,
         server: Server,
         models: ModelCache,
         model: ModelSpec | None,
@@ -41,22 +45,16 @@ class Triton:
         progress: Callable[[StepResult], None] | None = None,
         build: BaselineBuild | None = None,
     ) -> None:
+        self._item = item
         self.server = server
         self._models = models
         self._model = model
         self.slo = slo
         self._load_layers = load_layers
         self._progress = progress
-        self.recorded: list[Recorded] = []
-        # Set by the baseline plugin (plugin/baseline.py): `reuse` returns a checkpointed
-        # measurement when resuming (never when its last argument says the model is paired);
-        # step listeners see each finished step (for Ctrl-C: stop after the current step, and
-        # save what was measured).
-        self.reuse: Callable[[ModelSpec, LoadSpec, dict[str, Any], bool], Measurement | None] | None
-        self.reuse = None
+        self.records: list[MeasurementRecord] = []
         # --triton-baseline-build: a model both builds have is measured as their two copies.
         self._build = build
-        self.step_listeners: list[Callable[[StepResult], None]] = []
 
     @property
     def endpoints(self) -> Endpoints:
@@ -86,37 +84,58 @@ class Triton:
         spec = self._model_spec(model)
         load_spec = build_load_spec(*self._load_layers, load)
         pair = self._build_pair(spec)
-        if pair is not None:
-            # The current build's copy is the model measured; the repository's `<model>` is
-            # not loaded beside it: a third copy of a large model may not fit on the GPU.
-            return self._measure_paired(spec, load_spec, pair)
-        effective = self._models.ensure(spec)
-        reused = self.reuse(spec, load_spec, effective, False) if self.reuse is not None else None
+        # The current build's copy is the model measured when paired; the repository's
+        # `<model>` is not loaded beside it: a third copy of a large model may not fit.
+        effective = pair.current.config if pair is not None else self._models.ensure(spec)
+        occurrence = 1 + sum(r.model.name == spec.name for r in self.records)
+        key = measurement_key(spec.name, occurrence)
+        reused: Measurement | None = self._item.ihook.pytest_triton_measure_start(
+            item=self._item,
+            key=key,
+            model=spec,
+            load=load_spec,
+            slo=self.slo,
+            effective_config=effective,
+            reusable=pair is None,
+        )
+        paired = None
         if reused is not None:
-            self.recorded.append(Recorded(reused, spec, load_spec, self.slo, effective))
-            return reused
-        from pytest_triton.load.engine import measure
+            measurement = reused
+        elif pair is not None:
+            measurement, paired = self._measure_paired(spec, load_spec, pair)
+        else:
+            from pytest_triton.load.engine import measure
 
-        with self._server_death(), measuring():
-            measurement = measure(
-                self.server.endpoints,
-                spec.name,
-                spec.version,
-                load_spec,
-                self.slo,
-                is_alive=self.server.is_alive,
-                progress=self._on_step,
-            )
-        self.recorded.append(Recorded(measurement, spec, load_spec, self.slo, effective))
-        return measurement
+            with self._server_death(), measuring():
+                measurement = measure(
+                    self.server.endpoints,
+                    spec.name,
+                    spec.version,
+                    load_spec,
+                    self.slo,
+                    is_alive=self.server.is_alive,
+                    progress=self._on_step,
+                )
+        record = MeasurementRecord(
+            self._item.nodeid,
+            key,
+            measurement,
+            spec,
+            load_spec,
+            self.slo,
+            effective,
+            paired=paired,
+            reused=reused is not None,
+        )
+        self.records.append(record)
+        return record.measurement
 
-    def _measure_paired(self, spec: ModelSpec, load_spec: LoadSpec, pair: BuildPair) -> Measurement:
+    def _measure_paired(
+        self, spec: ModelSpec, load_spec: LoadSpec, pair: BuildPair
+    ) -> tuple[Measurement, Paired]:
         """Current and baseline build in turn (load/paired.py), each from its files."""
         from pytest_triton.load.engine import measure_paired
 
-        effective = pair.current.config
-        if self.reuse is not None:
-            self.reuse(spec, load_spec, effective, True)  # notes it in flight, reuses nothing
         with self._server_death(), measuring():
             measured = measure_paired(
                 self.server.endpoints,
@@ -128,11 +147,9 @@ class Triton:
                 is_alive=self.server.is_alive,
                 progress=self._on_step,
             )
-        paired = Paired(measured.baseline, pair.baseline, measured.pairs)
         # The test measured its model: reports and baselines name it, not the served copy.
         current = replace(measured.current, model=spec.name)
-        self.recorded.append(Recorded(current, spec, load_spec, self.slo, effective, paired))
-        return current
+        return current, Paired(measured.baseline, pair.baseline, measured.pairs)
 
     @contextmanager
     def _server_death(self) -> Iterator[None]:
@@ -155,8 +172,7 @@ class Triton:
     def _on_step(self, step: StepResult) -> None:
         if self._progress is not None:
             self._progress(step)
-        for listener in self.step_listeners:
-            listener(step)
+        self._item.ihook.pytest_triton_step(item=self._item, step=step)
         stop_point()  # a Ctrl-C during the step: it is measured and saved, stop now
 
     def _model_spec(self, name: str | None) -> ModelSpec:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Generator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,6 +15,9 @@ from .marker_docs import MARKERS, register_markers
 from .options import get_option, validate_all
 from .outcomes import TRITON_TEST_PROPERTY, OutcomeRecorder, reported
 from .state import SPECS_KEY, STATE_KEY, SessionState
+
+if TYPE_CHECKING:
+    from pytest_triton.record import MeasurementRecord
 
 
 class TritonUnstableWarning(UserWarning):
@@ -70,50 +74,54 @@ def _validate_markers(config: pytest.Config, marked: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """After the test body returns, judge what it measured; a breach fails this test only."""
+    """After the test body returns, judge what it measured: whether the model served, its
+    SLO, then every pytest_triton_judge implementation (the baseline gate); a test fails once,
+    with every reason, and a breach fails this test only."""
     result = yield
     handle = item.stash.get(HANDLE_KEY, None)
     specs = item.stash.get(SPECS_KEY, None)
     if handle is None:
         return result
-    state = item.config.stash[STATE_KEY]
-    if specs is not None and specs.slo is not None and not handle.recorded:
+    if specs is not None and specs.slo is not None and not handle.records:
         pytest.fail(
             "test declares @pytest.mark.triton_slo but never called triton.measure(), "
             "so nothing was checked",
             pytrace=False,
         )
-    from pytest_triton import served
-    from pytest_triton.outcome import JudgedResult
-    from pytest_triton.slo import check_slo
-
-    failures: list[str] = []
-    for recorded in handle.recorded:
-        check = None
-        if recorded.slo is not None and not recorded.slo.is_empty():
-            check = check_slo(recorded.measurement, recorded.slo, ramp=recorded.load.auto)
-        judged = JudgedResult(item.nodeid, recorded, check)
-        unserved = served.unserved(recorded.measurement, recorded.slo)
-        if unserved:
-            judged.fail("model did not serve", served.render(recorded.model.name, unserved))
-        if check is not None and not check.passed:
-            judged.fail("SLO not met", check.render())
-        unstable = [s.load_point for s in recorded.measurement.steps if not s.stable]
-        if unstable:
-            # Never used silently: the note reaches the summary and reports, the warning the
-            # warnings summary. Not a failure by itself: on a busy CI box that would cry wolf.
-            note = (
-                f"step(s) {', '.join(unstable)} of {recorded.model.name!r} did not stabilise "
-                "within the trial limit; its numbers are less certain (raise --triton-window "
-                "or the stability percentage)"
-            )
-            judged.notes.append(note)
-            warnings.warn(TritonUnstableWarning(note), stacklevel=1)
-        state.results.append(judged)
-        failures.extend(judged.failures)
+    for record in handle.records:
+        _judge_serving(record)
+    if handle.records:
+        item.ihook.pytest_triton_judge(item=item, records=handle.records)
+    item.config.stash[STATE_KEY].results.extend(handle.records)
+    failures = [f for r in handle.records for f in r.failures]
     if failures:
         pytest.fail("\n\n".join(failures), pytrace=False)
     return result
+
+
+def _judge_serving(record: MeasurementRecord) -> None:
+    """Whether the model served at every step, and met its SLO."""
+    from pytest_triton import served
+    from pytest_triton.slo import check_slo
+
+    if record.slo is not None and not record.slo.is_empty():
+        record.slo_check = check_slo(record.measurement, record.slo, ramp=record.load.auto)
+    unserved = served.unserved(record.measurement, record.slo)
+    if unserved:
+        record.fail("model did not serve", served.render(record.model.name, unserved))
+    if record.slo_check is not None and not record.slo_check.passed:
+        record.fail("SLO not met", record.slo_check.render())
+    unstable = [s.load_point for s in record.measurement.steps if not s.stable]
+    if unstable:
+        # Never used silently: the note reaches the summary and reports, the warning the
+        # warnings summary. Not a failure by itself: on a busy CI box that would cry wolf.
+        note = (
+            f"step(s) {', '.join(unstable)} of {record.model.name!r} did not stabilise "
+            "within the trial limit; its numbers are less certain (raise --triton-window "
+            "or the stability percentage)"
+        )
+        record.notes.append(note)
+        warnings.warn(TritonUnstableWarning(note), stacklevel=1)
 
 
 def pytest_exception_interact(

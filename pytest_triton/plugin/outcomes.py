@@ -61,8 +61,8 @@ def reported(state: SessionState) -> list[TestEntry]:
     from pytest_triton.outcome import TestEntry
 
     entries = {nodeid: replace(e, results=[]) for nodeid, e in state.entries.items()}
-    for judged in state.results:
+    for record in state.results:
         # measured, then cut short before pytest reported it (Ctrl-C): not a pass
-        entry = entries.setdefault(judged.nodeid, TestEntry(judged.nodeid, "interrupted"))
-        entry.results.append(judged)
+        entry = entries.setdefault(record.test_id, TestEntry(record.test_id, "interrupted"))
+        entry.results.append(record)
     return list(entries.values())

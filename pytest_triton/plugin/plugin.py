@@ -23,6 +23,7 @@ from .options import add_options
 pytest_plugins = ["pytest_triton.plugin.baseline"]
 
 __all__ = [
+    "pytest_addhooks",
     "pytest_addoption",
     "pytest_collection_modifyitems",
     "pytest_configure",
@@ -38,3 +39,9 @@ __all__ = [
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)

@@ -10,7 +10,8 @@ import pytest
 if TYPE_CHECKING:
     # Types only: the plugin must load without importing the core (see plugin.py).
     from pytest_triton.baseline.session import BaselineSession  # noqa: F401 (named in a string below)
-    from pytest_triton.outcome import JudgedResult, TestEntry
+    from pytest_triton.outcome import TestEntry
+    from pytest_triton.record import MeasurementRecord
     from pytest_triton.server.base import ServerIdentity
 
     from .markers import TestSpecs  # noqa: F401 (named in a string below)
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class SessionState:
-    results: list[JudgedResult] = field(default_factory=list)
+    results: list[MeasurementRecord] = field(default_factory=list)
     server: ServerIdentity | None = None
     reports_written: list[str] = field(default_factory=list)
     report_errors: list[str] = field(default_factory=list)

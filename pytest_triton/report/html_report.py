@@ -8,7 +8,8 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from pytest_triton.outcome import JudgedResult, TestEntry, counts
+from pytest_triton.outcome import TestEntry, counts
+from pytest_triton.record import MeasurementRecord
 from pytest_triton.server.base import ServerIdentity
 
 _W, _H, _PAD = 420, 240, 44
@@ -82,8 +83,8 @@ def _entry(entry: TestEntry) -> str:
     )
 
 
-def _section(judged: JudgedResult) -> str:
-    m = judged.recorded.measurement
+def _section(record: MeasurementRecord) -> str:
+    m = record.measurement
     steps = sorted(m.steps, key=lambda s: (s.concurrency or 0, s.request_rate or 0))
     load = [
         float(s.concurrency if s.concurrency is not None else s.request_rate or 0) for s in steps
@@ -113,7 +114,7 @@ def _section(judged: JudgedResult) -> str:
         f"<td>{'yes' if s.stable else 'no'}</td><td>{s.errors}</td></tr>"
         for s in steps
     )
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in judged.notes)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in record.notes)
     return (
         f"<h3>{html.escape(m.model)}</h3>"
         f'<div class="charts">{throughput}{latency}</div>'

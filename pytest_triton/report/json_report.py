@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_triton.baseline.codec import dumps, load_spec_dict, measurement_to_dict, plain, slo_dict
-from pytest_triton.outcome import OUTCOMES, JudgedResult, TestEntry
+from pytest_triton.outcome import OUTCOMES, TestEntry
+from pytest_triton.record import MeasurementRecord
 from pytest_triton.server.base import ServerIdentity
 
 SCHEMA = "pytest-triton-report/2"
@@ -30,22 +31,21 @@ def render_json(entries: Sequence[TestEntry], server: ServerIdentity | None) -> 
     return dumps(report_data(entries, server))
 
 
-def _result(entry: TestEntry, judged: JudgedResult) -> dict[str, Any]:
-    recorded = judged.recorded
+def _result(entry: TestEntry, record: MeasurementRecord) -> dict[str, Any]:
     return {
-        "test": judged.nodeid,
+        "test": record.test_id,
         "outcome": entry.outcome,  # the test's, as pytest decided it
         "passed": entry.outcome == "passed",
-        "failures": list(judged.failures),
-        "failed_checks": list(judged.kinds),
-        "notes": list(judged.notes),
+        "failures": list(record.failures),
+        "failed_checks": list(record.kinds),
+        "notes": list(record.notes),
         "model": {
-            "name": recorded.model.name,
-            "version": recorded.model.version,
-            "config_override": plain(recorded.model.config),
+            "name": record.model.name,
+            "version": record.model.version,
+            "config_override": plain(record.model.config),
         },
-        "load": load_spec_dict(recorded.load),
-        "slo": slo_dict(recorded.slo) if recorded.slo else None,
-        "slo_check": [plain(row) for row in judged.slo.rows] if judged.slo else None,
-        "measurement": measurement_to_dict(recorded.measurement),
+        "load": load_spec_dict(record.load),
+        "slo": slo_dict(record.slo) if record.slo else None,
+        "slo_check": [plain(row) for row in record.slo_check.rows] if record.slo_check else None,
+        "measurement": measurement_to_dict(record.measurement),
     }

@@ -29,7 +29,7 @@ def render_markdown(entries: Sequence[TestEntry], server: ServerIdentity | None)
         status = f"{_ICONS.get(entry.outcome, '')} {entry.outcome}{_why(entry)}".strip()
         first = True
         for r in entry.results:
-            m = r.recorded.measurement
+            m = r.measurement
             for i, s in enumerate(m.steps):
                 split = s.server
                 compute = split.compute_input_us + split.compute_infer_us + split.compute_output_us

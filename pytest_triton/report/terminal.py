@@ -10,13 +10,13 @@ from pytest_triton.outcome import TestEntry, counts
 def summary_lines(entries: Sequence[TestEntry]) -> list[str]:
     lines: list[str] = [f"{len(entries)} Triton test(s): {counts(list(entries))}"]
     for entry in entries:
-        models = ", ".join(dict.fromkeys(r.recorded.measurement.model for r in entry.results))
+        models = ", ".join(dict.fromkeys(r.measurement.model for r in entry.results))
         head = f"{entry.nodeid}  [{models}]" if models else entry.nodeid
         lines.append(f"{head}  {entry.outcome.upper()}{_why(entry)}")
         if not entry.results and entry.reason:
             lines.append(f"  {entry.reason.strip().splitlines()[-1]}")
-        for judged in entry.results:
-            m = judged.recorded.measurement
+        for record in entry.results:
+            m = record.measurement
             lines.append(
                 f"  {'load':<6} {'infer/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
                 f"{'queue us':>9} {'compute us':>10}  notes"
@@ -39,7 +39,7 @@ def summary_lines(entries: Sequence[TestEntry]) -> list[str]:
                 )
             if m.capacity is not None:
                 lines.append(f"  capacity at SLO: {m.capacity:.1f} infer/s")
-            lines.extend(f"  note: {note}" for note in judged.notes)
+            lines.extend(f"  note: {note}" for note in record.notes)
     return lines
 
 

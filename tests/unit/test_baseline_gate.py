@@ -11,18 +11,14 @@ from typing import Any
 
 from baseline_factories import fingerprint, measurement_from_latencies, scaled
 
+from pytest_triton.baseline.build import BuildCopy
 from pytest_triton.baseline.fingerprint import MatchPolicy
-from pytest_triton.baseline.gate import (
-    Candidate,
-    GateSettings,
-    Mode,
-    PairedBaseline,
-    Status,
-    gate_test,
-)
+from pytest_triton.baseline.gate import Candidate, GateSettings, Mode, Status, gate_test
 from pytest_triton.baseline.model_identity import ModelFiles, Subject
 from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.record import MeasurementRecord, Paired
 from pytest_triton.result import BlockPair, Measurement
+from pytest_triton.spec import LoadSpec, ModelSpec
 from pytest_triton.verdict import MachineLoad
 
 TEST_ID = "tests/test_perf.py::test_tiny"
@@ -38,8 +34,27 @@ COMPARE = GateSettings(Mode.COMPARE)
 UPDATE = GateSettings(Mode.UPDATE)
 
 
-def _candidate(measurement: object = BASE, **kw: object) -> Candidate:
-    return Candidate("tiny", kw.pop("subject", SUBJECT), measurement, **kw)  # type: ignore[arg-type]
+def _candidate(
+    measurement: Measurement = BASE,
+    *,
+    key: str = "tiny",
+    subject: Subject = SUBJECT,
+    slo_passed: bool = True,
+    machine: MachineLoad | None = None,
+    paired: tuple[Paired, Subject] | None = None,
+) -> Candidate:
+    record = MeasurementRecord(
+        TEST_ID,
+        key,
+        measurement,
+        ModelSpec(subject.model),
+        LoadSpec(concurrency=(4,)),
+        None,
+        paired=paired[0] if paired else None,
+    )
+    if not slo_passed:
+        record.fail("SLO not met", "p99 5.0 ms > 1.0 ms")
+    return Candidate(record, subject, machine, paired[1] if paired else None)
 
 
 def _recorded(tmp_path: Path) -> BaselineStore:
@@ -121,18 +136,11 @@ def test_loose_match_compares_and_says_what_it_ignored(tmp_path: Path) -> None:
     assert "ignored by the match policy" in gate.failure_message()
 
 
-def test_update_skips_failed_slo_and_interrupted_measurements(tmp_path: Path) -> None:
+def test_update_skips_measurements_that_failed_their_checks(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path)
-    gate = gate_test(
-        store,
-        TEST_ID,
-        fingerprint(),
-        [_candidate(slo_passed=False), Candidate("tiny#2", SUBJECT, BASE, complete=False)],
-        UPDATE,
-    )
-    assert [j.status for j in gate.judgements] == [Status.NOT_UPDATED, Status.NOT_UPDATED]
+    gate = gate_test(store, TEST_ID, fingerprint(), [_candidate(slo_passed=False)], UPDATE)
+    assert [j.status for j in gate.judgements] == [Status.NOT_UPDATED]
     assert "did not meet its SLO" in gate.judgements[0].message
-    assert "interrupted" in gate.judgements[1].message
     assert not store.path_for(TEST_ID).exists()
 
 
@@ -253,7 +261,7 @@ def test_a_changed_model_or_a_moved_session_starts_the_sessions_over(tmp_path: P
     assert _sessions(store) == []
 
 
-def _paired(current: Measurement = BASE, files: str = "a") -> PairedBaseline:
+def _paired(current: Measurement = BASE, files: str = "a") -> tuple[Paired, Subject]:
     """The baseline build (BASE) measured in turn with `current`: four block pairs per step,
     each a block of either (the pairs agree: the change is the same in all of them)."""
     subject = Subject(
@@ -265,7 +273,8 @@ def _paired(current: Measurement = BASE, files: str = "a") -> PairedBaseline:
     )
     now = {s.load_point: s for s in current.steps}
     pairs = {s.load_point: (BlockPair(s, now[s.load_point]),) * 4 for s in BASE.steps}
-    return PairedBaseline(BASE, subject, "/ci/base/model_repository", pairs)
+    copy = BuildCopy("tiny__baseline", Path("/ci/base/model_repository"), subject.files)
+    return Paired(BASE, copy, pairs), subject
 
 
 def test_paired_candidates_are_judged_against_the_baseline_build_without_a_file(
@@ -273,7 +282,7 @@ def test_paired_candidates_are_judged_against_the_baseline_build_without_a_file(
 ) -> None:
     store = BaselineStore(tmp_path)
     slow = _candidate(scaled(BASE, 1.3), paired=_paired(scaled(BASE, 1.3), files="b"))
-    plain = Candidate("other", SUBJECT, BASE)
+    plain = _candidate(key="other")
     gate = gate_test(store, TEST_ID, fingerprint(), [slow, plain], COMPARE)
     paired, stored = gate.judgements
     assert paired.status is Status.REGRESSED and paired.failed

@@ -11,8 +11,9 @@ from baseline_factories import measurement_from_latencies
 
 from pytest_triton.baseline.checkpoint import Checkpoints, read_checkpoint
 from pytest_triton.baseline.gate import GateSettings, Mode, Status
-from pytest_triton.baseline.session import BaselineSession, Taken
+from pytest_triton.baseline.session import BaselineSession
 from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.record import MeasurementRecord
 from pytest_triton.server.base import ServerIdentity
 from pytest_triton.spec import LoadSpec, ModelSpec
 
@@ -20,6 +21,7 @@ LOCAL = ServerIdentity("local", "2.51.0", "/x/tritonserver", "sha256:1")
 REMOTE = ServerIdentity("remote", "2.51.0", "host:8001")
 MODEL, LOAD = ModelSpec("tiny"), LoadSpec(concurrency=(4,))
 M = measurement_from_latencies([5.0, 5.1, 4.9])
+RECORD = MeasurementRecord("t.py::a", "tiny", M, MODEL, LOAD, None)
 
 
 def _session(tmp_path: Path, mode: Mode = Mode.UPDATE, resume: bool = False) -> BaselineSession:
@@ -33,12 +35,12 @@ def _session(tmp_path: Path, mode: Mode = Mode.UPDATE, resume: bool = False) -> 
 
 def test_local_steps_get_neighbour_cpu_which_reaches_the_baseline(tmp_path: Path) -> None:
     session = _session(tmp_path)
-    assert session.before_measure("t.py::a", 1, LOCAL, MODEL, LOAD, None, {}) is None
+    assert session.before_measure("t.py::a", "tiny", LOCAL, MODEL, LOAD, None, {}) is None
     time.sleep(0.2)  # the step runs
     session.on_step(M.steps[0])
     rid = "t.py::a [tiny]"
     assert session.foreign[rid]["c4"] >= 0.0
-    gate = session.judge("t.py::a", LOCAL, [Taken(MODEL, LOAD, None, {}, M)])
+    gate = session.judge("t.py::a", LOCAL, [RECORD])
     assert gate.judgements[0].status is Status.UPDATED
     data = json.loads(session.store.path_for("t.py::a").read_text())
     (env,) = data["environments"].values()
@@ -48,7 +50,7 @@ def test_local_steps_get_neighbour_cpu_which_reaches_the_baseline(tmp_path: Path
 
 def test_a_remote_server_is_not_sampled(tmp_path: Path) -> None:
     session = _session(tmp_path)
-    session.before_measure("t.py::a", 1, REMOTE, MODEL, LOAD, None, {})
+    session.before_measure("t.py::a", "tiny", REMOTE, MODEL, LOAD, None, {})
     time.sleep(0.1)
     session.on_step(M.steps[0])
     assert session.foreign == {}
@@ -56,36 +58,36 @@ def test_a_remote_server_is_not_sampled(tmp_path: Path) -> None:
 
 def test_interrupted_measurement_is_checkpointed_incomplete_and_not_reused(tmp_path: Path) -> None:
     session = _session(tmp_path)
-    session.before_measure("t.py::a", 1, REMOTE, MODEL, LOAD, None, {})
+    session.before_measure("t.py::a", "tiny", REMOTE, MODEL, LOAD, None, {})
     session.on_step(M.steps[0])
     path = session.save_interrupted()
     assert path is not None
     record = read_checkpoint(path)["t.py::a [tiny]"]
     assert not record.complete and [s.load_point for s in record.measurement.steps] == ["c4"]
     resumed = _session(tmp_path, resume=True)
-    assert resumed.before_measure("t.py::a", 1, REMOTE, MODEL, LOAD, None, {}) is None
+    assert resumed.before_measure("t.py::a", "tiny", REMOTE, MODEL, LOAD, None, {}) is None
 
 
 def test_resume_reuses_a_completed_measurement_with_the_same_key(tmp_path: Path) -> None:
     first = _session(tmp_path, Mode.COMPARE)
-    first.before_measure("t.py::a", 1, REMOTE, MODEL, LOAD, None, {})
-    first.judge("t.py::a", REMOTE, [Taken(MODEL, LOAD, None, {}, M)])
+    first.before_measure("t.py::a", "tiny", REMOTE, MODEL, LOAD, None, {})
+    first.judge("t.py::a", REMOTE, [RECORD])
     again = _session(tmp_path, Mode.COMPARE, resume=True)
-    reused = again.before_measure("t.py::a", 1, REMOTE, MODEL, LOAD, None, {})
+    reused = again.before_measure("t.py::a", "tiny", REMOTE, MODEL, LOAD, None, {})
     assert reused is not None and reused.steps[0].avg_ms == M.steps[0].avg_ms
     assert again.reused == ["t.py::a [tiny]"]
     # a second measure() of the same model in the test is another record: not reused
-    assert again.before_measure("t.py::a", 2, REMOTE, MODEL, LOAD, None, {}) is None
+    assert again.before_measure("t.py::a", "tiny#2", REMOTE, MODEL, LOAD, None, {}) is None
 
 
 def test_a_resumed_measurement_keeps_the_machine_it_was_measured_on(tmp_path: Path) -> None:
     first = _session(tmp_path, Mode.COMPARE)
-    first.before_measure("t.py::a", 1, LOCAL, MODEL, LOAD, None, {})
+    first.before_measure("t.py::a", "tiny", LOCAL, MODEL, LOAD, None, {})
     time.sleep(0.2)
     first.on_step(M.steps[0])
-    first.judge("t.py::a", LOCAL, [Taken(MODEL, LOAD, None, {}, M)])
+    first.judge("t.py::a", LOCAL, [RECORD])
     again = _session(tmp_path, Mode.COMPARE, resume=True)
-    assert again.before_measure("t.py::a", 1, LOCAL, MODEL, LOAD, None, {}) is not None
+    assert again.before_measure("t.py::a", "tiny", LOCAL, MODEL, LOAD, None, {}) is not None
     # as stored: rounded to the files' 4 decimals
     assert again.foreign["t.py::a [tiny]"]["c4"] == pytest.approx(
         first.foreign["t.py::a [tiny]"]["c4"], abs=1e-4

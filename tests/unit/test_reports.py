@@ -1,7 +1,8 @@
 import json
 from pathlib import Path
 
-from pytest_triton.outcome import JudgedResult, Recorded, TestEntry
+from pytest_triton.outcome import TestEntry
+from pytest_triton.record import MeasurementRecord
 from pytest_triton.report.files import write_reports
 from pytest_triton.result import Measurement, ServerSplit, StepResult, WindowSample
 from pytest_triton.server.base import ServerIdentity
@@ -37,12 +38,14 @@ def _entries() -> list[TestEntry]:
     entries = []
     for nodeid, m in (("t.py::test_ok", ok), ("t.py::test_slow", slow)):
         check = check_slo(m, slo)
-        rec = Recorded(m, ModelSpec(m.model), LoadSpec(concurrency=(1, 4)), slo)
-        judged = JudgedResult(nodeid, rec, check, notes=["no baseline"])
+        record = MeasurementRecord(
+            nodeid, m.model, m, ModelSpec(m.model), LoadSpec(concurrency=(1, 4)), slo
+        )
+        record.slo_check, record.notes = check, ["no baseline"]
         if not check.passed:
-            judged.fail("SLO not met", check.render())
+            record.fail("SLO not met", check.render())
         outcome = "passed" if check.passed else "failed"
-        entries.append(TestEntry(nodeid, outcome, "\n".join(judged.failures), [judged]))
+        entries.append(TestEntry(nodeid, outcome, "\n".join(record.failures), [record]))
     # a test that errored before it measured anything
     entries.append(TestEntry("t.py::test_broken", "error", "ModelLoadError: no such model"))
     return entries
