@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 
 from pytest_triton.load.engine import measure
+from pytest_triton.load.points import doubling
 from pytest_triton.load.progress import step_line
-from pytest_triton.load.ramp import doubling
 from pytest_triton.models import ModelController
 from pytest_triton.result import StepResult
 from pytest_triton.server.local import LocalServer

@@ -39,10 +39,11 @@ from baseline_trust import stored_records
 
 from pytest_triton.baseline.checkpoint import CheckpointRecord, read_checkpoint
 from pytest_triton.baseline.gate import machine_from
-from pytest_triton.baseline.sessions import summary
+from pytest_triton.baseline.history import summary
+from pytest_triton.judge.guard import MachineLoad
+from pytest_triton.judge.tolerance import DEFAULT_TOLERANCES, Tolerances
+from pytest_triton.judge.verdict import compare
 from pytest_triton.result import Measurement
-from pytest_triton.tolerance import DEFAULT_TOLERANCES, Tolerances
-from pytest_triton.verdict import MachineLoad, compare
 
 SCENARIOS = ("unchanged", "latency", "throughput")
 # The metrics the ceiling reads, and the sign that makes a slowdown positive.

@@ -42,10 +42,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pytest_triton import machine_load
 from pytest_triton.baseline.checkpoint import read_checkpoint
 from pytest_triton.baseline.store import BaselineRecord, BaselineStore
-from pytest_triton.change import relative_change
+from pytest_triton.judge.change import relative_change
+from pytest_triton.observe import machine_load
 from pytest_triton.plugin.server_factory import env_assignments
 from pytest_triton.result import Measurement, metric_value
 

@@ -1,7 +1,7 @@
 """Judge paired comparisons again from their logs, under other `--triton-paired-noise` values.
 
 A paired verdict (`--triton-baseline-build`) bounds each row's change with its block pairs
-(pytest_triton.change.paired_change), and every row that moved prints both: its change in the
+(pytest_triton.judge.change.paired_change), and every row that moved prints both: its change in the
 table and its pairs in a `pairs:` line. So pytest output kept with `-rP` (the logs of
 `benchmarks/baseline_trust.py --paired --pytest-arg=-rP`, or any paired session's) can be judged
 again under another paired noise in seconds, without a server. Rows that did not move print no
@@ -29,9 +29,9 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from pytest_triton.change import paired_change
-from pytest_triton.tolerance import METRICS, Direction
-from pytest_triton.verdict import Outcome, badness, judge
+from pytest_triton.judge.change import paired_change
+from pytest_triton.judge.rows import Outcome, badness, judge
+from pytest_triton.judge.tolerance import METRICS, Direction
 
 TEST = re.compile(r"^_{3,} (test_\w+) _{3,}$")
 # 'c1 p50  2.50 ms  2.81 ms  +12.4% [+1.5%, +24.4%]  +5%  inconclusive (...)'

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -142,7 +141,7 @@ class ModelController:
         return self._ready_config(spec)
 
     def unload(self, name: str) -> None:
-        path = f"/v2/repository/models/{_q(name)}/unload"
+        path = triton_http.repository_path(name, "unload")
         self._watched(
             lambda: self._request("POST", path, {}, timeout_s=60.0), f"unloading {name!r}", name
         )
@@ -184,7 +183,7 @@ class ModelController:
             )
 
     def _post_load(self, spec: ModelSpec, body: dict[str, Any]) -> None:
-        path = f"/v2/repository/models/{_q(spec.name)}/load"
+        path = triton_http.repository_path(spec.name, "load")
         try:
             self._watched(
                 lambda: self._request("POST", path, body, timeout_s=spec.load_timeout_s),
@@ -216,10 +215,6 @@ class ModelController:
                 "session again; if it keeps happening, check what else runs Triton on this "
                 "machine" + _tail(self._log_tail())
             ) from None
-
-
-def _q(part: str) -> str:
-    return urllib.parse.quote(part, safe="")
 
 
 def _tail(log: str) -> str:

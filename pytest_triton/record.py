@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pytest_triton.judge.slo import SLOCheck
 from pytest_triton.result import BlockPair, Measurement
-from pytest_triton.slo import SLOCheck
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 
 if TYPE_CHECKING:

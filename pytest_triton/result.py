@@ -77,10 +77,10 @@ class StepResult:
     # A quick single-window look taken while an `auto` ramp searches; never judged or baselined.
     probe: bool = False
     # Requests that never got an answer: still in flight a request timeout after they were
-    # sent. Not in `requests` or `errors`; any of them fails the test (pytest_triton.served).
+    # sent. Not in `requests` or `errors`; any of them fails the test (pytest_triton.judge.served).
     timeouts: int = 0
     # Failed requests outside the measured windows (earlier windows, retried attempts): not in
-    # `errors` or the figures, but a failure all the same (pytest_triton.served).
+    # `errors` or the figures, but a failure all the same (pytest_triton.judge.served).
     errors_outside: int = 0
     error_samples: tuple[str, ...] = ()  # Triton's error texts (a few), for the failure message
 

@@ -35,10 +35,19 @@ class TritonUnreachable(Exception):
 
 def model_path(model: str, version: str | None = None) -> str:
     """/v2/models/<model>[/versions/<version>], quoted."""
-    path = f"/v2/models/{urllib.parse.quote(model, safe='')}"
+    path = f"/v2/models/{_quote(model)}"
     if version:
-        path += f"/versions/{urllib.parse.quote(str(version), safe='')}"
+        path += f"/versions/{_quote(str(version))}"
     return path
+
+
+def repository_path(model: str, action: str) -> str:
+    """/v2/repository/models/<model>/<action> (load, unload), quoted."""
+    return f"/v2/repository/models/{_quote(model)}/{action}"
+
+
+def _quote(part: str) -> str:
+    return urllib.parse.quote(part, safe="")
 
 
 def call(

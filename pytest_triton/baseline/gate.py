@@ -21,8 +21,8 @@ from typing import Any
 
 from pytest_triton.baseline.codec import slo_dict
 from pytest_triton.baseline.fingerprint import FieldDiff, Fingerprint, MatchPolicy
+from pytest_triton.baseline.history import DEFAULT_KEEP, kept_sessions
 from pytest_triton.baseline.model_identity import Subject, subject_changes
-from pytest_triton.baseline.sessions import DEFAULT_KEEP, kept_sessions
 from pytest_triton.baseline.store import (
     BaselineEntry,
     BaselineFile,
@@ -33,10 +33,11 @@ from pytest_triton.baseline.store import (
     select,
 )
 from pytest_triton.errors import BaselineError, ConfigError
+from pytest_triton.judge.guard import MachineLoad
+from pytest_triton.judge.tolerance import Tolerances
+from pytest_triton.judge.verdict import Verdict, compare
 from pytest_triton.record import MeasurementRecord
 from pytest_triton.result import Measurement
-from pytest_triton.tolerance import Tolerances
-from pytest_triton.verdict import MachineLoad, Verdict, compare
 
 
 class Mode(Enum):

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_triton import machine_load
 from pytest_triton.baseline import codec
 from pytest_triton.baseline.build import BaselineBuild
 from pytest_triton.baseline.checkpoint import Checkpoints, resume_key
@@ -29,11 +28,12 @@ from pytest_triton.baseline.gate import (
 )
 from pytest_triton.baseline.model_identity import ModelFiles, Subject, hash_model_dir
 from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.judge.guard import MachineLoad
+from pytest_triton.observe import machine_load
 from pytest_triton.record import MeasurementRecord, record_id
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.server.base import ServerIdentity
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
-from pytest_triton.verdict import MachineLoad
 
 
 @dataclass

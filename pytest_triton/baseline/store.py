@@ -54,7 +54,7 @@ class BaselineRecord:
     slo: Mapping[str, Any] = field(default_factory=dict)
     # {"cpus": 2, "foreign_cpus": {"c1": 0.05}}: what neighbours took while it was measured
     machine: Mapping[str, Any] = field(default_factory=dict)
-    # Earlier sessions of the same unchanged test, oldest first (pytest_triton.baseline.sessions)
+    # Earlier sessions of the same unchanged test, oldest first (pytest_triton.baseline.history)
     sessions: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

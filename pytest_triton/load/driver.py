@@ -16,15 +16,15 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
+from pytest_triton.load.stats import is_stable, window_sample
+from pytest_triton.observe.observer import Observer, Snapshot, split_between
 from pytest_triton.result import StepResult
 from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import LoadSpec
-from pytest_triton.stats import is_stable, window_sample
 
-from . import control, inputs
+from . import inputs, server_reads
 from .h2grpc import ConnectionLost, H2Connection
 from .http1 import Http1Connection
-from .observe import Observer, Snapshot, split_between
 from .pool import Pool, WorkerFailed
 from .step import STABLE_WINDOWS, LoadPoint, RawWindow, StepSettings, build_step
 from .windows import WindowRecord
@@ -63,7 +63,7 @@ def build_requests(
     data: Any = None,
 ) -> tuple[inputs.ModelIO, tuple[bytes, ...]]:
     """The model's I/O and the pre-built requests for the chosen protocol."""
-    config = control.model_config(endpoints.http, model, version)
+    config = server_reads.model_config(endpoints.http, model, version)
     io = inputs.model_io(model, version, config)
     if data is not None:
         samples = inputs.user_samples(io, data)

@@ -25,29 +25,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_triton.errors import MeasurementError
-from pytest_triton.result import BlockPair, Measurement, StepResult
+from pytest_triton.observe.observer import Observer
+from pytest_triton.result import BlockPair, Measurement
 from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import SLO, LoadSpec
-from pytest_triton.stats import plateaued
 
-from . import control
+from . import server_reads
 from .driver import Driver, NativeDriver
-from .observe import Observer
 from .paired import PairedRunner
-from .ramp import doubling
-from .ramp import validate_load_spec as _validate
-from .step import LoadPoint, StepSettings, violates
-
-StepRunner = Callable[[LoadPoint, StepSettings], StepResult]
-Progress = Callable[[StepResult], None]
-# Binary search for capacity stops when the rate interval is this narrow (relative).
-_RATE_PRECISION = 0.05
-_MAX_SEARCH_STEPS = 6
-
-
-def validate_load_spec(load: LoadSpec) -> None:
-    """Raise ConfigError for a LoadSpec that cannot be measured (callable at collection)."""
-    _validate(load)
+from .points import validate_load_spec
+from .ramp import Progress, Ramp, StepRunner
 
 
 def measure(
@@ -117,7 +104,7 @@ def _measure(
 ) -> tuple[Measurement, PairedMeasurement | None]:
     validate_load_spec(load)
     started = time.monotonic()
-    alive = is_alive if is_alive is not None else (lambda: control.server_live(endpoints.http))
+    alive = is_alive if is_alive is not None else (lambda: server_reads.server_live(endpoints.http))
     observers = [Observer(endpoints, model, version)]
     drivers: list[Driver] = []
     paired: PairedRunner | None = None
@@ -190,212 +177,3 @@ def make_driver(
             raise MeasurementError("the perf_analyzer driver takes input data as a .json file path")
         return PerfAnalyzerDriver(endpoints, model, version, load, observer, is_alive)
     return NativeDriver(endpoints, model, version, load, observer, is_alive, data)
-
-
-class Ramp:
-    """Which load points to measure, in what order, and when to stop. Driver-agnostic: it gets
-    a step runner, so the rules are unit tested with a fake one."""
-
-    def __init__(
-        self, run: StepRunner, load: LoadSpec, slo: SLO | None, progress: Progress | None = None
-    ) -> None:
-        self._run = run
-        self._load = load
-        self._slo = slo if slo is not None and not slo.is_empty() else None
-        self._progress = progress
-        self._settings = StepSettings.from_load(load, slo)
-        self.probes: list[StepResult] = []
-        self.notes: list[str] = []
-        self._measured: dict[LoadPoint, StepResult] = {}
-
-    def _step(self, point: LoadPoint, probe: bool = False) -> StepResult:
-        if not probe and point in self._measured:
-            return self._measured[point]
-        settings = self._settings.as_probe() if probe else self._settings
-        step = self._run(point, settings)
-        if step.timeouts:
-            # The model stopped answering: every further step would wait out its timeout too.
-            # Kept as measured even when a probe, so the verdict sees it (served.py).
-            self._measured[point] = step
-            self.notes.append(f"stopped at {point.label}: requests went unanswered")
-            if self._progress is not None:
-                self._progress(step)
-            raise _Unanswered
-        if probe:
-            self.probes.append(step)
-        else:
-            self._measured[point] = step
-            if not step.stable:
-                self.notes.append(f"step {point.label} did not stabilise: reported as unstable")
-            if step.client_bound:
-                self.notes.append(
-                    f"step {point.label} was limited by the load generator, not the server "
-                    f"(client CPU {step.metrics.get('client_cpu', 0):.0%} of a core)"
-                )
-        if self._progress is not None:
-            self._progress(step)
-        return step
-
-    @property
-    def _wants_capacity(self) -> bool:
-        return (
-            self._slo is not None
-            and bool(self._slo.latency_bounds())
-            and (self._slo.min_capacity is not None or self._load.find_capacity)
-        )
-
-    def run(self) -> tuple[list[StepResult], float | None, list[str]]:
-        try:
-            self._run_points()
-        except _Unanswered:
-            steps = sorted(self._measured.values(), key=_order)
-            return steps, None, self.notes
-        steps = sorted(self._measured.values(), key=_order)
-        capacity = self._capacity(steps) if self._wants_capacity else None
-        return steps, capacity, self.notes
-
-    def _run_points(self) -> None:
-        load = self._load
-        if load.request_rate:
-            points = [LoadPoint(rate=r) for r in load.request_rate]
-            for p in points:
-                self._step(p)
-            if self._wants_capacity:
-                self._rate_capacity_search()
-        elif load.auto:
-            self._auto()
-        else:
-            for c in load.concurrency:
-                self._step(LoadPoint(concurrency=c))
-            if self._wants_capacity:
-                self._concurrency_capacity_search()
-
-    # -- auto ------------------------------------------------------------------------------
-    def _auto(self) -> None:
-        load = self._load
-        probes: list[StepResult] = []
-        breached: StepResult | None = None
-        for c in doubling(load.max_concurrency):
-            step = self._step(LoadPoint(concurrency=c), probe=True)
-            if violates(step, self._slo):
-                breached = step
-                self.notes.append(f"auto ramp stopped at c{c}: an SLO latency bound was exceeded")
-                break
-            probes.append(step)
-            if plateaued([p.throughput for p in probes], load.plateau_steps, load.plateau_gain_pct):
-                self.notes.append(
-                    f"auto ramp stopped at c{c}: throughput gained under "
-                    f"{load.plateau_gain_pct:g}% over the last {load.plateau_steps} steps"
-                )
-                break
-        if not probes:
-            # even concurrency 1 breaks the SLO: measure it properly so the verdict is sound
-            self._step(LoadPoint(concurrency=1))
-            return
-        # The knee: the lowest concurrency whose throughput is within the plateau gain of the
-        # best. Past it, more concurrency only adds queueing; and unlike the best probe (a coin
-        # toss among plateau points) it is the same point from run to run, so baselines match.
-        best = max(probes, key=lambda s: s.throughput)
-        threshold = best.throughput * (1 - load.plateau_gain_pct / 100.0)
-        knee = next(p for p in probes if p.throughput >= threshold)
-        assert knee.concurrency is not None
-        # A probe is one short window: a lucky one can fake an early plateau. So climb from the
-        # knee with stable steps while the next doubling still gains more than the plateau gain.
-        points = doubling(load.max_concurrency)
-        c = knee.concurrency
-        step = self._step(LoadPoint(concurrency=c))
-        while c in points and points.index(c) + 1 < len(points):
-            nxt = points[points.index(c) + 1]
-            if (
-                breached is not None
-                and breached.concurrency is not None
-                and nxt >= breached.concurrency
-            ):
-                break  # its probe already broke the SLO
-            higher = self._step(LoadPoint(concurrency=nxt))
-            gain = load.plateau_gain_pct / 100.0
-            if violates(higher, self._slo) or higher.throughput <= step.throughput * (1 + gain):
-                break
-            c, step = nxt, higher
-        if breached is not None and self._wants_capacity:
-            self._concurrency_capacity_search()
-
-    # -- capacity at SLO ----------------------------------------------------------------------
-    def _concurrency_capacity_search(self) -> None:
-        assert self._slo is not None
-        for _ in range(_MAX_SEARCH_STEPS):
-            steps = sorted(
-                (s for s in self._measured.values() if s.concurrency is not None), key=_order
-            )
-            failing = [s for s in steps if violates(s, self._slo)]
-            if not failing:
-                failing_c = self._first_failing_probe()
-                if failing_c is None:
-                    return
-            else:
-                failing_c = min(s.concurrency for s in failing if s.concurrency is not None)
-            passing = [
-                s.concurrency
-                for s in steps
-                if s.concurrency is not None
-                and s.concurrency < failing_c
-                and not violates(s, self._slo)
-            ]
-            lo = max(passing) if passing else 0
-            if failing_c - lo <= 1:
-                return
-            mid = max(1, (lo + failing_c) // 2)
-            if mid == lo:
-                return
-            self._step(LoadPoint(concurrency=mid))
-
-    def _first_failing_probe(self) -> int | None:
-        failing = [p.concurrency for p in self.probes if p.concurrency and violates(p, self._slo)]
-        return min(failing) if failing else None
-
-    def _rate_capacity_search(self) -> None:
-        assert self._slo is not None
-        for _ in range(_MAX_SEARCH_STEPS):
-            steps = sorted((s for s in self._measured.values() if s.request_rate), key=_order)
-            failing = [s.request_rate for s in steps if s.request_rate and violates(s, self._slo)]
-            if not failing:
-                return
-            hi = min(failing)
-            passing = [
-                s.request_rate
-                for s in steps
-                if s.request_rate and s.request_rate < hi and not violates(s, self._slo)
-            ]
-            if not passing:
-                return
-            lo = max(passing)
-            if (hi - lo) / lo <= _RATE_PRECISION:
-                return
-            self._step(LoadPoint(rate=round((lo + hi) / 2, 3)))
-
-    def _capacity(self, steps: list[StepResult]) -> float:
-        passing = [s for s in steps if not violates(s, self._slo) and s.stable]
-        unstable_passing = [s for s in steps if not violates(s, self._slo) and not s.stable]
-        if unstable_passing:
-            self.notes.append(
-                "capacity ignores unstable step(s) "
-                + ", ".join(s.load_point for s in unstable_passing)
-            )
-        if not passing:
-            self.notes.append("no stable step met the SLO latency bounds: capacity is 0")
-            return 0.0
-        if not any(violates(s, self._slo) for s in steps) and not self._first_failing_probe():
-            self.notes.append(
-                "the SLO latency bounds held at every measured step: capacity is a lower bound"
-            )
-        return max(s.throughput for s in passing)
-
-
-class _Unanswered(Exception):
-    """A step's requests went unanswered: the ramp ends there."""
-
-
-def _order(step: StepResult) -> tuple[int, float]:
-    if step.concurrency is not None:
-        return (0, float(step.concurrency))
-    return (1, float(step.request_rate or 0.0))

@@ -11,7 +11,7 @@ Each step the ramp asks for becomes eight short blocks in the order B C B C C B 
 baseline build, C: the current one). Consecutive blocks form four pairs, each one baseline and
 one current block measured seconds apart, and the order weighs a drift linear in time alike on
 both sides (positions 1+3+6+8 = 2+4+5+7). The verdict bounds a change with the spread of the
-pairs' ratios (pytest_triton.change.paired_change), not with the spread of windows: windows of
+pairs' ratios (pytest_triton.judge.change.paired_change), not with the spread of windows: windows of
 one block share its state, and some load points have states that last a block. Dynamic
 batching at concurrency 8 on 2 cores held anywhere from 3500 to 7500 infer/s for a whole
 block and something else in the next block of the same copy, while the windows of a block
@@ -33,9 +33,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from pytest_triton.metrics import summarise
+from pytest_triton.load.stats import client_overhead_us, merge_splits
+from pytest_triton.observe.metrics import summarise
 from pytest_triton.result import BlockPair, StepResult
-from pytest_triton.stats import client_overhead_us, merge_splits
 
 from .driver import Driver
 from .step import LoadPoint, StepSettings

@@ -31,14 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
+from pytest_triton.load.stats import client_overhead_us, window_sample
+from pytest_triton.observe.observer import Observer, split_between
 from pytest_triton.process import die_with_parent
 from pytest_triton.result import ServerSplit, StepResult, WindowSample
 from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import LoadSpec
-from pytest_triton.stats import client_overhead_us, window_sample
 
-from . import control, inputs
-from .observe import Observer, split_between
+from . import inputs, server_reads
 from .step import LoadPoint, StepSettings
 
 CLIENT_BOUND_CPU = 0.85
@@ -252,7 +252,9 @@ class PerfAnalyzerDriver:
         self._is_alive = is_alive
         self._binary = find_perf_analyzer(load.perf_analyzer_path)
         # Fail on shapes before any perf_analyzer run, with our message rather than its.
-        io_ = inputs.model_io(model, version, control.model_config(endpoints.http, model, version))
+        io_ = inputs.model_io(
+            model, version, server_reads.model_config(endpoints.http, model, version)
+        )
         if load.input_data in ("random", "zero"):
             inputs.resolve_shapes(io_, load.shapes)
         self._shapes = {k: tuple(v) for k, v in load.shapes.items()}
@@ -322,7 +324,7 @@ class PerfAnalyzerDriver:
             raise MeasurementError(
                 f"perf_analyzer failed at {point.label} (exit {proc.returncode}):\n{tail}"
             )
-        from pytest_triton.metrics import summarise
+        from pytest_triton.observe.metrics import summarise
 
         metrics = summarise(gauges)
         metrics["client_cpu"] = cpu

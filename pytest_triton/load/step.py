@@ -6,12 +6,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pytest_triton.metrics import summarise
+from pytest_triton.load.stats import client_overhead_us, merge_splits, summarize_ns
+from pytest_triton.observe.metrics import summarise
 from pytest_triton.result import StepResult, WindowSample
 from pytest_triton.spec import SLO, LoadSpec
-from pytest_triton.stats import client_overhead_us, merge_splits, summarize_ns
 
-from .ramp import judged_latency
+from .points import judged_latency
 
 STABLE_WINDOWS = 3  # perf_analyzer's rule: the last 3 windows must agree
 

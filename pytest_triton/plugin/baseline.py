@@ -163,7 +163,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _settings(config: pytest.Config) -> GateSettings:
     from pytest_triton.baseline.fingerprint import MatchPolicy
     from pytest_triton.baseline.gate import GateSettings, Mode
-    from pytest_triton.tolerance import Tolerances, parse_tolerance, parse_tolerances
+    from pytest_triton.judge.tolerance import Tolerances, parse_tolerance, parse_tolerances
 
     try:
         tolerances: dict[str, float | None] = {}
@@ -293,7 +293,7 @@ def _marker_args(item: pytest.Item) -> dict[str, Any]:
                 "@triton_baseline tolerance must be a dict like {'p99': '30%'} or a string like "
                 f"'p99=30%', got {tolerance!r}"
             )
-        from pytest_triton.tolerance import parse_tolerances
+        from pytest_triton.judge.tolerance import parse_tolerances
 
         args["tolerance"] = parse_tolerances(tolerance)
     name = marker.kwargs.get("name")

@@ -101,8 +101,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 def _judge_serving(record: MeasurementRecord) -> None:
     """Whether the model served at every step, and met its SLO."""
-    from pytest_triton import served
-    from pytest_triton.slo import check_slo
+    from pytest_triton.judge import served
+    from pytest_triton.judge.slo import check_slo
 
     if record.slo is not None and not record.slo.is_empty():
         record.slo_check = check_slo(record.measurement, record.slo, ramp=record.load.auto)

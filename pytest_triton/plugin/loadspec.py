@@ -57,19 +57,19 @@ def build_load_spec(*layers: Mapping[str, Any]) -> LoadSpec:
             f"unknown load setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
         )
     if "concurrency" in merged:
-        from pytest_triton.load.ramp import parse_concurrency
+        from pytest_triton.load.points import parse_concurrency
 
         points, auto = parse_concurrency(merged["concurrency"])
         merged["concurrency"] = points
         merged["auto"] = merged.get("auto", False) or auto
     if merged.get("request_rate") is not None:
-        from pytest_triton.load.ramp import parse_request_rate
+        from pytest_triton.load.points import parse_request_rate
 
         merged["request_rate"] = parse_request_rate(merged["request_rate"])
     if "shapes" in merged:
         merged["shapes"] = _shapes(merged["shapes"])
     spec = LoadSpec(**merged)
-    from pytest_triton.load.ramp import validate_load_spec
+    from pytest_triton.load.points import validate_load_spec
 
     validate_load_spec(spec)
     return spec

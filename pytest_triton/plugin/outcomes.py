@@ -10,7 +10,7 @@ import pytest
 from .state import SessionState
 
 if TYPE_CHECKING:
-    from pytest_triton.outcome import TestEntry
+    from pytest_triton.report.outcome import TestEntry
 
 
 # A user property of every Triton test's reports (hooks.py sets it at collection).
@@ -24,7 +24,7 @@ class OutcomeRecorder:
         self._state = state
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        from pytest_triton.outcome import TestEntry
+        from pytest_triton.report.outcome import TestEntry
 
         # a pytest-xdist worker's report arrives with its properties as lists
         if not any(tuple(p) == (TRITON_TEST_PROPERTY, True) for p in report.user_properties):
@@ -58,7 +58,7 @@ def _reason(report: pytest.TestReport) -> str:
 
 def reported(state: SessionState) -> list[TestEntry]:
     """Each Triton test that ran, with pytest's outcome and what it measured."""
-    from pytest_triton.outcome import TestEntry
+    from pytest_triton.report.outcome import TestEntry
 
     entries = {nodeid: replace(e, results=[]) for nodeid, e in state.entries.items()}
     for record in state.results:

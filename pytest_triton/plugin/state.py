@@ -10,8 +10,8 @@ import pytest
 if TYPE_CHECKING:
     # Types only: the plugin must load without importing the core (see plugin.py).
     from pytest_triton.baseline.session import BaselineSession  # noqa: F401 (named in a string below)
-    from pytest_triton.outcome import TestEntry
     from pytest_triton.record import MeasurementRecord
+    from pytest_triton.report.outcome import TestEntry
     from pytest_triton.server.base import ServerIdentity
 
     from .markers import TestSpecs  # noqa: F401 (named in a string below)

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from pytest_triton.outcome import TestEntry
+from pytest_triton.report.outcome import TestEntry
 from pytest_triton.server.base import ServerIdentity
 
 Renderer = Callable[[Sequence[TestEntry], ServerIdentity | None], str]

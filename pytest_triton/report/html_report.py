@@ -8,8 +8,8 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from pytest_triton.outcome import TestEntry, counts
 from pytest_triton.record import MeasurementRecord
+from pytest_triton.report.outcome import TestEntry, counts
 from pytest_triton.server.base import ServerIdentity
 
 _W, _H, _PAD = 420, 240, 44

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_triton.baseline.codec import dumps, load_spec_dict, measurement_to_dict, plain, slo_dict
-from pytest_triton.outcome import OUTCOMES, TestEntry
 from pytest_triton.record import MeasurementRecord
+from pytest_triton.report.outcome import OUTCOMES, TestEntry
 from pytest_triton.server.base import ServerIdentity
 
 SCHEMA = "pytest-triton-report/2"

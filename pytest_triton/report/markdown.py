@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pytest_triton.outcome import TestEntry, counts
+from pytest_triton.report.outcome import TestEntry, counts
 from pytest_triton.server.base import ServerIdentity
 
 _ICONS = {"passed": "✅", "failed": "❌", "error": "❌", "interrupted": "⏹", "xpassed": "⚠️"}

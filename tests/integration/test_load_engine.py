@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
-from pytest_triton.load.control import model_stats
 from pytest_triton.load.driver import build_requests, split_hostport
 from pytest_triton.load.engine import measure
+from pytest_triton.load.server_reads import model_stats
+from pytest_triton.load.stats import inference_counters
 from pytest_triton.load.worker import LoadLoop, StepCommand, WorkerConfig
 from pytest_triton.models import ModelController
 from pytest_triton.result import StepResult
 from pytest_triton.server.local import LocalServer, bundled_server_root
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec, ServerSpec
-from pytest_triton.stats import inference_counters
 
 pytestmark = [
     pytest.mark.integration,

@@ -91,22 +91,6 @@ engine = types.ModuleType("pytest_triton.load.engine")
 engine.measure = fake_measure  # type: ignore[attr-defined]
 sys.modules["pytest_triton.load.engine"] = engine
 
-try:  # the real load-point parsing when the load package has it; a stand-in until then
-    import pytest_triton.load.ramp  # noqa: F401
-except ImportError:
-
-    def _parse_concurrency(value: Any) -> tuple[tuple[int, ...], bool]:
-        if isinstance(value, str):
-            return tuple(int(v) for v in value.split(",")), False
-        if isinstance(value, int):
-            return (value,), False
-        return tuple(int(v) for v in value), False
-
-    ramp = types.ModuleType("pytest_triton.load.ramp")
-    ramp.parse_concurrency = _parse_concurrency  # type: ignore[attr-defined]
-    ramp.validate_load_spec = lambda spec: None  # type: ignore[attr-defined]
-    sys.modules["pytest_triton.load.ramp"] = ramp
-
 
 class FakeServer:
     managed = True

@@ -16,10 +16,10 @@ from pytest_triton.baseline.fingerprint import MatchPolicy
 from pytest_triton.baseline.gate import Candidate, GateSettings, Mode, Status, gate_test
 from pytest_triton.baseline.model_identity import ModelFiles, Subject
 from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.judge.guard import MachineLoad
 from pytest_triton.record import MeasurementRecord, Paired
 from pytest_triton.result import BlockPair, Measurement
 from pytest_triton.spec import LoadSpec, ModelSpec
-from pytest_triton.verdict import MachineLoad
 
 TEST_ID = "tests/test_perf.py::test_tiny"
 BASE = measurement_from_latencies([5.0, 5.1, 4.9, 5.05, 4.95])

@@ -57,7 +57,7 @@ def test_golden_file_round_trips_byte_for_byte() -> None:
 def test_earlier_sessions_round_trip_and_a_single_session_file_has_none() -> None:
     from dataclasses import replace
 
-    from pytest_triton.baseline.sessions import summary
+    from pytest_triton.baseline.history import summary
 
     record = _record()
     assert "sessions" not in record.to_dict()  # files without sessions read as one session

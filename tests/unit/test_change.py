@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_triton.change import paired_change, relative_change, t_cdf, t_quantile
+from pytest_triton.judge.change import paired_change, relative_change, t_cdf, t_quantile
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from pytest_triton.load.engine import Ramp
 from pytest_triton.load.paired import PairedRunner, block_windows, pool
+from pytest_triton.load.ramp import Ramp
 from pytest_triton.load.step import LoadPoint, StepSettings
 from pytest_triton.result import ServerSplit, StepResult, WindowSample
 from pytest_triton.spec import LoadSpec

@@ -1,151 +1,183 @@
-"""Load-point parsing and LoadSpec validation: what users write -> load points, or a clear error."""
+"""Ramp rules (list, auto, capacity at SLO) with a fake step runner: the server is a formula."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from pytest_triton.errors import ConfigError
-from pytest_triton.load.ramp import (
-    doubling,
-    judged_latency,
-    parse_concurrency,
-    parse_request_rate,
-    validate_load_spec,
-)
-from pytest_triton.spec import LoadSpec
+from pytest_triton.load.ramp import Ramp
+from pytest_triton.load.step import LoadPoint, StepSettings
+from pytest_triton.result import StepResult, WindowSample
+from pytest_triton.spec import SLO, LoadSpec
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (4, ((4,), False)),
-        ("4", ((4,), False)),
-        ("1,2,4", ((1, 2, 4), False)),
-        (" 1, 8 ", ((1, 8), False)),
-        ([1, 4, 8], ((1, 4, 8), False)),
-        ((2,), ((2,), False)),
-        ("auto", ((), True)),
-        ("AUTO", ((), True)),
-        ({"auto": True}, ((), True)),
-        ({"start": 1, "stop": 8, "step": 3}, ((1, 4, 7), False)),
-        ({"start": 2, "stop": 4}, ((2, 3, 4), False)),
-        ({"start": 5}, ((5,), False)),
-        ("1:8:2", ((1, 3, 5, 7), False)),
-        ("2:4", ((2, 3, 4), False)),
-        (["2", 4.0], ((2, 4), False)),
-    ],
-)
-def test_concurrency_spellings(value, expected):
-    assert parse_concurrency(value) == expected
+class FakeServer:
+    """Throughput saturates at `capacity` infer/s; latency follows Little's law."""
+
+    def __init__(self, capacity: float = 400.0, per_request_ms: float = 10.0, unstable=()):
+        self.capacity = capacity
+        self.per_request_ms = per_request_ms
+        self.unstable = set(unstable)
+        self.calls: list[tuple[str, bool]] = []
+
+    def __call__(self, point: LoadPoint, settings: StepSettings) -> StepResult:
+        self.calls.append((point.label, settings.probe))
+        if point.concurrency is not None:
+            c = point.concurrency
+            throughput = min(c * 1000.0 / self.per_request_ms, self.capacity)
+            latency = c / throughput * 1000.0  # Little's law, ms
+        else:
+            assert point.rate is not None
+            throughput = min(point.rate, self.capacity)
+            load = point.rate / self.capacity
+            latency = self.per_request_ms / max(1e-3, 1 - load) if load < 1 else 1e4
+        w = WindowSample(1.0, int(throughput), 0, throughput, latency, latency, latency,
+                         latency, latency * 1.5)  # fmt: skip
+        stable = point.label not in self.unstable
+        return StepResult(
+            point.concurrency, point.rate, (w,) * 3, stable, throughput, latency, latency,
+            latency, latency, latency * 1.5, int(throughput) * 3, 0, probe=settings.probe,
+        )  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        (0, "concurrency must be >= 1"),
-        ("0,4", "concurrency must be >= 1"),
-        ([-1], "concurrency must be >= 1"),
-        ({"start": 8, "stop": 1}, "stop 1 is below start 8"),
-        ("8:1", "stop 1 is below start 8"),
-        ({"start": 1, "stop": 8, "step": 0}, "step 0 must be >= 1"),
-        ({"start": 0, "stop": 8}, "start 0 must be >= 1"),
-        ({"begin": 1}, "needs 'start'"),
-        ("1.5", "not an integer"),
-        ("many", "not an integer"),
-        ("", "empty concurrency"),
-        ([], "empty concurrency"),
-        (True, "not a number"),
-        (2.5, "of type float"),
-        ("1:2:3:4", "start:stop[:step]"),
-    ],
-)
-def test_nonsense_concurrency_is_a_config_error(value, message):
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        parse_concurrency(value)
+def ramp(load: LoadSpec, slo: SLO | None = None, server: FakeServer | None = None, seen=None):
+    server = server or FakeServer()
+    progress = seen.append if seen is not None else None
+    return Ramp(server, load, slo, progress), server
 
 
-def test_request_rate_spellings():
-    assert parse_request_rate(100) == (100.0,)
-    assert parse_request_rate("50, 100") == (50.0, 100.0)
-    assert parse_request_rate({"start": 100, "stop": 300, "step": 100}) == (100.0, 200.0, 300.0)
-    assert parse_request_rate("10:20:5") == (10.0, 15.0, 20.0)
-    with pytest.raises(ConfigError, match="must be > 0"):
-        parse_request_rate(0)
-    with pytest.raises(ConfigError, match="below start"):
-        parse_request_rate({"start": 10, "stop": 5})
-    with pytest.raises(ConfigError, match="step 0 must be > 0"):
-        parse_request_rate({"start": 1, "stop": 5, "step": 0})
+def test_a_list_is_measured_in_order_and_reported_sorted():
+    seen: list[StepResult] = []
+    r, server = ramp(LoadSpec(concurrency=(8, 1, 4)), seen=seen)
+    steps, capacity, notes = r.run()
+    assert [c for c, _ in server.calls] == ["c8", "c1", "c4"]
+    assert [s.load_point for s in steps] == ["c1", "c4", "c8"]
+    assert [s.load_point for s in seen] == ["c8", "c1", "c4"]  # progress: live, in run order
+    assert capacity is None and notes == []
 
 
-def test_doubling_includes_the_maximum_and_respects_the_hard_limit():
-    assert doubling(128) == (1, 2, 4, 8, 16, 32, 64, 128)
-    assert doubling(100) == (1, 2, 4, 8, 16, 32, 64, 100)
-    assert doubling(1) == (1,)
-    assert doubling(10**6)[-1] == 1024
+def test_auto_probes_until_plateau_then_measures_the_knee():
+    # capacity 400 infer/s is reached at c4 (100/s per outstanding request)
+    r, server = ramp(LoadSpec(concurrency=(), auto=True, max_concurrency=128))
+    steps, _, notes = r.run()
+    probes = [label for label, probe in server.calls if probe]
+    assert probes == ["c1", "c2", "c4", "c8", "c16", "c32"]  # 4,8,16,32 gain 0% -> stop
+    # the knee, then one doubling up to confirm it gains no more: a stable climb from the knee
+    assert [s.load_point for s in steps] == ["c4", "c8"]
+    assert [label for label, probe in server.calls if not probe] == ["c4", "c8"]
+    assert all(not s.probe for s in steps) and all(p.probe for p in r.probes)
+    assert any("throughput gained under 5%" in n for n in notes)
 
 
-def test_default_spec_is_valid():
-    validate_load_spec(LoadSpec())
-    validate_load_spec(LoadSpec(concurrency=(), auto=True))
-    validate_load_spec(LoadSpec(concurrency=(), request_rate=(100.0,)))
-    # the default concurrency (1,) does not count as a conflicting choice
-    validate_load_spec(LoadSpec(request_rate=(100.0,), rate_distribution="poisson"))
+def test_auto_stops_at_an_slo_breach():
+    # 10 ms until saturation at c4, then Little's law: c8 -> 20 ms, p99 (1.5x) 30 ms > 25 ms
+    slo = SLO(p99_ms=25.0)
+    r, server = ramp(LoadSpec(concurrency=(), auto=True), slo)
+    steps, capacity, notes = r.run()
+    assert [label for label, probe in server.calls if probe] == ["c1", "c2", "c4", "c8"]
+    # the knee; no climb into c8, whose probe broke the SLO
+    assert [s.load_point for s in steps] == ["c4"]
+    assert capacity is None  # not asked for
+    assert any("SLO latency bound" in n for n in notes)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"request_rate": (100.0,), "concurrency": (4,)}, "exclude each other"),
-        ({"request_rate": (100.0,), "auto": True}, "exclude each other"),
-        ({"request_rate": (0.0,)}, "positive number"),
-        ({"concurrency": (0,)}, "integer >= 1"),
-        ({"concurrency": ()}, "no concurrency"),
-        ({"window_s": 0}, "window_s 0 must be > 0"),
-        ({"warmup_s": -1}, "warmup_s"),
-        ({"stability_pct": 0}, "stability_pct"),
-        ({"max_trials": 2}, "last 3 windows"),
-        ({"measured_windows": 2}, "stability needs the last 3"),
-        ({"measured_windows": 12}, "max_trials 10 must be >= measured_windows 12"),
-        ({"driver": "perf_analyzer", "measured_windows": 6}, "needs the native driver"),
-        ({"batch_size": 0}, "batch_size"),
-        ({"protocol": "smtp"}, "protocol"),
-        ({"driver": "locust"}, "driver"),
-        ({"rate_distribution": "uniform"}, "rate_distribution"),
-        ({"window_requests": 0}, "window_requests"),
-        ({"stability_latency": "p42"}, "stability_latency"),
-        ({"shapes": {"x": (-1, 3)}}, "non-negative"),
-        ({"driver": "perf_analyzer", "input_data": "data.npz"}, "perf_analyzer takes input_data"),
-    ],
-)
-def test_invalid_specs_are_config_errors(kwargs, message):
-    with pytest.raises(ConfigError, match=message):
-        validate_load_spec(LoadSpec(**kwargs))
+def test_auto_climbs_past_a_lucky_probe():
+    """A probe that happened to be fast at c1 fakes a plateau; stable steps climb past it."""
+
+    class Lucky(FakeServer):
+        def __call__(self, point, settings):
+            step = super().__call__(point, settings)
+            if settings.probe and point.concurrency == 1:
+                from dataclasses import replace
+
+                return replace(step, throughput=400.0)  # as fast as saturation, by luck
+            return step
+
+    server = Lucky(capacity=400.0)  # 100/s per outstanding request up to c4
+    r, _ = ramp(LoadSpec(concurrency=(), auto=True), None, server)
+    steps, _, _ = r.run()
+    assert [label for label, probe in server.calls if probe] == ["c1", "c2", "c4", "c8"]
+    # knee = c1 (the lucky probe); stable c2 (200/s) gains, c4 (400) gains, c8 does not
+    assert [s.load_point for s in steps] == ["c1", "c2", "c4", "c8"]
+    assert max(s.throughput for s in steps) == 400.0
 
 
-def test_all_problems_are_reported_at_once():
-    with pytest.raises(ConfigError) as info:
-        validate_load_spec(LoadSpec(window_s=0, batch_size=0))
-    assert "window_s" in str(info.value) and "batch_size" in str(info.value)
+def test_auto_stops_at_max_concurrency():
+    server = FakeServer(capacity=1e9)
+    r, _ = ramp(LoadSpec(concurrency=(), auto=True, max_concurrency=8), server=server)
+    r.run()
+    assert [label for label, probe in server.calls if probe] == ["c1", "c2", "c4", "c8"]
 
 
-def test_judged_latency_follows_explicit_choice_then_slo_tail_then_avg():
-    assert judged_latency(LoadSpec()) == "avg"
-    assert judged_latency(LoadSpec(), {"p50": 5.0, "p99": 10.0}) == "p99"
-    assert judged_latency(LoadSpec(), {"p95": 5.0}) == "p95"
-    assert judged_latency(LoadSpec(stability_latency="p50"), {"p99": 1.0}) == "p50"
+def test_capacity_binary_search_between_last_pass_and_first_fail():
+    # capacity 1000/s reached at c10; p99 = 15 ms * c / 10 past c10; bound 30 ms -> c20 is the edge
+    server = FakeServer(capacity=1000.0, per_request_ms=10.0)
+    slo = SLO(p99_ms=30.0, min_capacity=500.0)
+    r, _ = ramp(LoadSpec(concurrency=(1, 64)), slo, server)
+    steps, capacity, _ = r.run()
+    labels = [s.load_point for s in steps]
+    assert labels[0] == "c1" and labels[-1] == "c64"
+    # searched between 1 and 64: 32 fails, 16 passes, 24 fails, 20 passes, 22 fails, 21 fails
+    assert [c for c, _ in server.calls][2:] == ["c32", "c16", "c24", "c20", "c22", "c21"]
+    assert capacity == pytest.approx(1000.0)
+    passing = [s for s in steps if s.p99_ms <= 30.0]
+    assert max(s.concurrency for s in passing) == 20
 
 
-def test_engine_modules_import_nothing_heavy():
-    """Loading the plugin (which imports the engine lazily) must not pull in client libraries."""
-    import subprocess
-    import sys
+def test_capacity_search_in_an_auto_ramp_uses_the_breaching_probe():
+    server = FakeServer(capacity=1000.0, per_request_ms=10.0)
+    slo = SLO(p99_ms=30.0, min_capacity=1.0)
+    r, _ = ramp(LoadSpec(concurrency=(), auto=True), slo, server)
+    steps, capacity, _ = r.run()
+    assert capacity == pytest.approx(1000.0)
+    assert max(s.concurrency for s in steps if s.p99_ms <= 30) == 20
 
-    code = (
-        "import sys\n"
-        "import pytest_triton.load.engine, pytest_triton.load.ramp, pytest_triton.load.worker\n"
-        "import pytest_triton.load.perf_analyzer, pytest_triton.metrics, pytest_triton.stats\n"
-        "heavy = ('numpy', 'tritonclient', 'grpc', 'pynvml', 'hpack', 'google.protobuf')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
+
+def test_capacity_is_zero_when_nothing_meets_the_slo_and_ignores_unstable_steps():
+    server = FakeServer(capacity=1000.0, unstable={"c4"})
+    slo = SLO(p99_ms=0.001, min_capacity=1.0)
+    r, _ = ramp(LoadSpec(concurrency=(1, 2)), slo, server)
+    _, capacity, notes = r.run()
+    assert capacity == 0.0 and any("capacity is 0" in n for n in notes)
+
+    slo = SLO(p99_ms=1e6, min_capacity=1.0)
+    r, _ = ramp(LoadSpec(concurrency=(2, 4)), slo, server)
+    steps, capacity, notes = r.run()
+    assert capacity == pytest.approx(200.0)  # c4 (400/s) is unstable: never silently used
+    assert any("ignores unstable" in n for n in notes)
+    assert any("c4 did not stabilise" in n for n in notes)
+    assert any("lower bound" in n for n in notes)
+
+
+def test_rate_mode_capacity_bisects_rates():
+    server = FakeServer(capacity=1000.0, per_request_ms=1.0)
+    # latency = 1 ms / (1 - rate/1000); p99 = 1.5x; bound 15 ms -> rate < 900
+    slo = SLO(p99_ms=15.0, min_capacity=1.0)
+    r, _ = ramp(LoadSpec(concurrency=(), request_rate=(100.0, 990.0)), slo, server)
+    steps, capacity, _ = r.run()
+    rates = [s.request_rate for s in steps]
+    assert rates[0] == 100.0 and rates[-1] == 990.0 and len(rates) > 3
+    assert 800.0 <= capacity <= 900.0
+    assert all(s.concurrency is None for s in steps)
+
+
+def test_nan_latency_violates():
+    from pytest_triton.load.step import violates
+
+    s = StepResult(1, None, (), False, 0.0, math.nan, math.nan, math.nan, math.nan, math.nan, 0, 0)
+    assert violates(s, SLO(p99_ms=1.0))
+    assert not violates(s, None)
+
+
+def test_progress_line():
+    from pytest_triton.load.progress import step_line
+
+    s = StepResult(8, None, (), True, 4123.4, 1, 1, 1, 1, 2.105, 10, 0)
+    assert step_line(s) == "c8         4123.4 infer/s  p99    2.105 ms  stable"
+    bad = StepResult(16, None, (), False, 10.0, 1, 1, 1, 1, math.nan, 10, 3, client_bound=True)
+    assert step_line(bad, "tiny") == (
+        "tiny c16          10.0 infer/s  p99        - ms  UNSTABLE  client-bound  3 errors"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    probe = StepResult(None, 250.0, (), False, 249.0, 1, 1, 1, 1, 3.0, 10, 0, probe=True)
+    assert step_line(probe).startswith("r250") and step_line(probe).endswith("probe")

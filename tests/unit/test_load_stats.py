@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_triton.result import ServerSplit, WindowSample
-from pytest_triton.stats import (
+from pytest_triton.load.stats import (
     client_overhead_us,
     inference_counters,
     is_stable,
@@ -23,6 +22,7 @@ from pytest_triton.stats import (
     summarize_ns,
     window_sample,
 )
+from pytest_triton.result import ServerSplit, WindowSample
 
 
 @settings(deadline=None)  # a shared 2-core machine: time limits would flake

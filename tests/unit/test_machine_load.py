@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_triton.machine_load import CpuSnapshot, foreign_cpus, snapshot
+from pytest_triton.observe.machine_load import CpuSnapshot, foreign_cpus, snapshot
 
 
 def _proc(root: Path, busy: int, processes: dict[int, tuple[int, int]]) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_triton.metrics import parse_prometheus, server_gauges, summarise
+from pytest_triton.observe.metrics import parse_prometheus, server_gauges, summarise
 
 TRITON_TEXT = """\
 # HELP nv_inference_request_success Number of successful inference requests, all batch sizes

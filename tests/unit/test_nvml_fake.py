@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from pytest_triton.nvml import NvmlReader
+from pytest_triton.observe.nvml import NvmlReader
 
 
 class NVMLError(Exception):

@@ -1,12 +1,12 @@
 import json
 from pathlib import Path
 
-from pytest_triton.outcome import TestEntry
+from pytest_triton.judge.slo import check_slo
 from pytest_triton.record import MeasurementRecord
 from pytest_triton.report.files import write_reports
+from pytest_triton.report.outcome import TestEntry
 from pytest_triton.result import Measurement, ServerSplit, StepResult, WindowSample
 from pytest_triton.server.base import ServerIdentity
-from pytest_triton.slo import check_slo
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 
 SERVER = ServerIdentity("local", "2.51.0", "/opt/tritonserver/bin/tritonserver", "ab" * 32)

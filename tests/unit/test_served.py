@@ -1,10 +1,10 @@
-"""A model that did not answer fails its test, with or without an SLO (pytest_triton.served)."""
+"""A model that did not answer fails its test, with or without an SLO (judge/served.py)."""
 
 import math
 from dataclasses import replace
 
+from pytest_triton.judge.served import render, unserved
 from pytest_triton.result import Measurement, StepResult
-from pytest_triton.served import render, unserved
 from pytest_triton.spec import SLO
 
 

@@ -1,8 +1,8 @@
 import math
 from dataclasses import replace
 
+from pytest_triton.judge.slo import check_slo
 from pytest_triton.result import Measurement, StepResult
-from pytest_triton.slo import check_slo
 from pytest_triton.spec import SLO
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_triton.errors import ConfigError
-from pytest_triton.tolerance import Tolerances, parse_tolerance, parse_tolerances
+from pytest_triton.judge.tolerance import Tolerances, parse_tolerance, parse_tolerances
 
 
 def test_percent_fraction_and_off() -> None:

@@ -9,10 +9,12 @@ from baseline_factories import measurement_from_latencies, scaled, step, window
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_triton.change import Change
+from pytest_triton.judge.change import Change
+from pytest_triton.judge.guard import MachineLoad
+from pytest_triton.judge.rows import Outcome, judge
+from pytest_triton.judge.tolerance import Direction, Tolerances
+from pytest_triton.judge.verdict import compare
 from pytest_triton.result import BlockPair, Measurement, StepResult
-from pytest_triton.tolerance import Direction, Tolerances
-from pytest_triton.verdict import MachineLoad, Outcome, compare, judge
 
 BASE_LATENCIES = [5.0, 5.1, 4.9, 5.05, 4.95]
 

@@ -5,7 +5,7 @@ One session's measurement carries that session's offset (where the server and it
 the host's other tenants) into every later comparison: on the shared 2-core development VM an
 unchanged build's sessions differed by 3-5 %, so a baseline recorded in a lucky session made
 every later run look slower. Averaging K sessions shrinks that offset by √K, and from 3 sessions
-on their spread updates the assumed run-to-run noise (pytest_triton.change).
+on their spread updates the assumed run-to-run noise (pytest_triton.judge.change).
 
 A session is kept as a summary (each step's metric values), not its windows: the latest
 session's windows bound the within-run spread, and the file stays small and reviewable.
@@ -22,7 +22,7 @@ from pytest_triton.result import Measurement, metric_value
 if TYPE_CHECKING:
     from pytest_triton.baseline.model_identity import Subject
     from pytest_triton.baseline.store import BaselineRecord
-    from pytest_triton.verdict import Verdict
+    from pytest_triton.judge.verdict import Verdict
 
 # Session summaries hold these per step; the keys are the verdict's metric names.
 STEP_METRICS = ("throughput", "avg", "p50", "p90", "p95", "p99")
@@ -31,7 +31,7 @@ DEFAULT_KEEP = 5
 
 def summary(measurement: Measurement, recorded_at: str) -> dict[str, Any]:
     """What a later comparison needs of a session: each judged step's metric values (read
-    back by pytest_triton.verdict)."""
+    back by pytest_triton.judge.verdict)."""
     steps = {
         s.load_point: {metric: metric_value(s, metric) for metric in STEP_METRICS}
         for s in measurement.steps

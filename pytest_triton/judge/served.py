@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pytest_triton.load.ramp import LATENCY_STATS
+from pytest_triton.load.points import LATENCY_STATS
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.spec import SLO
 

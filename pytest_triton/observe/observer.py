@@ -10,13 +10,12 @@ import time
 from dataclasses import dataclass, field
 
 from pytest_triton.errors import MeasurementError
-from pytest_triton.metrics import scrape
-from pytest_triton.nvml import NvmlReader
+from pytest_triton.load.server_reads import model_stats
+from pytest_triton.load.stats import inference_counters, server_split
+from pytest_triton.observe.metrics import scrape
+from pytest_triton.observe.nvml import NvmlReader
 from pytest_triton.result import ServerSplit
 from pytest_triton.server.base import Endpoints
-from pytest_triton.stats import inference_counters, server_split
-
-from .control import model_stats
 
 
 @dataclass(frozen=True)
