@@ -4,7 +4,7 @@
 verdict is a pure function of baseline, current run and settings, so the same measurements can
 be judged again with another run-to-run noise, tolerance or confidence in seconds, without a
 server: which settings would have cried wolf on the unchanged runs, and which would have caught
-the injected slowdowns. This is how the defaults were chosen (docs/baselines.md); settings picked
+the injected slowdowns. This is how the defaults were chosen (docs/validation.md); settings picked
 on the same runs they are scored on flatter themselves, so read it as a trade-off curve, not as
 a second measurement.
 

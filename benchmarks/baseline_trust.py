@@ -22,7 +22,7 @@ With --paired every run compares with the baseline build measured in turn on the
 scenario's models are a copy of the example suite's whose model.py has its sleep written in
 (the baseline build's: the base sleep), as a pull request would change them.
 
-Results go to <workdir>/results.json; the summary is printed for the docs (docs/baselines.md).
+Results go to <workdir>/results.json; the summary is printed for the docs (docs/validation.md).
 """
 
 from __future__ import annotations

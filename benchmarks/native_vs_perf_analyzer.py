@@ -25,9 +25,9 @@ import tempfile
 from pathlib import Path
 
 from pytest_triton.load.engine import measure
-from pytest_triton.models import ModelController
 from pytest_triton.result import StepResult
 from pytest_triton.server.local import LocalServer
+from pytest_triton.server.models import ModelController
 from pytest_triton.spec import LoadSpec, ModelSpec, ServerSpec
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ table and its pairs in a `pairs:` line. So pytest output kept with `-rP` (the lo
 `benchmarks/baseline_trust.py --paired --pytest-arg=-rP`, or any paired session's) can be judged
 again under another paired noise in seconds, without a server. Rows that did not move print no
 pairs; a wider interval could only make them inconclusive, never a regression, so the count of
-regressions is complete. The 3 % default was chosen this way (docs/baselines.md, "Each copy's
-own speed"); settings picked on the runs they are scored on flatter themselves.
+regressions is complete. The 3 % default was chosen this way (docs/validation.md, "Paired
+copies"); settings picked on the runs they are scored on flatter themselves.
 
 Per noise it prints the sessions and tests that regressed, each test's count, and the range of
 a test's margin: how far the interval's near end of its worst row lay beyond the tolerance

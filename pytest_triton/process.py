@@ -1,16 +1,21 @@
-"""Child processes that cannot outlive pytest: Linux's PR_SET_PDEATHSIG, in one place.
+"""Child processes: they cannot outlive pytest, and our Python children find this package.
 
 Every process we start (the server, the load generators, perf_analyzer) asks the kernel to
-SIGKILL it when its parent dies, so a SIGKILLed pytest leaves nothing running. SIGKILL, not a
-catchable signal: a child that is hung or ignores signals must still go.
+SIGKILL it when its parent dies (Linux's PR_SET_PDEATHSIG), so a SIGKILLed pytest leaves
+nothing running. SIGKILL, not a catchable signal: a child that is hung or ignores signals must
+still go.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest_triton
 
 _PR_SET_PDEATHSIG = 1
 
@@ -34,3 +39,11 @@ def die_with_parent() -> None:
     server's stop) still apply."""
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def python_child_env() -> dict[str, str]:
+    """The environment for a `python -m pytest_triton...` child: ours, with the directory this
+    package was imported from first on PYTHONPATH, since it may not be installed (a checkout)."""
+    here = str(Path(pytest_triton.__file__).resolve().parents[1])
+    existing = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (here, existing) if p)}

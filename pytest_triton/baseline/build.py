@@ -14,7 +14,7 @@ repository and only its copy from files, `numpy_compute` read slower than an ide
 every one of 10 sessions (+7 % on average), and padding the server's environment moved that
 offset: a memory-layout bias that follows how each copy's process starts (its model name and
 path). Loaded alike, under names of equal length, neither build starts with an advantage
-(docs/baselines.md, "Each copy's own speed").
+(docs/validation.md, "Paired copies").
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 from pytest_triton.baseline.model_identity import ModelFiles, files_digest, model_files
 from pytest_triton.errors import ConfigError
-from pytest_triton.models import ModelController, effective_config, read_repository_config
+from pytest_triton.server.models import ModelController, effective_config, read_repository_config
 from pytest_triton.spec import ModelSpec
 
 SUFFIX = "__baseline_build"

@@ -77,7 +77,7 @@ class GateSettings:
     # With --triton-baseline-build: the relative SD each build's copy adds as a whole (beyond
     # what its block pairs show) when both are measured in turn on one server (stands in for
     # the tolerances' run noise). A model's process keeps a speed of its own while it lives:
-    # identical copies read up to 12.6 % apart in a session (docs/baselines.md).
+    # identical copies read up to 12.6 % apart in a session (docs/validation.md).
     paired_noise: float = 0.03
 
 

@@ -44,7 +44,7 @@ def guard(
     CPUs). A fixed CPU-speed probe was tried for neighbours the VM cannot see and dropped: on
     the shared development VM it read 1.4 or 2.5 ms from one second to the next while the
     models' latency did not follow, and it excused real regressions at random (docs/
-    baselines.md). A baseline recorded on a busy machine hides regressions rather than
+    validation.md). A baseline recorded on a busy machine hides regressions rather than
     inventing them, so it only warns."""
     share = tolerances.contention_guard
     if share is None or baseline_load is None or current_load is None:

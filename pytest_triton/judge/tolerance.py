@@ -46,7 +46,7 @@ METRICS: Mapping[str, MetricDef] = MappingProxyType(
 )
 
 # 5% is what a 15% change needs to stand out with the interval's margin. Whether a machine can
-# hold it is measured by benchmarks/baseline_trust.py (docs/baselines.md): on the shared 2-core
+# hold it is measured by benchmarks/baseline_trust.py (docs/validation.md): on the shared 2-core
 # VM it cannot; unchanged runs drifted by 3.5-15% SD from session to session, and no tolerance
 # separated them from the +15% runs there (the replay's --ceiling).
 # p99 is gated only on request (`p99=30%`): on the benchmark machine an unchanged build's p99 moved
@@ -139,7 +139,7 @@ class Tolerances:
     contention_guard: float | None = 0.10
     # Relative SD a whole session adds to a metric beyond its windows' spread (pytest_triton.
     # change): 2% is what an unchanged build moved between sessions on the benchmark machine
-    # (1-4% per metric, docs/baselines.md); a noisy shared runner wants more.
+    # (1-4% per metric, docs/validation.md); a noisy shared runner wants more.
     run_noise: float = 0.02
 
     def __post_init__(self) -> None:

@@ -24,14 +24,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_triton.errors import MeasurementError
 from pytest_triton.observe.observer import Observer
 from pytest_triton.result import BlockPair, Measurement
 from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import SLO, LoadSpec
 
 from . import server_reads
-from .driver import Driver, NativeDriver
+from .driver import Driver, make_driver
 from .paired import PairedRunner
 from .points import validate_load_spec
 from .ramp import Progress, Ramp, StepRunner
@@ -159,21 +158,3 @@ def _measure(
         extra={"driver": extra["driver"]},
     )
     return current, PairedMeasurement(current, baseline, {p: paired.pairs[p] for p in order})
-
-
-def make_driver(
-    endpoints: Endpoints,
-    model: str,
-    version: str | None,
-    load: LoadSpec,
-    observer: Observer,
-    is_alive: Callable[[], bool],
-    data: Any = None,
-) -> Driver:
-    if load.driver == "perf_analyzer":
-        from .perf_analyzer import PerfAnalyzerDriver
-
-        if data is not None:
-            raise MeasurementError("the perf_analyzer driver takes input data as a .json file path")
-        return PerfAnalyzerDriver(endpoints, model, version, load, observer, is_alive)
-    return NativeDriver(endpoints, model, version, load, observer, is_alive, data)

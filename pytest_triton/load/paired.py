@@ -16,7 +16,7 @@ one block share its state, and some load points have states that last a block. D
 batching at concurrency 8 on 2 cores held anywhere from 3500 to 7500 infer/s for a whole
 block and something else in the next block of the same copy, while the windows of a block
 agreed within 5-10 %: windows taken as independent samples made that noise look like a
-regression (docs/baselines.md).
+regression (docs/validation.md).
 
 A block is warm-up plus a fixed number of windows, max(2, ceil(measured_windows / 4)), without
 waiting for stability: each side gets at least the step's windows, and the pairs' spread, not a

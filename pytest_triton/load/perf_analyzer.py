@@ -279,14 +279,38 @@ class PerfAnalyzerDriver:
         tmp = Path(self._tmp.name)
         csv_path = tmp / f"{point.label}.csv"
         export_path = tmp / f"{point.label}.json"
+        log_path = tmp / f"{point.label}.log"
         for p in (csv_path, export_path):
             p.unlink(missing_ok=True)
         argv = build_argv(
             self._binary, self._endpoints, self._model, self._version, self._load, point,
             settings, window_s, csv_path, export_path, self._shapes,
         )  # fmt: skip
-        log_path = tmp / f"{point.label}.log"
         before = self._observer.snapshot()
+        returncode, gauges, cpu = self._run(argv, log_path, point, window_s)
+        after = self._observer.snapshot()
+        gauges.append(after.gauges)
+        text = log_path.read_text(errors="replace")
+        if returncode not in (0, 2) or (returncode == 2 and "stable" not in text):
+            tail = "\n".join(text.splitlines()[-15:])
+            raise MeasurementError(
+                f"perf_analyzer failed at {point.label} (exit {returncode}):\n{tail}"
+            )
+        from pytest_triton.observe.metrics import summarise
+
+        metrics = summarise(gauges)
+        metrics["client_cpu"] = cpu
+        ours = split_between(before, after)
+        if returncode == 2 or not csv_path.exists():
+            windows = parse_passes(text, window_s, settings.batch_size)
+            return _unstable_step(point, settings, windows, ours, metrics)
+        return _stable_step(point, settings, csv_path, export_path, ours, metrics)
+
+    def _run(
+        self, argv: list[str], log_path: Path, point: LoadPoint, window_s: float
+    ) -> tuple[int, list[dict[str, float]], float]:
+        """Run perf_analyzer to its end, watching the server and scraping its gauges once a
+        window: its exit status, the gauges, and the CPUs it used."""
         gauges: list[dict[str, float]] = []
         cpu0 = _children_cpu()
         t0 = time.monotonic()
@@ -315,83 +339,88 @@ class PerfAnalyzerDriver:
                     proc.kill()
                     proc.wait()
         wall = time.monotonic() - t0
-        cpu = (_children_cpu() - cpu0) / max(wall, 1e-9)
-        after = self._observer.snapshot()
-        gauges.append(after.gauges)
-        text = log_path.read_text(errors="replace")
-        if proc.returncode not in (0, 2) or (proc.returncode == 2 and "stable" not in text):
-            tail = "\n".join(text.splitlines()[-15:])
-            raise MeasurementError(
-                f"perf_analyzer failed at {point.label} (exit {proc.returncode}):\n{tail}"
-            )
-        from pytest_triton.observe.metrics import summarise
+        return proc.returncode, gauges, (_children_cpu() - cpu0) / max(wall, 1e-9)
 
-        metrics = summarise(gauges)
-        metrics["client_cpu"] = cpu
-        client_bound = cpu >= CLIENT_BOUND_CPU
-        ours = split_between(before, after)
-        if proc.returncode == 2 or not csv_path.exists():
-            windows = parse_passes(text, window_s, settings.batch_size)
-            last = windows[-3:]
-            total = sum(w.duration_s for w in last)
-            nan = math.nan
-            return StepResult(
-                concurrency=point.concurrency,
-                request_rate=point.rate,
-                windows=tuple(windows),
-                stable=False,
-                throughput=sum(w.throughput * w.duration_s for w in last) / total if total else 0.0,
-                avg_ms=sum(w.avg_ms for w in last) / len(last) if last else nan,
-                p50_ms=nan,
-                p90_ms=nan,
-                p95_ms=nan,
-                p99_ms=nan,
-                requests=sum(w.requests for w in last),
-                errors=0,
-                server=ours,
-                client_bound=client_bound,
-                metrics=metrics,
-                measured_windows=len(last),
-                probe=settings.probe,
-            )
-        row = parse_csv(csv_path.read_text())
-        windows_raw = (
-            parse_export(json.loads(export_path.read_text()), settings.batch_size)
-            if export_path.exists()
-            else []
-        )
-        windows = [w for w, _ in windows_raw]
-        measured = windows_raw[-3:]
-        requests = sum(w.requests for w, _ in measured)
-        # perf_analyzer's split has no overhead column; take Triton's from our snapshots
-        split = ServerSplit(
-            queue_us=row.split.queue_us,
-            compute_input_us=row.split.compute_input_us,
-            compute_infer_us=row.split.compute_infer_us,
-            compute_output_us=row.split.compute_output_us,
-            overhead_us=ours.overhead_us,
-            requests=requests or ours.requests,
-        )
-        return StepResult(
-            concurrency=point.concurrency,
-            request_rate=point.rate,
-            windows=tuple(windows),
-            stable=True,
-            throughput=row.throughput,
-            avg_ms=row.avg_ms,
-            p50_ms=row.p50_ms,
-            p90_ms=row.p90_ms,
-            p95_ms=row.p95_ms,
-            p99_ms=row.p99_ms,
-            requests=requests,
-            errors=0,
-            server=split,
-            client_overhead_us=client_overhead_us(row.avg_ms, split),
-            client_bound=client_bound,
-            metrics=metrics,
-            measured_windows=len(measured),
-            probe=settings.probe,
-        )
+
+def _unstable_step(
+    point: LoadPoint,
+    settings: StepSettings,
+    windows: list[WindowSample],
+    ours: ServerSplit,
+    metrics: dict[str, float],
+) -> StepResult:
+    """perf_analyzer gave up on stability: its last passes, without percentiles (it reports
+    none for them)."""
+    last = windows[-3:]
+    total = sum(w.duration_s for w in last)
+    nan = math.nan
+    return StepResult(
+        concurrency=point.concurrency,
+        request_rate=point.rate,
+        windows=tuple(windows),
+        stable=False,
+        throughput=sum(w.throughput * w.duration_s for w in last) / total if total else 0.0,
+        avg_ms=sum(w.avg_ms for w in last) / len(last) if last else nan,
+        p50_ms=nan,
+        p90_ms=nan,
+        p95_ms=nan,
+        p99_ms=nan,
+        requests=sum(w.requests for w in last),
+        errors=0,
+        server=ours,
+        client_bound=metrics["client_cpu"] >= CLIENT_BOUND_CPU,
+        metrics=metrics,
+        measured_windows=len(last),
+        probe=settings.probe,
+    )
+
+
+def _stable_step(
+    point: LoadPoint,
+    settings: StepSettings,
+    csv_path: Path,
+    export_path: Path,
+    ours: ServerSplit,
+    metrics: dict[str, float],
+) -> StepResult:
+    """A stable step from perf_analyzer's CSV row, its windows from the export."""
+    row = parse_csv(csv_path.read_text())
+    windows_raw = (
+        parse_export(json.loads(export_path.read_text()), settings.batch_size)
+        if export_path.exists()
+        else []
+    )
+    measured = windows_raw[-3:]
+    requests = sum(w.requests for w, _ in measured)
+    # perf_analyzer's split has no overhead column; take Triton's from our snapshots
+    split = ServerSplit(
+        queue_us=row.split.queue_us,
+        compute_input_us=row.split.compute_input_us,
+        compute_infer_us=row.split.compute_infer_us,
+        compute_output_us=row.split.compute_output_us,
+        overhead_us=ours.overhead_us,
+        requests=requests or ours.requests,
+    )
+    return StepResult(
+        concurrency=point.concurrency,
+        request_rate=point.rate,
+        windows=tuple(w for w, _ in windows_raw),
+        stable=True,
+        throughput=row.throughput,
+        avg_ms=row.avg_ms,
+        p50_ms=row.p50_ms,
+        p90_ms=row.p90_ms,
+        p95_ms=row.p95_ms,
+        p99_ms=row.p99_ms,
+        requests=requests,
+        errors=0,
+        server=split,
+        client_overhead_us=client_overhead_us(row.avg_ms, split),
+        client_bound=metrics["client_cpu"] >= CLIENT_BOUND_CPU,
+        metrics=metrics,
+        measured_windows=len(measured),
+        probe=settings.probe,
+    )
 
 
 def _children_cpu() -> float:

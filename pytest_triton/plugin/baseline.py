@@ -1,14 +1,13 @@
-"""pytest glue of the baseline gate: options, the @triton_baseline marker, judging, Ctrl-C, summary.
+"""pytest glue of the baseline gate: collection, judging, Ctrl-C and the summary.
 
-Registered from plugin.py through `pytest_plugins`. It sees measurements through pytest-triton's
-own hooks (hookspecs.py): each start (resume from a checkpoint), each step (saved on Ctrl-C) and
-each test's records after their SLO was judged (update mode must know), to which it adds its
-verdicts.
+Its options and marker are in baseline_settings.py. Registered from plugin.py through
+`pytest_plugins`, it sees measurements through pytest-triton's own hooks (hookspecs.py): each
+start (resume from a checkpoint), each step (saved on Ctrl-C) and each test's records after
+their SLO was judged (update mode must know), to which it adds its verdicts.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,9 +17,17 @@ import pytest
 from pytest_triton import __version__
 from pytest_triton.errors import BaselineError, ConfigError
 
+from .baseline_settings import (
+    BASELINE_OPTIONS,
+    MARKER,
+    checkpoint_dir,
+    gate_settings,
+    gpu_selection,
+    marker_args,
+)
 from .fixtures import HANDLE_KEY
 from .marker_docs import MARKERS as TRITON_MARKERS
-from .options import Option, add_options, get_option
+from .options import add_options, get_option
 from .state import SESSION_KEY
 from .stopping import INTERRUPT_KEY, announce, install_interrupt, uninstall_interrupt
 
@@ -35,115 +42,7 @@ if TYPE_CHECKING:
     from pytest_triton.server.base import Server, ServerIdentity
     from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 
-BASELINE_OPTIONS: tuple[Option, ...] = (
-    Option(
-        "triton_baseline",
-        "baseline mode: compare (default, never writes), update (store measurements that "
-        "completed and met their SLO), off",
-        "string",
-        "compare",
-        ("compare", "update", "off"),
-    ),
-    Option(
-        "triton_baseline_dir",
-        "directory of baseline files, one per test (default: <rootdir>/triton-baselines)",
-        "path",
-    ),
-    Option(
-        "triton_baseline_required",
-        "fail a test that has no baseline for this environment (default: pass with a note)",
-        "bool",
-        False,
-    ),
-    Option(
-        "triton_baseline_force",
-        "let update replace a corrupt or foreign baseline file (it is moved aside, not deleted)",
-        "bool",
-        False,
-    ),
-    Option(
-        "triton_baseline_sessions",
-        "sessions an update averages while the test, its model and load are unchanged "
-        "(default 5; 1 keeps only the latest): one session's offset is carried into every "
-        "comparison, a mean of several shrinks it",
-        "int",
-        5,
-    ),
-    Option(
-        "triton_baseline_match",
-        "which environments compare: strict (default), loose (ignore driver/CUDA/build), or "
-        "a comma list of fingerprint fields to ignore",
-        "string",
-        "strict",
-    ),
-    Option(
-        "triton_tolerance",
-        "regression tolerance per metric as a fraction or a percent, e.g. 'p50=0.1 "
-        "throughput=0.05 p99=off' (repeatable)",
-        "list",
-        (),
-    ),
-    Option(
-        "triton_confidence",
-        "confidence level of the change intervals a regression must clear",
-        "float",
-        0.95,
-    ),
-    Option(
-        "triton_contention_guard",
-        "do not fail on a regression measured while other processes took this share of the "
-        "CPUs more than during the baseline (default 0.1; 'off' on a dedicated machine)",
-        "string",
-        "0.1",
-    ),
-    Option(
-        "triton_run_noise",
-        "relative spread one session adds to a metric beyond what its windows show, widening "
-        "every change interval (default 0.02, measured on an unchanged build; more on a noisy "
-        "shared runner, 0 to trust the windows alone)",
-        "string",
-        "0.02",
-    ),
-    Option(
-        "triton_baseline_build",
-        "model repository of the build to compare against (e.g. a git worktree of the target "
-        "branch): each measured model both builds have is loaded from each build's files "
-        "(the current one's from --triton-model-repository) and the two are measured in turn; "
-        "the verdict compares them instead of the stored baseline",
-        "path",
-    ),
-    Option(
-        "triton_paired_noise",
-        "relative spread each build's copy adds as a whole in a paired comparison, beyond what "
-        "its block pairs show: each copy's process has a speed of its own (default 0.03, "
-        "measured with identical copies; 0 trusts the pairs alone)",
-        "string",
-        "0.03",
-    ),
-    Option(
-        "triton_checkpoint_dir",
-        "where measurements are checkpointed as tests complete (default: "
-        "<rootdir>/.triton-checkpoints; 'off' disables)",
-        "string",
-    ),
-    Option(
-        "triton_resume",
-        "reuse checkpointed measurements whose full key (environment, model files, config, "
-        "load, SLO) matches exactly",
-        "bool",
-        False,
-    ),
-)
-
-MARKER = (
-    "triton_baseline(tolerance=None, name=None, required=None): per-test baseline settings: "
-    "tolerance per metric as a dict or string ({'p99': '30%', 'p50': 'off'}), the baseline "
-    "file name, and whether a missing baseline fails this test"
-)
-_MARKER_ARGS = ("tolerance", "name", "required")
-
 _TESTS_KEY = pytest.StashKey[dict[str, str]]()  # known test ids -> module path (orphans)
-_NAME_KEY = pytest.StashKey[str | None]()
 _MARKER_KEY = pytest.StashKey[dict[str, Any]]()
 _IDENTITY_KEY = pytest.StashKey["dict[int, ServerIdentity]"]()
 
@@ -160,61 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser, BASELINE_OPTIONS)
 
 
-def _settings(config: pytest.Config) -> GateSettings:
-    from pytest_triton.baseline.fingerprint import MatchPolicy
-    from pytest_triton.baseline.gate import GateSettings, Mode
-    from pytest_triton.judge.tolerance import Tolerances, parse_tolerance, parse_tolerances
-
-    try:
-        tolerances: dict[str, float | None] = {}
-        for entry in get_option(config, "triton_tolerance"):
-            tolerances.update(parse_tolerances(entry))
-        return GateSettings(
-            mode=Mode.parse(get_option(config, "triton_baseline")),
-            required=bool(get_option(config, "triton_baseline_required")),
-            match=MatchPolicy.parse(get_option(config, "triton_baseline_match")),
-            tolerances=Tolerances(
-                confidence=get_option(config, "triton_confidence"),
-                contention_guard=parse_tolerance(
-                    "contention guard", get_option(config, "triton_contention_guard")
-                ),
-                run_noise=parse_tolerance("run noise", get_option(config, "triton_run_noise"))
-                or 0.0,
-            ).with_overrides(tolerances),
-            force=bool(get_option(config, "triton_baseline_force")),
-            paired_noise=parse_tolerance("paired noise", get_option(config, "triton_paired_noise"))
-            or 0.0,
-            keep_sessions=_keep_sessions(get_option(config, "triton_baseline_sessions")),
-        )
-    except ConfigError as exc:
-        raise pytest.UsageError(f"pytest-triton baseline settings: {exc}") from None
-
-
-def _keep_sessions(value: int) -> int:
-    if value < 1:
-        raise ConfigError(f"triton_baseline_sessions must be >= 1, got {value}")
-    return value
-
-
-def _checkpoint_dir(config: pytest.Config) -> Path | None:
-    value = get_option(config, "triton_checkpoint_dir")
-    if value is not None and str(value).strip().lower() == "off":
-        return None
-    if value:
-        path = Path(str(value)).expanduser()
-        from_ini = config.getoption("triton_checkpoint_dir", default=None) is None
-        base = config.inipath.parent if from_ini and config.inipath else Path.cwd()
-        directory = path if path.is_absolute() else base / path
-    else:
-        directory = config.rootpath / ".triton-checkpoints"
-    # xdist workers checkpoint side by side: two writers must never pick the same N.ckpt.
-    worker = getattr(config, "workerinput", {}).get("workerid")
-    return directory / worker if worker else directory
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
-    if get_option(config, "triton_resume") and _checkpoint_dir(config) is None:
+    if get_option(config, "triton_resume") and checkpoint_dir(config) is None:
         raise pytest.UsageError("--triton-resume needs checkpoints; triton_checkpoint_dir is off")
     config.stash[_TESTS_KEY] = {}
 
@@ -227,13 +74,13 @@ def _session(config: pytest.Config) -> BaselineSession:
         from pytest_triton.baseline.store import BaselineStore
 
         root = get_option(config, "triton_baseline_dir") or config.rootpath / "triton-baselines"
-        settings = _settings(config)
+        settings = gate_settings(config)
         bsession = BaselineSession(
             settings,
             BaselineStore(Path(root), config.rootpath),
             None,  # opened at collection, only when there are triton tests
             get_option(config, "triton_model_repository"),
-            gpu_selection=_gpu_selection(config),
+            gpu_selection=gpu_selection(config),
             plugin_version=__version__,
             build=_baseline_build(config, settings),
         )
@@ -260,51 +107,10 @@ def _baseline_build(config: pytest.Config, settings: GateSettings) -> BaselineBu
         raise pytest.UsageError(str(exc)) from None
 
 
-def _gpu_selection(config: pytest.Config) -> str:
-    if get_option(config, "triton_image"):
-        return str(get_option(config, "triton_gpus") or "none")
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    return "all" if visible is None else (visible or "none")
-
-
 def _is_triton_test(item: pytest.Item) -> bool:
     return any(item.get_closest_marker(m) for m in TRITON_MARKERS) or "triton" in getattr(
         item, "fixturenames", ()
     )
-
-
-def _marker_args(item: pytest.Item) -> dict[str, Any]:
-    marker = item.get_closest_marker("triton_baseline")
-    if marker is None:
-        return {}
-    if marker.args:
-        raise ConfigError("@triton_baseline takes keyword arguments only, e.g. tolerance=...")
-    unknown = sorted(set(marker.kwargs) - set(_MARKER_ARGS))
-    if unknown:
-        raise ConfigError(
-            f"@triton_baseline got unknown argument(s) {', '.join(unknown)}; valid: "
-            f"{', '.join(_MARKER_ARGS)}"
-        )
-    args: dict[str, Any] = {}
-    if marker.kwargs.get("tolerance") is not None:
-        tolerance = marker.kwargs["tolerance"]
-        if not isinstance(tolerance, (str, Mapping)):
-            raise ConfigError(
-                "@triton_baseline tolerance must be a dict like {'p99': '30%'} or a string like "
-                f"'p99=30%', got {tolerance!r}"
-            )
-        from pytest_triton.judge.tolerance import parse_tolerances
-
-        args["tolerance"] = parse_tolerances(tolerance)
-    name = marker.kwargs.get("name")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise ConfigError(f"@triton_baseline name must be a non-empty string, got {name!r}")
-    args["name"] = name
-    required = marker.kwargs.get("required")
-    if required is not None and not isinstance(required, bool):
-        raise ConfigError(f"@triton_baseline required must be True or False, got {required!r}")
-    args["required"] = required
-    return args
 
 
 @pytest.hookimpl(trylast=True)
@@ -329,7 +135,7 @@ def pytest_collection_modifyitems(
     bsession = _session(config)
     for item in triton_items:
         try:
-            args = _marker_args(item)
+            args = marker_args(item)
             item.stash[_MARKER_KEY] = args
             if bsession.settings.mode is not Mode.OFF:
                 bsession.store.claim(item.nodeid, args.get("name"))
@@ -353,7 +159,7 @@ def _open(config: pytest.Config, bsession: BaselineSession) -> None:
     try:
         if bsession.settings.mode is Mode.UPDATE:
             bsession.store.check_writable()
-        directory = _checkpoint_dir(config)
+        directory = checkpoint_dir(config)
         if directory is not None and bsession.checkpoints is None:
             bsession.checkpoints = Checkpoints(
                 directory, resume=bool(get_option(config, "triton_resume"))

@@ -61,7 +61,7 @@ def triton_server(
 @pytest.fixture(scope="session")
 def triton_models(request: pytest.FixtureRequest, triton_server: Server) -> Iterator[ModelCache]:
     """Loaded models of the session, reused across tests with the same config override."""
-    from pytest_triton.models import ModelController
+    from pytest_triton.server.models import ModelController
 
     from .models_cache import ModelCache
 

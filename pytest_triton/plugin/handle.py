@@ -20,7 +20,7 @@ from .loadspec import build_load_spec
 
 if TYPE_CHECKING:
     from pytest_triton.baseline.build import BaselineBuild, BuildPair
-    from pytest_triton.models import ModelController
+    from pytest_triton.server.models import ModelController
 
     from .models_cache import ModelCache
 

@@ -62,7 +62,7 @@ def _model_spec(item: pytest.Item, default_load_timeout: float) -> ModelSpec | N
         raise ConfigError(f"@triton_model version must be a positive integer, got {version!r}")
     override = kwargs.get("config") or {}
     if override:
-        from pytest_triton.models import validate_config_override
+        from pytest_triton.server.models import validate_config_override
 
         validate_config_override(name, override)
     timeout = kwargs.get("load_timeout", default_load_timeout)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_triton.models import ModelController
+from pytest_triton.server.models import ModelController
 from pytest_triton.spec import ModelSpec
 
 

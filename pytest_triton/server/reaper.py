@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_triton.process import python_child_env
+
 if TYPE_CHECKING:
     import docker
 
@@ -189,15 +191,8 @@ def spawn_watchdog(
         stderr=subprocess.DEVNULL,
         close_fds=True,
         start_new_session=True,
-        # The package may not be installed (running from a checkout): find it where we did.
-        env={**os.environ, "PYTHONPATH": _package_parent_on_path()},
+        env=python_child_env(),
     )
-
-
-def _package_parent_on_path() -> str:
-    here = str(Path(__file__).resolve().parents[2])
-    existing = os.environ.get("PYTHONPATH", "")
-    return os.pathsep.join(p for p in (here, existing) if p)
 
 
 def wait_for_death(

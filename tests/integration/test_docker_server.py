@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from pytest_triton.errors import ServerDiedError, ServerNotFoundError, ServerStartError
-from pytest_triton.models import ModelController
-from pytest_triton.server.docker import CONTAINER_MODELS, DockerServer
+from pytest_triton.server.container_plan import CONTAINER_MODELS
+from pytest_triton.server.docker import DockerServer
+from pytest_triton.server.models import ModelController
 from pytest_triton.server.reaper import (
     LABEL_SESSION,
     Owner,

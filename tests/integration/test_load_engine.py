@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
-from pytest_triton.load.driver import build_requests, split_hostport
 from pytest_triton.load.engine import measure
+from pytest_triton.load.native.driver import build_requests, split_hostport
+from pytest_triton.load.native.worker import LoadLoop, StepCommand, WorkerConfig
 from pytest_triton.load.server_reads import model_stats
 from pytest_triton.load.stats import inference_counters
-from pytest_triton.load.worker import LoadLoop, StepCommand, WorkerConfig
-from pytest_triton.models import ModelController
 from pytest_triton.result import StepResult
 from pytest_triton.server.local import LocalServer, bundled_server_root
+from pytest_triton.server.models import ModelController
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec, ServerSpec
 
 pytestmark = [
@@ -219,7 +219,7 @@ def test_triton_errors_are_quoted(server: LocalServer, protocol: str):
     """A request Triton rejects comes back with Triton's own message on both transports (gRPC:
     decoded from the HPACK trailers; HTTP: the JSON error)."""
     from pytest_triton.load import inputs
-    from pytest_triton.load.driver import send_one
+    from pytest_triton.load.native.driver import send_one
 
     wrong = inputs.ModelIO("tiny", None, 8, (inputs.TensorSpec("WRONG", "FP32", (16,)),), ())
     tensors = [{"WRONG": np.zeros((1, 16), np.float32)}]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from pytest_triton.errors import ConfigError, ModelLoadError, ServerNotFoundError
-from pytest_triton.models import ModelController
 from pytest_triton.server import local as local_module
 from pytest_triton.server import ports as ports_module
 from pytest_triton.server.local import LocalServer, bundled_server_root
+from pytest_triton.server.models import ModelController
 from pytest_triton.server.readiness import http_probe
 from pytest_triton.spec import ModelSpec, ServerSpec
 

@@ -11,7 +11,7 @@ import pytest
 
 from pytest_triton.baseline.build import BaselineBuild
 from pytest_triton.errors import ConfigError
-from pytest_triton.models import ModelController
+from pytest_triton.server.models import ModelController
 from pytest_triton.spec import ModelSpec
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_triton.errors import ConfigError
-from pytest_triton.server.docker import (
+from pytest_triton.server.container_plan import (
     CONTAINER_BINARY,
     CONTAINER_MODELS,
     device_requests,

@@ -18,7 +18,7 @@ h2_events = pytest.importorskip("h2.events")
 
 import hpack  # noqa: E402  (a dependency of pytest-triton and of h2)
 
-from pytest_triton.load.h2grpc import (  # noqa: E402
+from pytest_triton.load.native.h2grpc import (  # noqa: E402
     CONTINUATION,
     END_HEADERS,
     END_STREAM,

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_triton.load.h2grpc import ConnectionLost
-from pytest_triton.load.http1 import Http1Connection
+from pytest_triton.load.native.h2grpc import ConnectionLost
+from pytest_triton.load.native.http1 import Http1Connection
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_triton.errors import MeasurementError
 from pytest_triton.load import inputs
-from pytest_triton.load.http1 import parse_response
+from pytest_triton.load.native.http1 import parse_response
 from pytest_triton.plugin.loadspec import build_load_spec
 
 CONFIG = {

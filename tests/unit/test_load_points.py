@@ -142,7 +142,8 @@ def test_engine_modules_import_nothing_heavy():
 
     code = (
         "import sys\n"
-        "import pytest_triton.load.engine, pytest_triton.load.points, pytest_triton.load.worker\n"
+        "import pytest_triton.load.engine, pytest_triton.load.points\n"
+        "import pytest_triton.load.native.driver, pytest_triton.load.native.worker\n"
         "import pytest_triton.load.perf_analyzer, pytest_triton.load.stats\n"
         "import pytest_triton.observe.metrics, pytest_triton.observe.observer\n"
         "heavy = ('numpy', 'tritonclient', 'grpc', 'pynvml', 'hpack', 'google.protobuf')\n"

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from pytest_triton.load.schedule import send_times
+from pytest_triton.load.native.schedule import send_times
 
 
 def test_constant_rate_is_evenly_spaced_without_drift():

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_triton.errors import MeasurementError, ModelLoadError
 from pytest_triton.load.server_reads import model_config
-from pytest_triton.models import ModelController
+from pytest_triton.server.models import ModelController
 from pytest_triton.spec import ModelSpec
 
 

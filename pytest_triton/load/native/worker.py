@@ -175,7 +175,7 @@ class LoadLoop:
 
 
 def run_child(argv: list[str]) -> None:
-    """`python -m pytest_triton.load.worker FD`: serve the parent on the socket FD."""
+    """`python -m pytest_triton.load.native.worker FD`: serve the parent on the socket FD."""
     from multiprocessing.connection import Connection as _Connection
 
     die_with_parent()
@@ -191,7 +191,7 @@ if __name__ == "__main__":
     import sys
 
     # Run from the module imported under its real name, so the records we pickle are
-    # pytest_triton.load.worker.WindowRecord, not __main__.WindowRecord.
-    from pytest_triton.load import worker as _worker
+    # pytest_triton.load.native.worker.WindowRecord, not __main__.WindowRecord.
+    from pytest_triton.load.native import worker as _worker
 
     _worker.run_child(sys.argv)

@@ -1,26 +1,25 @@
 """Load-loop child processes: start, command, collect window records, stop.
 
-Children are plain `python -m pytest_triton.load.worker FD` processes talking over a socketpair,
-not multiprocessing.Process: spawn-style multiprocessing re-imports the caller's __main__, which
-breaks measure() called from an unguarded script, and fork would copy a pytest process with
-gRPC threads. Each child also exits when its pipe closes and dies with its parent
+Children are plain `python -m pytest_triton.load.native.worker FD` processes talking over a
+socketpair, not multiprocessing.Process: spawn-style multiprocessing re-imports the caller's
+__main__, which breaks measure() called from an unguarded script, and fork would copy a pytest
+process with gRPC threads. Each child also exits when its pipe closes and dies with its parent
 (PR_SET_PDEATHSIG), so no load generator outlives a killed pytest.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from pytest_triton.errors import MeasurementError
+from pytest_triton.process import python_child_env
 
 from .windows import WindowRecord
 from .worker import StepCommand, WorkerConfig
@@ -35,15 +34,12 @@ class WorkerFailed(Exception):
 class Worker:
     def __init__(self, config: WorkerConfig) -> None:
         parent, child = socket.socketpair()
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pytest_triton.load.worker", str(child.fileno())],
+                [sys.executable, "-m", "pytest_triton.load.native.worker", str(child.fileno())],
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
-                env=env,
+                env=python_child_env(),
             )
         finally:
             child.close()
