@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_triton.errors import MeasurementError
 
-from .h2grpc import grpc_message
+from .native.h2grpc import grpc_message
 
 if TYPE_CHECKING:
     import numpy as np
