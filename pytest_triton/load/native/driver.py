@@ -36,6 +36,9 @@ from .worker import StepCommand, WorkerConfig
 CLIENT_BOUND_CPU = 0.85
 # Open loop: more than this share of sends late by over 1 ms means the schedule was not kept.
 CLIENT_BOUND_LATE = 0.05
+# How long a lost connection waits to see the server's death before it is called a failure of
+# its own.
+_DEATH_GRACE_S = 2.0
 # Time for a step command to reach the children before its clock starts.
 _START_SLACK_NS = 150_000_000
 
@@ -254,7 +257,7 @@ class NativeDriver:
                 unanswered = self._pool.stop(stop_timeout_s)
             except WorkerFailed as exc:
                 self._pool.stop(stop_timeout_s)
-                if not self._is_alive():
+                if died_within(self._is_alive, _DEATH_GRACE_S):
                     raise ServerDiedError(
                         f"Triton died while measuring {self._model!r} at {point.label}: {exc}"
                     ) from None
@@ -318,6 +321,17 @@ class NativeDriver:
         if point.rate is not None and sent:
             bound = bound or late / sent > CLIENT_BOUND_LATE
         return RawWindow(sample, latencies, cpu, bound, dict(after.gauges), tuple(samples))
+
+
+def died_within(is_alive: Callable[[], bool], grace_s: float) -> bool:
+    """Whether the server is gone, allowing it `grace_s`: a killed process closes its sockets
+    (what the workers saw) before it can be reaped (what is_alive sees)."""
+    deadline = time.monotonic() + grace_s
+    while is_alive():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _sleep_until(t_ns: int, check: Callable[[], None]) -> None:
