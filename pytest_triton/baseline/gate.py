@@ -61,6 +61,7 @@ class Status(Enum):
     UPDATED = "updated"
     NOT_UPDATED = "not updated"
     ERROR = "baseline error"
+    COARSE = "resolution too coarse"  # --triton-require-resolution: cannot see its tolerance
     OFF = "off"
 
 
@@ -79,6 +80,8 @@ class GateSettings:
     # the tolerances' run noise). A model's process keeps a speed of its own while it lives:
     # identical copies read up to 12.6 % apart in a session (docs/validation.md).
     paired_noise: float = 0.03
+    # A comparison that cannot see a tolerance (Row.blind) fails instead of warning.
+    require_resolution: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,8 @@ class TestGate:
             detail = j.verdict.summary() if compared and j.verdict else j.message.splitlines()[0]
             status = j.status.value + (" with the baseline build" if j.paired else "")
             lines.append(f"{head} {self.test_id} [{j.key}] {status}: {detail}")
+            if compared and j.verdict is not None and j.verdict.blind:
+                lines.append(f"     warning: {j.verdict.blindness()}")
         return lines
 
 
@@ -246,9 +251,7 @@ def gate_test(
         return TestGate(
             test_id,
             tuple(
-                next(judged)
-                if c.record.paired is None
-                else _paired_mode(c, tolerances, settings.paired_noise)
+                next(judged) if c.record.paired is None else _paired_mode(c, tolerances, settings)
                 for c in candidates
             ),
             path,
@@ -323,13 +326,29 @@ def _compare_mode(
             )
         else:
             head = f"compared with the {label}: {verdict.summary()}"
-            out.append(
-                Judgement(c.key, Status.COMPARED, f"{head}\n{verdict.message()}", verdict=verdict)
-            )
+            out.append(_compared(c.key, head, verdict, settings))
     return out
 
 
-def _paired_mode(candidate: Candidate, tolerances: Tolerances, noise: float) -> Judgement:
+def _compared(
+    key: str, head: str, verdict: Verdict, settings: GateSettings, paired: bool = False
+) -> Judgement:
+    """A comparison that found no regression: a pass, unless it could not have seen one of
+    its tolerances and the user requires that it can."""
+    message = f"{head}\n{verdict.message()}"
+    if settings.require_resolution and verdict.blind:
+        return Judgement(
+            key,
+            Status.COARSE,
+            f"{verdict.blindness()} (failing: --triton-require-resolution is set)\n{message}",
+            failed=True,
+            verdict=verdict,
+            paired=paired,
+        )
+    return Judgement(key, Status.COMPARED, message, verdict=verdict, paired=paired)
+
+
+def _paired_mode(candidate: Candidate, tolerances: Tolerances, settings: GateSettings) -> Judgement:
     """Judge against the baseline build measured in turn on this server: same machine, same
     moment, so the environment matches by construction and the session-to-session run noise
     gives way to the paired noise; the stored baseline is not consulted."""
@@ -338,7 +357,7 @@ def _paired_mode(candidate: Candidate, tolerances: Tolerances, noise: float) -> 
     verdict = compare(
         paired.measurement,
         candidate.measurement,
-        replace(tolerances, run_noise=noise),
+        replace(tolerances, run_noise=settings.paired_noise),
         subject_changes(candidate.paired_subject, candidate.subject),
         pairs=paired.pairs,
     )
@@ -356,13 +375,8 @@ def _paired_mode(candidate: Candidate, tolerances: Tolerances, noise: float) -> 
             verdict=verdict,
             paired=True,
         )
-    return Judgement(
-        candidate.key,
-        Status.COMPARED,
-        f"compared with {label}: {verdict.summary()}\n{verdict.message()}",
-        verdict=verdict,
-        paired=True,
-    )
+    head = f"compared with {label}: {verdict.summary()}"
+    return _compared(candidate.key, head, verdict, settings, paired=True)
 
 
 def _busy_warning(machine: MachineLoad | None, tolerances: Tolerances) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from pytest_triton.judge.rows import BUSIER, Outcome, Row
+from pytest_triton.judge.rows import BUSIER, QUIETER, Outcome, Row
 from pytest_triton.judge.tolerance import Direction, Tolerances
 
 
@@ -29,6 +29,17 @@ def _explained(row: Row, slowdown: float) -> bool:
     return change.high >= (1.0 - row.tolerance) / slowdown
 
 
+def _explained_gain(row: Row, speedup: float) -> bool:
+    """The mirror of _explained: could neighbours leaving alone have caused this improvement?
+    An improvement needs the same evidence as a regression."""
+    change = row.change
+    if change is None:
+        return True
+    if row.definition.direction is Direction.LOWER_IS_BETTER:
+        return change.high >= (1.0 - row.tolerance) / speedup
+    return change.low <= speedup * (1.0 + row.tolerance)
+
+
 def guard(
     point: str,
     rows: list[Row],
@@ -39,13 +50,13 @@ def guard(
 ) -> list[Row]:
     """A slowdown measured on a machine that was itself slower than during the baseline cannot
     be blamed on the build, unless it is larger than the machine's slowdown could cause:
-    downgrade it to inconclusive and say why. The sign of a slower machine: neighbours took
-    more CPU (from /proc/stat; its steal time is the hypervisor running other guests on our
-    CPUs). A fixed CPU-speed probe was tried for neighbours the VM cannot see and dropped: on
-    the shared development VM it read 1.4 or 2.5 ms from one second to the next while the
-    models' latency did not follow, and it excused real regressions at random (docs/
-    validation.md). A baseline recorded on a busy machine hides regressions rather than
-    inventing them, so it only warns."""
+    downgrade it to inconclusive and say why; likewise a speedup on a machine that was
+    quieter. The sign of a slower machine: neighbours took more CPU (from /proc/stat; its steal
+    time is the hypervisor running other guests on our CPUs). A fixed CPU-speed probe was tried
+    for neighbours the VM cannot see and dropped: on the shared development VM it read 1.4 or
+    2.5 ms from one second to the next while the models' latency did not follow, and it
+    excused real regressions at random (docs/validation.md). A baseline recorded on a busy
+    machine hides regressions rather than inventing them: it gets a warning too."""
     share = tolerances.contention_guard
     if share is None or baseline_load is None or current_load is None:
         return rows
@@ -64,9 +75,13 @@ def guard(
             slowdown = cpus / max(cpus - (new - old), 0.1 * cpus)
             reasons.append(f"other processes used {new:.2f} of {cpus} CPUs vs {old:.2f}")
         elif old - new > limit:
-            quieter = f"machine quieter: other processes used {new:.2f} of {cpus} CPUs vs {old:.2f}"
+            speedup = cpus / max(cpus - (old - new), 0.1 * cpus)
+            quieter = f"{QUIETER}: other processes used {new:.2f} of {cpus} CPUs vs {old:.2f}"
             rows = [
-                replace(r, reason=quieter) if r.outcome is Outcome.IMPROVED else r for r in rows
+                replace(r, outcome=Outcome.INCONCLUSIVE, reason=quieter)
+                if r.outcome is Outcome.IMPROVED and _explained_gain(r, speedup)
+                else r
+                for r in rows
             ]
     if slowdown <= 1.0:
         return rows

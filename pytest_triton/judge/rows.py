@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
+from pytest_triton.judge import sizing
 from pytest_triton.judge.change import Change, paired_change, relative_change
 from pytest_triton.judge.tolerance import METRICS, Direction, MetricDef, Tolerances
 from pytest_triton.result import BlockPair, Measurement, StepResult, metric_value
 
-BUSIER = "machine busier"  # how a row's reason starts when guard.py stopped trusting it
+# How a row's reason starts when guard.py stopped trusting it: a regression on a busier machine,
+# an improvement on a quieter one.
+BUSIER = "machine busier"
+QUIETER = "machine quieter"
 
 
 class Outcome(Enum):
@@ -43,6 +47,7 @@ class Row:
     outcome: Outcome
     reason: str = ""  # why not gated / why inconclusive
     pair_ratios: tuple[float, ...] = ()  # paired: each block pair's current / baseline value
+    advice: str = ""  # when it cannot see its tolerance (blind): what would let it
 
     @property
     def definition(self) -> MetricDef:
@@ -57,12 +62,42 @@ class Row:
         """A regression downgraded because neighbours took the CPUs (guard.py): not trusted."""
         return self.reason.startswith(BUSIER)
 
+    @property
+    def machine_quieter(self) -> bool:
+        """An improvement downgraded because neighbours left the CPUs (guard.py)."""
+        return self.reason.startswith(QUIETER)
+
+    @property
+    def resolution(self) -> float | None:
+        """The smallest worsening this comparison could have called a regression, as a fraction
+        (0.12: latency +12 %, or throughput -12 %); None without an interval."""
+        if self.change is None:
+            return None
+        return resolution(self.change, self.definition.direction, self.tolerance)
+
+    @property
+    def blind(self) -> bool:
+        """The comparison cannot see this row's tolerance: a change of twice the tolerance
+        could still read ok or inconclusive."""
+        seen = self.resolution
+        return seen is not None and seen > 2.0 * self.tolerance
+
 
 def badness(change: Change, direction: Direction) -> tuple[float, float]:
     """The interval as "how much worse" fractions (positive = worse), low to high."""
     if direction is Direction.LOWER_IS_BETTER:
         return change.low - 1.0, change.high - 1.0
     return 1.0 - change.high, 1.0 - change.low
+
+
+def resolution(change: Change, direction: Direction, tolerance: float) -> float:
+    """The smallest change in the worse direction that `judge` calls a regression with this
+    interval's width: the whole interval must clear the tolerance, so the point must clear it
+    by the interval's half-width (on the log scale, where the interval is symmetric)."""
+    half = math.log(change.high / change.low) / 2.0
+    if direction is Direction.LOWER_IS_BETTER:
+        return (1.0 + tolerance) * math.exp(half) - 1.0
+    return 1.0 - (1.0 - tolerance) * math.exp(-half)
 
 
 def judge(change: Change, direction: Direction, tolerance: float) -> Outcome:
@@ -171,7 +206,7 @@ def metric_row(
         reason = "interval spans the tolerance"
     if change.sessions > 1:  # the baseline's value is the sessions' (geometric) mean
         base_value = cur_value / change.ratio
-    return Row(
+    row = Row(
         step_name,
         metric.name,
         base_value,
@@ -182,6 +217,18 @@ def metric_row(
         reason,
         tuple(pair_ratios or ()),
     )
+    if not row.blind:
+        return row
+    what_would = sizing.advice(
+        metric.direction,
+        tolerance,
+        base_samples,
+        cur_samples,
+        tolerances.run_noise,
+        tolerances.confidence,
+        paired=pair_ratios is not None,
+    )
+    return replace(row, advice=what_would)
 
 
 def _pair_ratios(pairs: Sequence[BlockPair], metric: str) -> list[float]:

@@ -43,9 +43,12 @@ def pairs_line(row: Row) -> str:
 
 
 def render_table(rows: Sequence[Row], confidence: float = 0.95) -> str:
-    """A plain-text table: metric, baseline, current, change [interval], tolerance, verdict."""
+    """A plain-text table: metric, baseline, current, change [interval], tolerance, the
+    smallest change the comparison could call (sees), verdict."""
     level = f"{confidence * 100:.0f}%"
-    header = ("metric", "baseline", "current", f"change [{level} CI]", "tolerance", "verdict")
+    header = (
+        "metric", "baseline", "current", f"change [{level} CI]", "tolerance", "sees", "verdict"
+    )  # fmt: skip
     body: list[tuple[str, ...]] = []
     for r in rows:
         if r.change is not None:
@@ -53,6 +56,8 @@ def render_table(rows: Sequence[Row], confidence: float = 0.95) -> str:
         else:
             change = f"{pct(r)} [no interval]"
         sign = "+" if r.definition.direction is Direction.LOWER_IS_BETTER else "-"
+        seen = r.resolution
+        sees = "-" if seen is None else f"{sign}{seen * 100:.0f}%"
         verdict = r.outcome.value + (f" ({r.reason})" if r.reason else "")
         body.append(
             (
@@ -61,6 +66,7 @@ def render_table(rows: Sequence[Row], confidence: float = 0.95) -> str:
                 _value(r.current, r.definition),
                 change,
                 f"{sign}{r.tolerance * 100:.0f}%",
+                sees,
                 verdict,
             )
         )

@@ -16,7 +16,7 @@ its block pairs instead of its windows, and every row that is not ok lists its p
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pytest_triton.judge.attribution import attribution
@@ -56,6 +56,34 @@ class Verdict:
     def regressed(self) -> bool:
         return bool(self.regressions)
 
+    @property
+    def coarsest(self) -> Row | None:
+        """The gated row with the largest resolution: the change the test as a whole needs to
+        be sure of catching, whichever metric moves."""
+        seen = [r for r in self.rows if r.resolution is not None]
+        return max(seen, key=lambda r: r.resolution or 0.0) if seen else None
+
+    @property
+    def blind(self) -> tuple[Row, ...]:
+        """Rows whose tolerance this comparison could not see (Row.blind)."""
+        return tuple(r for r in self.rows if r.blind)
+
+    def blindness(self) -> str:
+        """What the runner cannot see, in a sentence; '' when it sees every tolerance."""
+        if not self.blind:
+            return ""
+        worst = max(self.blind, key=lambda r: r.resolution or 0.0)
+        return (
+            f"this runner sees changes of {(worst.resolution or 0.0) * 100:.0f}% or more in "
+            f"{worst.name}; the tolerance is {worst.tolerance * 100:.0f}%"
+        )
+
+    def what_would_see(self) -> str:
+        """What would let the coarsest blind row see its tolerance ('' when nothing to say)."""
+        if not self.blind:
+            return ""
+        return max(self.blind, key=lambda r: r.resolution or 0.0).advice
+
     def summary(self) -> str:
         """One line for the session summary."""
         parts: list[str] = []
@@ -76,7 +104,13 @@ class Verdict:
                 f"{len(busier)} not trusted (machine busier): "
                 + ", ".join(f"{r.name} {pct(r)}" for r in busier)
             )
-        maybe = [r for r in inconclusive if not r.machine_busier]
+        quieter = [r for r in inconclusive if r.machine_quieter]
+        if quieter:
+            parts.append(
+                f"{len(quieter)} not trusted (machine quieter): "
+                + ", ".join(f"{r.name} {pct(r)}" for r in quieter)
+            )
+        maybe = [r for r in inconclusive if not (r.machine_busier or r.machine_quieter)]
         if maybe:  # named, so the session summary says which figure to keep an eye on
             parts.append(
                 f"{len(maybe)} inconclusive: " + ", ".join(f"{r.name} {pct(r)}" for r in maybe)
@@ -85,7 +119,11 @@ class Verdict:
         if not_gated:
             parts.append(f"{len(not_gated)} not gated")
         gated = len(self.rows) - len(not_gated)
-        return "; ".join(parts) if parts else f"within tolerance ({gated} metric(s) gated)"
+        line = "; ".join(parts) if parts else f"within tolerance ({gated} metric(s) gated)"
+        coarsest = self.coarsest
+        if coarsest is not None and coarsest.resolution is not None:
+            line += f"; sees {coarsest.resolution * 100:.0f}% ({coarsest.name})"
+        return line
 
     def table(self) -> str:
         return render_table(self.rows, self.confidence)
@@ -179,16 +217,23 @@ def compare(
         if (
             row.outcome is Outcome.INCONCLUSIVE
             and row.change is not None
-            and not row.machine_busier
+            and not (row.machine_busier or row.machine_quieter)
         ):
             warnings.append(
                 f"{row.name} may have regressed: {pct(row)} with interval "
                 f"[{row.change.low_pct:+.1f}%, {row.change.high_pct:+.1f}%] spans the "
                 f"{row.tolerance * 100:.0f}% tolerance; not failing on a maybe"
             )
-    return Verdict(
+    verdict = Verdict(
         tuple(rows), tuple(attributions), tuple(out_notes), tuple(warnings), tolerances.confidence
     )
+    blind = verdict.blindness()
+    if blind:
+        warning = f"{blind}: a change of twice the tolerance can pass unseen"
+        advice = verdict.what_would_see()
+        warning += f"; {advice}" if advice else ""
+        verdict = replace(verdict, warnings=(*verdict.warnings, warning))
+    return verdict
 
 
 def _moved(row: Row) -> bool:

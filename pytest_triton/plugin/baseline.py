@@ -287,7 +287,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for gate in bsession.gates:
         for line in gate.summary_lines():
             failed = line.startswith("FAIL")
-            terminalreporter.write_line(line, red=failed, green=not failed and "compared" in line)
+            warned = line.lstrip().startswith("warning:")
+            terminalreporter.write_line(
+                line, red=failed, yellow=warned, green=not (failed or warned) and "compared" in line
+            )
     if mode is not Mode.OFF:
         known = config.stash.get(_TESTS_KEY, {})
         for orphan in bsession.store.orphans(known, set(known.values())):

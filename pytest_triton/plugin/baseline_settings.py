@@ -103,6 +103,13 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
         "0.03",
     ),
     Option(
+        "triton_require_resolution",
+        "fail a compared test whose comparison cannot see its tolerance (a change of twice the "
+        "tolerance could pass unseen; default: a warning naming the smallest change it sees)",
+        "bool",
+        False,
+    ),
+    Option(
         "triton_checkpoint_dir",
         "where measurements are checkpointed as tests complete (default: "
         "<rootdir>/.triton-checkpoints; 'off' disables)",
@@ -150,6 +157,7 @@ def gate_settings(config: pytest.Config) -> GateSettings:
             paired_noise=parse_tolerance("paired noise", get_option(config, "triton_paired_noise"))
             or 0.0,
             keep_sessions=_keep_sessions(get_option(config, "triton_baseline_sessions")),
+            require_resolution=bool(get_option(config, "triton_require_resolution")),
         )
     except ConfigError as exc:
         raise pytest.UsageError(f"pytest-triton baseline settings: {exc}") from None

@@ -404,3 +404,24 @@ def test_a_report_path_that_cannot_be_written_fails_the_session_but_not_the_rest
         ]
     )
     assert "1 Triton test(s): 1 passed ✅." in (suite.path / "report.md").read_text()
+
+
+def test_a_runner_that_cannot_see_the_tolerance_says_so_and_can_fail(
+    suite: pytest.Pytester,
+) -> None:
+    _record(suite)
+    # the default 2 % run noise makes an interval wider than the 5 % tolerance
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "ok   test_perf.py::test_tiny [[]tiny] compared: *; sees *% (c*)",
+            "     warning: this runner sees changes of *% or more in c*; the tolerance is 5%",
+        ]
+    )
+    strict = suite.runpytest("--triton-require-resolution")
+    strict.assert_outcomes(failed=1)
+    strict.stdout.fnmatch_lines(["FAIL test_perf.py::test_tiny [[]tiny] resolution too coarse: *"])
+    # windows this steady, with no run noise assumed, see the tolerance
+    sharp = suite.runpytest("--triton-require-resolution", "--triton-run-noise=0")
+    sharp.assert_outcomes(passed=1)

@@ -17,6 +17,7 @@ from pytest_triton.baseline.gate import Candidate, GateSettings, Mode, Status, g
 from pytest_triton.baseline.model_identity import ModelFiles, Subject
 from pytest_triton.baseline.store import BaselineStore
 from pytest_triton.judge.guard import MachineLoad
+from pytest_triton.judge.tolerance import Tolerances
 from pytest_triton.record import MeasurementRecord, Paired
 from pytest_triton.result import BlockPair, Measurement
 from pytest_triton.spec import LoadSpec, ModelSpec
@@ -294,7 +295,10 @@ def test_paired_candidates_are_judged_against_the_baseline_build_without_a_file(
     assert stored.key == "other" and stored.status is Status.NO_BASELINE
     assert not any(tmp_path.iterdir())  # compare never writes
     # the session summary says which reference each model was judged against
-    paired_line, stored_line = gate.summary_lines()
+    paired_line, warning, stored_line = gate.summary_lines()
+    # four pairs and the 3 % paired noise cannot see a 5 % tolerance, and the summary says so
+    assert warning.startswith("     warning: this runner sees changes of ")
+    assert "; the tolerance is 5%" in warning
     assert paired_line.startswith(f"FAIL {TEST_ID} [tiny] REGRESSED with the baseline build: ")
     assert stored_line.startswith(f"ok   {TEST_ID} [other] no baseline: ")
     # the trust benchmark counts regressions from these lines (a reworded summary once made it
@@ -339,3 +343,21 @@ def test_trust_benchmark_keeps_the_suites_own_server_env() -> None:
     assert envs == ["EXAMPLE_EXTRA_MS=2", "OPENBLAS_NUM_THREADS=1"]
     plain = bench.pytest_command(args, Path("/w"), "compare", {}, Path("/c"))
     assert "--triton-env" not in plain  # the ini's own list applies
+
+
+def test_require_resolution_fails_a_comparison_blind_to_its_tolerance(tmp_path: Path) -> None:
+    store = _recorded(tmp_path)
+    strict = GateSettings(Mode.COMPARE, require_resolution=True)
+    (judgement,) = gate_test(store, TEST_ID, fingerprint(), [_candidate()], strict).judgements
+    assert judgement.failed and judgement.status is Status.COARSE
+    assert judgement.message.startswith("this runner sees changes of ")
+    assert "(failing: --triton-require-resolution is set)" in judgement.message
+    # without the option the same comparison passes, and the summary says what it cannot see
+    lax = gate_test(store, TEST_ID, fingerprint(), [_candidate()], COMPARE)
+    assert not lax.failed
+    assert lax.summary_lines()[1].startswith("     warning: this runner sees changes of ")
+    # a comparison that sees its tolerance passes under the option
+    sharp = GateSettings(
+        Mode.COMPARE, tolerances=Tolerances(run_noise=0.0), require_resolution=True
+    )
+    assert not gate_test(store, TEST_ID, fingerprint(), [_candidate()], sharp).failed

@@ -1,0 +1,101 @@
+"""How much measuring a comparison needs to see its tolerance, said to the user when it cannot.
+
+A row sees its tolerance when its resolution (rows.resolution) is at most twice the tolerance,
+i.e. when the interval's half-width on the log scale is at most `allowed_half_width`. Against a
+stored baseline that half-width comes from the windows of both sides and the run noise
+(change.relative_change): more windows shrink the first part only, so the run noise alone sets
+a floor no number of windows passes. Paired with the baseline build, the paired noise does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from pytest_triton.judge.change import t_quantile
+from pytest_triton.judge.tolerance import Direction
+
+# Windows per step beyond which we stop proposing more: past it, raise the window length.
+MAX_WINDOWS = 60
+
+
+def allowed_half_width(direction: Direction, tolerance: float) -> float:
+    """The interval half-width (log scale) at which the resolution is twice the tolerance."""
+    if direction is Direction.LOWER_IS_BETTER:
+        return math.log((1.0 + 2.0 * tolerance) / (1.0 + tolerance))
+    if tolerance >= 0.5:
+        return math.inf
+    return math.log((1.0 - tolerance) / (1.0 - 2.0 * tolerance))
+
+
+def _resolution(direction: Direction, tolerance: float, half: float) -> float:
+    if direction is Direction.LOWER_IS_BETTER:
+        return (1.0 + tolerance) * math.exp(half) - 1.0
+    return 1.0 - (1.0 - tolerance) * math.exp(-half)
+
+
+def _relative_variance(samples: Sequence[float]) -> float:
+    """The squared coefficient of variation of the samples (0 when it cannot be told)."""
+    if len(samples) < 2:
+        return 0.0
+    mean = math.fsum(samples) / len(samples)
+    if mean <= 0:
+        return 0.0
+    var = math.fsum((v - mean) ** 2 for v in samples) / (len(samples) - 1)
+    return var / (mean * mean)
+
+
+def windows_to_see(
+    direction: Direction,
+    tolerance: float,
+    base_samples: Sequence[float],
+    cur_samples: Sequence[float],
+    run_noise: float,
+    confidence: float,
+) -> int | None:
+    """The measured windows per step, on both sides, with which a comparison of windows this
+    spread would see the tolerance; None when no number up to MAX_WINDOWS would."""
+    target = allowed_half_width(direction, tolerance)
+    cv_b, cv_c = _relative_variance(base_samples), _relative_variance(cur_samples)
+    run_var = 2.0 * run_noise * run_noise
+    for n in range(3, MAX_WINDOWS + 1):
+        v_b, v_c = cv_b / n, cv_c / n
+        se = math.sqrt(v_b + v_c + run_var)
+        denominator = (v_b * v_b + v_c * v_c) / (n - 1)
+        df = se**4 / denominator if denominator > 0 else math.inf
+        df = df if df <= 1e6 else math.inf  # as change._interval: the normal quantile by then
+        if t_quantile(0.5 + confidence / 2.0, df) * se <= target:
+            return n
+    return None
+
+
+def noise_floor(direction: Direction, tolerance: float, noise: float, confidence: float) -> float:
+    """The resolution that a noise term of each side alone allows, however much is measured."""
+    half = t_quantile(0.5 + confidence / 2.0, math.inf) * math.sqrt(2.0) * noise
+    return _resolution(direction, tolerance, half)
+
+
+def advice(
+    direction: Direction,
+    tolerance: float,
+    base_samples: Sequence[float],
+    cur_samples: Sequence[float],
+    noise: float,
+    confidence: float,
+    paired: bool,
+) -> str:
+    """What would let a blind row see its tolerance, in a sentence."""
+    name = "--triton-paired-noise" if paired else "--triton-run-noise"
+    floor = noise_floor(direction, tolerance, noise, confidence)
+    if floor > 2.0 * tolerance:
+        return (
+            f"the assumed noise of each side alone ({name} {noise * 100:g}%) keeps it from "
+            f"seeing less than {floor * 100:.0f}%, however long it measures: set a tolerance "
+            "it can see, or measure the runner's noise"
+        )
+    if paired:
+        return ""
+    n = windows_to_see(direction, tolerance, base_samples, cur_samples, noise, confidence)
+    if n is None:
+        return f"its windows vary too much for {MAX_WINDOWS} of them: lengthen the windows"
+    return f"{n} measured windows per step (--triton-measured-windows={n}) would see it"
