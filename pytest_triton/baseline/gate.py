@@ -19,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from pytest_triton.baseline.calibration import RunnerNoise
 from pytest_triton.baseline.codec import slo_dict
 from pytest_triton.baseline.fingerprint import FieldDiff, Fingerprint, MatchPolicy
 from pytest_triton.baseline.history import DEFAULT_KEEP, kept_sessions
@@ -94,6 +95,8 @@ class Candidate:
     machine: MachineLoad | None = None  # None: not sampled (remote/docker server, not Linux)
     # the baseline build's copy (record.paired), as a subject to name what differs
     paired_subject: Subject | None = None
+    # the runner's noise measured by calibration (baseline/calibration.py), when there is one
+    noise: RunnerNoise | None = None
 
     @property
     def key(self) -> str:
@@ -139,6 +142,7 @@ class TestGate:
     test_id: str
     judgements: tuple[Judgement, ...]
     path: Path | None = None
+    calibration: str = ""  # what the runner's calibration did for it, when worth saying
 
     @property
     def failed(self) -> bool:
@@ -149,7 +153,8 @@ class TestGate:
 
     def notes(self) -> list[str]:
         """What a passing test shows (no baseline, mismatch, improvements, warnings)."""
-        return [j.message for j in self.judgements if not j.failed and j.status is not Status.OFF]
+        shown = [j.message for j in self.judgements if not j.failed and j.status is not Status.OFF]
+        return shown + ([self.calibration] if self.calibration else [])
 
     def summary_lines(self) -> list[str]:
         lines = []
@@ -207,14 +212,25 @@ def _compare_one(
         baseline_load=machine_from(record.machine),
         current_load=candidate.machine,
         earlier_sessions=record.sessions,
+        noise=candidate.noise.run if candidate.noise is not None else None,
     )
     return verdict, record
 
 
-def _label(key: str, record: BaselineRecord | None, entry: BaselineEntry) -> str:
+def _label(candidate: Candidate, record: BaselineRecord | None, entry: BaselineEntry) -> str:
     when = f" recorded {record.recorded_at}" if record and record.recorded_at else ""
     mean = f" (mean of {len(record.sessions) + 1} sessions)" if record and record.sessions else ""
-    return f"baseline of {key!r}{when}{mean} on {entry.fingerprint.label}"
+    return (
+        f"baseline of {candidate.key!r}{when}{mean} on {entry.fingerprint.label}"
+        f"{_calibrated(candidate)}"
+    )
+
+
+def _calibrated(candidate: Candidate) -> str:
+    noise = candidate.noise
+    if noise is None:
+        return ""
+    return f", with the noise {noise.sessions} calibration sessions measured on this runner"
 
 
 def gate_test(
@@ -312,7 +328,7 @@ def _compare_mode(
             )
             out.append(_no_baseline(c.key, msg, settings.required))
             continue
-        label = _label(c.key, record, match.entry)
+        label = _label(c, record, match.entry)
         if verdict.regressed:
             head = f"performance regression against the {label}:"
             out.append(
@@ -360,11 +376,11 @@ def _paired_mode(candidate: Candidate, tolerances: Tolerances, settings: GateSet
         replace(tolerances, run_noise=settings.paired_noise),
         subject_changes(candidate.paired_subject, candidate.subject),
         pairs=paired.pairs,
+        noise=candidate.noise.paired if candidate.noise is not None else None,
     )
     label = (
         f"the baseline build of {candidate.subject.model!r} ({paired.copy.repository}), measured "
-        "in "
-        "turn with it"
+        f"in turn with it{_calibrated(candidate)}"
     )
     if verdict.regressed:
         return Judgement(

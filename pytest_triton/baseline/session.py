@@ -15,12 +15,21 @@ from typing import Any
 
 from pytest_triton.baseline import codec
 from pytest_triton.baseline.build import BaselineBuild
+from pytest_triton.baseline.calibration import (
+    MIN_SESSIONS,
+    CalibrationStore,
+    RunnerNoise,
+    runner_noise,
+    session_from,
+)
 from pytest_triton.baseline.checkpoint import Checkpoints, resume_key
 from pytest_triton.baseline.fingerprint import Fingerprint, collect
 from pytest_triton.baseline.gate import (
     Candidate,
     GateSettings,
+    Judgement,
     Mode,
+    Status,
     TestGate,
     gate_test,
     machine_from,
@@ -28,6 +37,7 @@ from pytest_triton.baseline.gate import (
 )
 from pytest_triton.baseline.model_identity import ModelFiles, Subject, hash_model_dir
 from pytest_triton.baseline.store import BaselineStore
+from pytest_triton.errors import BaselineError
 from pytest_triton.judge.guard import MachineLoad
 from pytest_triton.observe import machine_load
 from pytest_triton.record import MeasurementRecord, record_id
@@ -58,6 +68,8 @@ class BaselineSession:
         gpu_selection: str = "all",
         plugin_version: str = "",
         build: BaselineBuild | None = None,
+        calibration: CalibrationStore | None = None,
+        calibrating: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -66,6 +78,10 @@ class BaselineSession:
         self.gpu_selection = gpu_selection
         self.plugin_version = plugin_version
         self.build = build  # --triton-baseline-build: compare with that build, paired
+        self.calibration = calibration  # the runner's measured noise, per test
+        # --triton-calibrate: measure identical copies (build is then the current one) and
+        # keep what they show instead of judging
+        self.calibrating = calibrating
         self.gates: list[TestGate] = []
         self.reused: list[str] = []  # record ids taken from a checkpoint
         self.in_flight: InFlight | None = None
@@ -207,6 +223,12 @@ class BaselineSession:
                 )
             candidates.append(Candidate(r, subject, load, paired_subject))
         settings = self.settings
+        try:
+            noise, note = self._runner_noise(test_id, fingerprint, name)
+        except BaselineError as exc:
+            failed = Judgement("calibration", Status.ERROR, str(exc), failed=True)
+            return TestGate(test_id, tuple(replace(failed, key=c.key) for c in candidates))
+        candidates = [replace(c, noise=noise) for c in candidates]
         if required is not None and required != settings.required:
             settings = replace(settings, required=required)
         gate = gate_test(
@@ -219,6 +241,81 @@ class BaselineSession:
             name=name,
             plugin_version=self.plugin_version,
         )
+        gate = replace(gate, calibration=note) if note and settings.mode is not Mode.OFF else gate
         if settings.mode is not Mode.OFF:
             self.gates.append(gate)
         return gate
+
+    def _runner_noise(
+        self, test_id: str, fingerprint: Fingerprint, name: str | None
+    ) -> tuple[RunnerNoise | None, str]:
+        """The noise this runner's calibration measured for the test, and a note when there is
+        something to say about it (none yet, too few sessions, another environment's)."""
+        if self.calibration is None:
+            return None, ""
+        file = self.calibration.read(test_id, name)
+        sessions = file.sessions_for(fingerprint) if file is not None else None
+        tolerances = self.settings.tolerances
+        how = (
+            f"`pytest --triton-calibrate` {MIN_SESSIONS} times on this runner measures its "
+            f"noise, which comparisons then use instead of the assumed --triton-run-noise "
+            f"{tolerances.run_noise * 100:g}%"
+        )
+        if sessions is None:
+            if file is not None and file.environments:
+                shown = self.store.show(self.calibration.path_for(test_id, name))
+                return None, (
+                    f"the calibration in {shown} is of another environment and is not used "
+                    f"here: {how}"
+                )
+            if self.settings.mode is Mode.UPDATE:
+                return None, f"no calibration of this runner: {how}"
+            return None, ""
+        if len(sessions) < MIN_SESSIONS:
+            return None, (
+                f"{len(sessions)} calibration session(s) of this runner, {MIN_SESSIONS} needed "
+                "before comparisons use them"
+            )
+        noise = runner_noise(sessions, tolerances.run_noise, self.settings.paired_noise)
+        return noise, ""
+
+    def calibrate(
+        self,
+        test_id: str,
+        server: ServerIdentity,
+        records: Sequence[MeasurementRecord],
+        name: str | None = None,
+    ) -> list[tuple[str, bool]]:
+        """--triton-calibrate: keep what each A/A measurement showed; per record a message and
+        whether it is a failure (a calibration that cannot be written)."""
+        self.in_flight = None
+        if self.calibration is None:
+            raise ValueError("calibrate() needs a calibration store")
+        fingerprint = self.fingerprint(server)
+        out: list[tuple[str, bool]] = []
+        for r in records:
+            if r.paired is None:
+                out.append(
+                    (
+                        f"{r.key!r} not calibrated: its model is not in the model repository "
+                        "(--triton-model-repository), so no identical copy could be loaded",
+                        False,
+                    )
+                )
+                continue
+            session = session_from(r.measurement, r.paired)
+            try:
+                path, count = self.calibration.add_session(test_id, fingerprint, session, name)
+            except BaselineError as exc:
+                out.append((str(exc), True))
+                continue
+            needed = max(0, MIN_SESSIONS - count)
+            status = (
+                f"{needed} more needed before comparisons use it"
+                if needed
+                else "comparisons on this runner now use it"
+            )
+            shown = self.store.show(path)
+            message = f"calibration session {count} of {r.key!r} written to {shown}: {status}"
+            out.append((message, False))
+        return out

@@ -248,12 +248,17 @@ def step_rows(
     warnings: list[str],
     earlier: Sequence[Mapping[str, Any]],
     pairs: Sequence[BlockPair] | None = None,
+    noise: Mapping[str, float] | None = None,
 ) -> list[Row]:
+    """The step's gated metrics. `noise` (row name -> relative SD) replaces the tolerances'
+    run noise for the rows a calibration measured (baseline/calibration.py)."""
     # Samples are the step's measured windows (the stable ones its aggregate is computed over),
     # not the road to stability before them: a warm-up trend is not run-to-run noise.
     rows: list[Row] = []
     for name, tolerance in tolerances.gated().items():
         metric = METRICS[name]
+        measured = (noise or {}).get(f"{base.load_point} {name}")
+        row_tolerances = tolerances if measured is None else replace(tolerances, run_noise=measured)
         if not metric.per_step:
             continue
         base_value, cur_value = metric_value(base, name), metric_value(cur, name)
@@ -283,7 +288,7 @@ def step_rows(
                 cur_value,
                 base_samples,
                 cur_samples,
-                tolerances,
+                row_tolerances,
                 shortfall,
                 earlier,
                 None if pairs is None else _pair_ratios(pairs, name),

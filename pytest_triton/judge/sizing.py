@@ -91,7 +91,7 @@ def advice(
         return (
             f"the assumed noise of each side alone ({name} {noise * 100:g}%) keeps it from "
             f"seeing less than {floor * 100:.0f}%, however long it measures: set a tolerance "
-            "it can see, or measure the runner's noise"
+            "it can see, or measure the runner's noise with --triton-calibrate"
         )
     if paired:
         return ""

@@ -156,6 +156,7 @@ def compare(
     current_load: MachineLoad | None = None,
     earlier_sessions: Sequence[Mapping[str, Any]] = (),
     pairs: Mapping[str, Sequence[BlockPair]] | None = None,
+    noise: Mapping[str, float] | None = None,
 ) -> Verdict:
     """Compare a measurement with its baseline, metric by metric, step by step.
 
@@ -163,7 +164,9 @@ def compare(
     trusted (see `guard`). `earlier_sessions` are the baseline's earlier sessions (summaries,
     pytest_triton.baseline.history): the baseline's values are then their mean with it.
     `pairs` (load point -> block pairs) come with a baseline measured in turn on the same
-    server: steps that have them are bounded by them (pytest_triton.judge.change.paired_change)."""
+    server: steps that have them are bounded by them (pytest_triton.judge.change.paired_change).
+    `noise` (row name -> relative SD) is the runner's noise a calibration measured, in place
+    of the tolerances' run noise for those rows."""
     tolerances = tolerances or Tolerances()
     warnings: list[str] = []
     out_notes = list(notes)
@@ -177,7 +180,7 @@ def compare(
             out_notes.append(f"{cur.load_point} has no baseline step (new load point)")
             continue
         step_pairs = None if pairs is None else pairs.get(cur.load_point)
-        point_rows = step_rows(base, cur, tolerances, warnings, earlier_sessions, step_pairs)
+        point_rows = step_rows(base, cur, tolerances, warnings, earlier_sessions, step_pairs, noise)
         point_rows = guard(
             cur.load_point, point_rows, baseline_load, current_load, tolerances, warnings
         )

@@ -70,11 +70,16 @@ def _session(config: pytest.Config) -> BaselineSession:
     """The session's baseline state, built (and its settings validated) on first need."""
     bsession = config.stash.get(SESSION_KEY, None)
     if bsession is None:
+        from pytest_triton.baseline.calibration import CalibrationStore
         from pytest_triton.baseline.session import BaselineSession
         from pytest_triton.baseline.store import BaselineStore
 
         root = get_option(config, "triton_baseline_dir") or config.rootpath / "triton-baselines"
+        calibration_root = (
+            get_option(config, "triton_calibration_dir") or config.rootpath / "triton-calibration"
+        )
         settings = gate_settings(config)
+        calibrating = bool(get_option(config, "triton_calibrate"))
         bsession = BaselineSession(
             settings,
             BaselineStore(Path(root), config.rootpath),
@@ -82,17 +87,34 @@ def _session(config: pytest.Config) -> BaselineSession:
             get_option(config, "triton_model_repository"),
             gpu_selection=gpu_selection(config),
             plugin_version=__version__,
-            build=_baseline_build(config, settings),
+            build=_baseline_build(config, settings, calibrating),
+            calibration=CalibrationStore(Path(calibration_root)),
+            calibrating=calibrating,
         )
         config.stash[SESSION_KEY] = bsession
     return bsession
 
 
-def _baseline_build(config: pytest.Config, settings: GateSettings) -> BaselineBuild | None:
+def _baseline_build(
+    config: pytest.Config, settings: GateSettings, calibrating: bool
+) -> BaselineBuild | None:
     from pytest_triton.baseline.build import BaselineBuild
     from pytest_triton.baseline.gate import Mode
 
     path = get_option(config, "triton_baseline_build")
+    current = get_option(config, "triton_model_repository")
+    if calibrating:
+        if path is not None or settings.mode is not Mode.COMPARE:
+            raise pytest.UsageError(
+                "--triton-calibrate measures identical copies of the current models; it has "
+                "no use with --triton-baseline-build or --triton-baseline=update (drop one)"
+            )
+        if current is None or not Path(current).is_dir():
+            raise pytest.UsageError(
+                "--triton-calibrate loads identical copies of each model from its files: "
+                "give the model repository with --triton-model-repository"
+            )
+        return BaselineBuild(Path(current), Path(current))  # the current build against itself
     if path is None:
         return None
     if settings.mode is not Mode.COMPARE:
@@ -101,7 +123,6 @@ def _baseline_build(config: pytest.Config, settings: GateSettings) -> BaselineBu
             f"--triton-baseline={settings.mode.value} (drop one of them)"
         )
     try:
-        current = get_option(config, "triton_model_repository")
         return BaselineBuild(Path(path), Path(current) if current is not None else None)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -218,6 +239,15 @@ def pytest_triton_judge(item: pytest.Item, records: list[MeasurementRecord]) -> 
     if bsession is None:
         return
     args = item.stash.get(_MARKER_KEY, {})
+    if bsession.calibrating:
+        server = _identity(item.config, item.stash[HANDLE_KEY].server)
+        results = bsession.calibrate(item.nodeid, server, records, args.get("name"))
+        for record, (message, failed) in zip(records, results, strict=True):
+            if failed:
+                record.fail("calibration error", message)
+            else:
+                record.notes.append(message)
+        return
     gate = bsession.judge(
         item.nodeid,
         _identity(item.config, item.stash[HANDLE_KEY].server),
@@ -283,7 +313,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
     mode = bsession.settings.mode
     root = bsession.store.show(bsession.store.root)
-    terminalreporter.write_sep("=", f"triton baselines ({mode.value}, {root})")
+    shown = "calibrate" if bsession.calibrating else mode.value
+    terminalreporter.write_sep("=", f"triton baselines ({shown}, {root})")
     for gate in bsession.gates:
         for line in gate.summary_lines():
             failed = line.startswith("FAIL")

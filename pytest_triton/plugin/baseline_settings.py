@@ -110,6 +110,20 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
         False,
     ),
     Option(
+        "triton_calibrate",
+        "measure this runner's noise instead of judging: each measured model against an "
+        "identical copy of itself, kept per test and environment in the calibration directory; "
+        "from 3 such sessions on, comparisons on this runner use it instead of the assumed "
+        "run and paired noise",
+        "bool",
+        False,
+    ),
+    Option(
+        "triton_calibration_dir",
+        "directory of calibration files, one per test (default: <rootdir>/triton-calibration)",
+        "path",
+    ),
+    Option(
         "triton_checkpoint_dir",
         "where measurements are checkpointed as tests complete (default: "
         "<rootdir>/.triton-checkpoints; 'off' disables)",

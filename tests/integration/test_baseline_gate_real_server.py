@@ -127,3 +127,27 @@ def test_paired_with_the_baseline_build_on_one_server(tmp_path: Path) -> None:
     assert pairs is not None, out
     assert all(float(change.rstrip("%")) > 50 for change in pairs.group(1).split())
     assert f"FAIL {test} REGRESSED with the baseline build" in out
+
+
+def test_calibrate_the_runner_then_compare_with_its_measured_noise(tmp_path: Path) -> None:
+    calibration = tmp_path / "calibration"
+    options = (f"--triton-calibration-dir={calibration}", "-o", "triton_window=0.5", "-rP")
+    for n in (1, 2, 3):
+        run = _run(tmp_path, "--triton-calibrate", *options)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert f"calibration session {n} of 'tiny' written to" in run.stdout, run.stdout
+    assert "comparisons on this runner now use it" in run.stdout
+    assert not (tmp_path / "baselines").exists()  # calibrating records no baseline
+    (path,) = calibration.rglob("*.json")
+    (env,) = json.loads(path.read_text())["environments"].values()
+    assert len(env["sessions"]) == 3
+    assert {"c1 p50", "c4 throughput"} <= set(env["sessions"][0]["rows"])
+    # an identical copy measured in turn: the offsets are small, not zero
+    offsets = [s["rows"]["c1 p50"]["offset_pct"] for s in env["sessions"]]
+    assert all(abs(o) < 25 for o in offsets) and any(o != 0 for o in offsets)
+
+    recorded = _run(tmp_path, "--triton-baseline=update", *options)
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    compared = _run(tmp_path, *options)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert "with the noise 3 calibration sessions measured on this runner" in compared.stdout

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from baseline_factories import measurement_from_latencies
+from baseline_factories import fingerprint, measurement_from_latencies
 
+from pytest_triton.baseline.calibration import CalibrationSession, CalibrationStore, RowSample
 from pytest_triton.baseline.checkpoint import Checkpoints, read_checkpoint
 from pytest_triton.baseline.gate import GateSettings, Mode, Status
 from pytest_triton.baseline.session import BaselineSession
@@ -92,3 +93,41 @@ def test_a_resumed_measurement_keeps_the_machine_it_was_measured_on(tmp_path: Pa
     assert again.foreign["t.py::a [tiny]"]["c4"] == pytest.approx(
         first.foreign["t.py::a [tiny]"]["c4"], abs=1e-4
     )
+
+
+def _calibrated_session(tmp_path: Path, mode: Mode = Mode.COMPARE) -> BaselineSession:
+    return BaselineSession(
+        GateSettings(mode),
+        BaselineStore(tmp_path / "b"),
+        None,
+        None,
+        calibration=CalibrationStore(tmp_path / "cal"),
+    )
+
+
+def test_a_calibration_of_another_environment_is_not_used_and_says_so(tmp_path: Path) -> None:
+    session = _calibrated_session(tmp_path)
+    sample = CalibrationSession("2026-11-30T00:00:00Z", {"c4 p50": RowSample(5.0, 0.0, 0.0, 0.0)})
+    for _ in range(3):
+        session.calibration.add_session("t.py::a", fingerprint(), sample)  # type: ignore[union-attr]
+    gate = session.judge("t.py::a", LOCAL, [RECORD])
+    assert "is of another environment and is not used here" in gate.calibration
+    assert gate.calibration in gate.notes()
+    assert all(j.status is Status.NO_BASELINE for j in gate.judgements)
+
+
+def test_a_corrupt_calibration_fails_the_test_and_is_kept(tmp_path: Path) -> None:
+    session = _calibrated_session(tmp_path)
+    path = session.calibration.path_for("t.py::a")  # type: ignore[union-attr]
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    gate = session.judge("t.py::a", LOCAL, [RECORD])
+    (judgement,) = gate.judgements
+    assert judgement.failed and judgement.status is Status.ERROR
+    assert f"calibration {path} is corrupt" in judgement.message
+    assert path.read_text() == "{not json"
+
+
+def test_update_without_a_calibration_says_how_to_get_one(tmp_path: Path) -> None:
+    gate = _calibrated_session(tmp_path, Mode.UPDATE).judge("t.py::a", LOCAL, [RECORD])
+    assert gate.calibration.startswith("no calibration of this runner: `pytest --triton-calibrate`")
