@@ -79,6 +79,8 @@ class RunResult:
     statuses: dict[str, str] = field(default_factory=dict)  # "test [model]" -> status
     guarded: list[str] = field(default_factory=list)  # regressions not trusted: machine busier
     changes: dict[str, dict[str, float]] = field(default_factory=dict)  # achieved, in %
+    improved: list[str] = field(default_factory=list)  # tests with a row called improved
+    sees: dict[str, float] = field(default_factory=dict)  # "test [model]" -> stated resolution %
 
     @property
     def regressed(self) -> list[str]:
@@ -154,6 +156,7 @@ def run_suite(
         scenario, index, proc.returncode, time.monotonic() - start, load_before, os.getloadavg()[0]
     )
     result.statuses, result.guarded = read_summary(proc.stdout)
+    result.improved, result.sees = read_resolution(proc.stdout)
     log = workdir / "logs" / f"{scenario}-{index:02d}.txt"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(" ".join(command) + "\n\n" + proc.stdout + proc.stderr)
@@ -172,6 +175,27 @@ def read_summary(stdout: str) -> tuple[dict[str, str], list[str]]:
             if "not trusted (machine busier)" in m.group(5):
                 guarded.append(f"{m.group(2)} [{m.group(3)}]")
     return statuses, guarded
+
+
+RESOLUTION = re.compile(r"; sees (\d+)% \(([^)]+)\)")
+
+
+def read_resolution(stdout: str) -> tuple[list[str], dict[str, float]]:
+    """From the session summary: the tests a row of which was called improved, and each
+    test's stated resolution ("sees 11% (c4 p50)": the smallest change it could call)."""
+    improved: list[str] = []
+    sees: dict[str, float] = {}
+    for line in stdout.splitlines():
+        m = SUMMARY.match(line)
+        if not m:
+            continue
+        test = f"{m.group(2)} [{m.group(3)}]"
+        if "improvement(s):" in m.group(5):
+            improved.append(test)
+        seen = RESOLUTION.search(m.group(5))
+        if seen:
+            sees[test] = float(seen.group(1))
+    return improved, sees
 
 
 def wait_for_quiet(max_cpus: float, max_wait_s: float) -> float:
@@ -337,6 +361,10 @@ def summarise(results: Sequence[RunResult], tests: Sequence[str]) -> list[str]:
                 f"({sum(len(r.regressed) for r in runs)} of "
                 f"{len(runs) * len(tests)} test verdicts)"
             )
+            lines.append(
+                f"            false improvements in {sum(bool(r.improved) for r in runs)}/"
+                f"{len(runs)} runs ({sum(len(r.improved) for r in runs)} test verdicts)"
+            )
         else:
             lines.append(
                 f"{scenario + ':':<11} detected in {all_regressed}/{len(runs)} runs "
@@ -358,7 +386,22 @@ def summarise(results: Sequence[RunResult], tests: Sequence[str]) -> list[str]:
                     f"  achieved: p50 {statistics.median(p50):+.1f}%, throughput "
                     f"{statistics.median(thr):+.1f}% (medians)"
                 )
+            seen = [r.sees[t] for r in runs if t in r.sees]
+            if seen:
+                effect += f"  stated resolution: {statistics.median(seen):.0f}% (median)"
             lines.append(f"    {flagged:>2}/{len(runs)} {t}{effect}")
+            if scenario != "unchanged":
+                key = "p50_pct" if scenario == "latency" else "throughput_pct"
+                big = [
+                    r
+                    for r in runs
+                    if t in r.sees and t in r.changes and abs(r.changes[t][key]) >= 2 * r.sees[t]
+                ]
+                caught = sum(r.statuses.get(t) == "REGRESSED" for r in big)
+                lines.append(
+                    f"          {len(big)} run(s) moved at least twice the stated resolution; "
+                    f"{caught} of them detected"
+                )
         if other_failures:
             lines.append(f"    ({other_failures} run(s) ended with an error, see logs/)")
     return lines
