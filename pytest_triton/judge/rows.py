@@ -176,20 +176,7 @@ def metric_row(
             _earlier_values(earlier, step_name, metric.name),
         )
     if change is None:
-        if base_value <= 0 or cur_value <= 0:
-            reason = "no ratio of a zero value"
-        elif pair_ratios is not None:
-            valued = sum(1 for r in pair_ratios if math.isfinite(r) and r > 0)
-            reason = (
-                f"{len(pair_ratios) - valued} of {len(pair_ratios)} block pairs have no value"
-                if valued < len(pair_ratios)
-                else f"needs >= 2 block pairs to bound, had {len(pair_ratios)}"
-            )
-        else:
-            reason = (
-                f"needs >= 2 windows on each side to bound (baseline "
-                f"{len(base_samples)}, current {len(cur_samples)})"
-            )
+        reason = _unbounded(base_value, cur_value, base_samples, cur_samples, pair_ratios)
         return Row(
             step_name,
             metric.name,
@@ -229,6 +216,27 @@ def metric_row(
         paired=pair_ratios is not None,
     )
     return replace(row, advice=what_would)
+
+
+def _unbounded(
+    base_value: float,
+    cur_value: float,
+    base_samples: Sequence[float],
+    cur_samples: Sequence[float],
+    pair_ratios: Sequence[float] | None,
+) -> str:
+    """Why a change has no interval."""
+    if base_value <= 0 or cur_value <= 0:
+        return "no ratio of a zero value"
+    if pair_ratios is not None:
+        valued = sum(1 for r in pair_ratios if math.isfinite(r) and r > 0)
+        if valued < len(pair_ratios):
+            return f"{len(pair_ratios) - valued} of {len(pair_ratios)} block pairs have no value"
+        return f"needs >= 2 block pairs to bound, had {len(pair_ratios)}"
+    return (
+        f"needs >= 2 windows on each side to bound (baseline {len(base_samples)}, current "
+        f"{len(cur_samples)})"
+    )
 
 
 def _pair_ratios(pairs: Sequence[BlockPair], metric: str) -> list[float]:
