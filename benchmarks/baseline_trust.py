@@ -16,6 +16,7 @@ the runs' checkpoints against the baseline), so a rate is never read without its
     python benchmarks/baseline_trust.py --runs 2 --scenarios unchanged   # a smoke run
     python benchmarks/baseline_trust.py --runs 20 --record-sessions 3    # a 3-session baseline
     python benchmarks/baseline_trust.py --runs 20 --paired   # against the baseline build, paired
+    python benchmarks/baseline_trust.py --runs 20 --calibrate 3   # with the runner's noise measured
 
 With --paired every run compares with the baseline build measured in turn on the same server
 (--triton-baseline-build) instead of the stored baseline, and the changes are code changes: each
@@ -107,6 +108,7 @@ def pytest_command(
         f"--triton-baseline-dir={workdir / 'baselines'}",
         f"--triton-checkpoint-dir={checkpoints}",
         f"--triton-baseline-sessions={args.record_sessions}",
+        f"--triton-calibration-dir={workdir / 'calibration'}",
     ]
     if env:
         for name, value in sorted({**suite_env(), **env}.items()):
@@ -407,6 +409,23 @@ def summarise(results: Sequence[RunResult], tests: Sequence[str]) -> list[str]:
     return lines
 
 
+def calibrate_session(
+    args: argparse.Namespace, workdir: Path, base_env: dict[str, str], session: int
+) -> None:
+    """One --triton-calibrate session of the unchanged suite: identical copies of each model
+    measured in turn, their noise kept in <workdir>/calibration."""
+    checkpoints = workdir / "checkpoints" / f"calibrate-{session:02d}"
+    command = [
+        *pytest_command(args, workdir, "compare", base_env, checkpoints),
+        "--triton-calibrate",
+    ]
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    log = workdir / "logs" / f"calibrate-{session:02d}.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(" ".join(command) + "\n\n" + proc.stdout + proc.stderr)
+    print(f"calibration session {session}: exit {proc.returncode}", flush=True)
+
+
 def record_session(
     args: argparse.Namespace, workdir: Path, base_env: dict[str, str], session: int
 ) -> None:
@@ -494,6 +513,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "measurement that failed its SLO or did not stabilise)",
     )
     parser.add_argument(
+        "--calibrate",
+        type=int,
+        default=0,
+        help="--triton-calibrate sessions run before the baseline is recorded, so that every "
+        "comparison uses the runner's measured noise (3 or more to take effect)",
+    )
+    parser.add_argument(
         "--paired",
         action="store_true",
         help="compare with the baseline build measured in turn (--triton-baseline-build) "
@@ -512,6 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     base_env = {"EXAMPLE_EXTRA_MS": f"{args.base_extra_ms:g}"}
     print(f"workdir: {workdir}", flush=True)
 
+    for session in range(1, args.calibrate + 1):
+        calibrate_session(args, workdir, base_env, session)
     for session in range(1, args.record_sessions + 1):
         record_session(args, workdir, base_env, session)
     baselines = baseline_measurements(workdir)
