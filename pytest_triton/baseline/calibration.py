@@ -22,7 +22,6 @@ at the path its baseline has under the baseline directory, environments side by 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,10 +30,11 @@ from typing import Any
 
 from pytest_triton.baseline.atomic import atomic_write_text
 from pytest_triton.baseline.codec import dumps
+from pytest_triton.baseline.envelope import FileKind, read_envelope
 from pytest_triton.baseline.fingerprint import Fingerprint
 from pytest_triton.baseline.store import relative_path, utc_now
-from pytest_triton.errors import BaselineError, BaselineNewerSchemaError
-from pytest_triton.judge.change import PRIOR_SESSIONS
+from pytest_triton.errors import BaselineError
+from pytest_triton.judge.change import PRIOR_SESSIONS, relative_variance
 from pytest_triton.judge.tolerance import METRICS
 from pytest_triton.record import Paired
 from pytest_triton.result import Measurement, metric_value
@@ -101,16 +101,6 @@ class RunnerNoise:
     paired: Mapping[str, float] = field(default_factory=dict)  # row -> paired noise
 
 
-def _relative_variance_of_mean(samples: Sequence[float]) -> float:
-    if len(samples) < 2:
-        return 0.0
-    mean = math.fsum(samples) / len(samples)
-    if mean <= 0:
-        return 0.0
-    var = math.fsum((v - mean) ** 2 for v in samples) / (len(samples) - 1)
-    return var / (len(samples) * mean * mean)
-
-
 def session_from(current: Measurement, paired: Paired) -> CalibrationSession:
     """One A/A session: the measured copy's steps and its pairs with the identical copy."""
     rows: dict[str, RowSample] = {}
@@ -130,10 +120,11 @@ def session_from(current: Measurement, paired: Paired) -> CalibrationSession:
             if not (value > 0 and math.isfinite(value)) or len(ratios) < 2:
                 continue
             offset = math.fsum(ratios) / len(ratios)
+            windows = [metric_value(w, name) for w in step.measured]
             spread = math.fsum((r - offset) ** 2 for r in ratios) / (len(ratios) - 1)
             rows[f"{step.load_point} {name}"] = RowSample(
                 value,
-                _relative_variance_of_mean([metric_value(w, name) for w in step.measured]),
+                relative_variance(windows) / len(windows) if windows else 0.0,
                 offset,
                 spread / len(ratios),
             )
@@ -241,31 +232,17 @@ class CalibrationStore:
         return path, len(kept)
 
 
+_KIND = FileKind(
+    "calibration",
+    SCHEMA,
+    SCHEMA_VERSION,
+    "restore it from version control, or delete it and calibrate again (--triton-calibrate)",
+    "--triton-calibration-dir",
+)
+
+
 def _parse(text: str, path: Path) -> CalibrationFile:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BaselineError(
-            f"calibration {path} is corrupt: {exc.msg} at line {exc.lineno} column "
-            f"{exc.colno}. It was left untouched: restore it from version control or delete "
-            "it and calibrate again (--triton-calibrate)"
-        ) from exc
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise BaselineError(
-            f"calibration {path} is not a pytest-triton calibration (schema {found!r}, "
-            f"expected {SCHEMA!r}). It was left untouched: move it out of the calibration "
-            "directory or choose another one with --triton-calibration-dir"
-        )
-    version = data.get("schema_version")
-    if not isinstance(version, int) or version < 1:
-        raise BaselineError(f"calibration {path} has an invalid schema_version {version!r}")
-    if version > SCHEMA_VERSION:
-        raise BaselineNewerSchemaError(
-            f"calibration {path} was written by a newer pytest-triton (schema version "
-            f"{version}, this one reads up to {SCHEMA_VERSION}): upgrade pytest-triton. The "
-            "file was left untouched"
-        )
+    data = read_envelope(text, path, _KIND)
     try:
         environments = {
             str(env_id): (

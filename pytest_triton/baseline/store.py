@@ -21,7 +21,6 @@ overwritten unless forced, and even then it is first moved aside to `<name>.json
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any
 
 from pytest_triton.baseline import codec
 from pytest_triton.baseline.atomic import atomic_write_text
+from pytest_triton.baseline.envelope import FileKind, read_envelope
 from pytest_triton.baseline.fingerprint import FieldDiff, Fingerprint, MatchPolicy, differences
 from pytest_triton.baseline.model_identity import Subject
 from pytest_triton.errors import BaselineCollisionError, BaselineError, BaselineNewerSchemaError
@@ -179,34 +179,20 @@ def relative_path(test_id: str, name: str | None = None) -> PurePosixPath:
     return PurePosixPath(*(_safe_part(p) for p in dirs), _safe_part(leaf) + ".json")
 
 
+_KIND = FileKind(
+    "baseline",
+    SCHEMA,
+    SCHEMA_VERSION,
+    "restore it from version control (git checkout -- <file>) or re-record with "
+    "--triton-baseline=update --triton-baseline-force",
+    "--triton-baseline-dir",
+    " (--triton-baseline-force never replaces a newer file)",
+)
+
+
 def parse_text(text: str, path: Path) -> BaselineFile:
     """Validate and decode a baseline file's text; BaselineError says what is wrong and why."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        hint = " (it looks truncated)" if exc.pos >= len(text.rstrip()) else ""
-        raise BaselineError(
-            f"baseline {path} is corrupt{hint}: {exc.msg} at line {exc.lineno} column "
-            f"{exc.colno}. It was left untouched: restore it from version control "
-            "(git checkout -- <file>) or re-record with --triton-baseline=update "
-            "--triton-baseline-force"
-        ) from exc
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise BaselineError(
-            f"baseline {path} is not a pytest-triton baseline (schema {found!r}, expected "
-            f"{SCHEMA!r}). It was left untouched: move it out of the baseline directory or "
-            "choose another one with --triton-baseline-dir"
-        )
-    version = data.get("schema_version")
-    if not isinstance(version, int) or version < 1:
-        raise BaselineError(f"baseline {path} has an invalid schema_version {version!r}")
-    if version > SCHEMA_VERSION:
-        raise BaselineNewerSchemaError(
-            f"baseline {path} was written by a newer pytest-triton (schema version {version}, "
-            f"this one reads up to {SCHEMA_VERSION}): upgrade pytest-triton. The file was left "
-            "untouched (--triton-baseline-force never replaces a newer file)"
-        )
+    data = read_envelope(text, path, _KIND)
     try:
         test_id = str(data["test"])
         envs = {

@@ -90,6 +90,15 @@ def _mean_var(values: Sequence[float]) -> tuple[float, float]:
     return mean, var
 
 
+def relative_variance(values: Sequence[float]) -> float:
+    """The squared coefficient of variation of the values (0 when it cannot be told: fewer
+    than 2 values, or a mean that is not positive)."""
+    if len(values) < 2:
+        return 0.0
+    mean, var = _mean_var(values)
+    return var / (mean * mean) if mean > 0 else 0.0
+
+
 def relative_change(
     baseline_point: float,
     current_point: float,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pytest_triton.judge.change import t_quantile
+from pytest_triton.judge.change import relative_variance, t_quantile
 from pytest_triton.judge.tolerance import Direction
 
 # Windows per step beyond which we stop proposing more: past it, raise the window length.
@@ -34,17 +34,6 @@ def _resolution(direction: Direction, tolerance: float, half: float) -> float:
     return 1.0 - (1.0 - tolerance) * math.exp(-half)
 
 
-def _relative_variance(samples: Sequence[float]) -> float:
-    """The squared coefficient of variation of the samples (0 when it cannot be told)."""
-    if len(samples) < 2:
-        return 0.0
-    mean = math.fsum(samples) / len(samples)
-    if mean <= 0:
-        return 0.0
-    var = math.fsum((v - mean) ** 2 for v in samples) / (len(samples) - 1)
-    return var / (mean * mean)
-
-
 def windows_to_see(
     direction: Direction,
     tolerance: float,
@@ -56,7 +45,7 @@ def windows_to_see(
     """The measured windows per step, on both sides, with which a comparison of windows this
     spread would see the tolerance; None when no number up to MAX_WINDOWS would."""
     target = allowed_half_width(direction, tolerance)
-    cv_b, cv_c = _relative_variance(base_samples), _relative_variance(cur_samples)
+    cv_b, cv_c = relative_variance(base_samples), relative_variance(cur_samples)
     run_var = 2.0 * run_noise * run_noise
     for n in range(3, MAX_WINDOWS + 1):
         v_b, v_c = cv_b / n, cv_c / n
