@@ -30,11 +30,12 @@ from typing import Any
 
 from pytest_triton.baseline.atomic import atomic_write_text
 from pytest_triton.baseline.codec import dumps
-from pytest_triton.baseline.envelope import FileKind, read_envelope
+from pytest_triton.baseline.envelope import FileKind, read_envelope, read_file
 from pytest_triton.baseline.fingerprint import Fingerprint
 from pytest_triton.baseline.store import relative_path, utc_now
 from pytest_triton.errors import BaselineError
-from pytest_triton.judge.change import PRIOR_SESSIONS, relative_variance
+from pytest_triton.judge.change import blended_variance, mean_var, relative_variance
+from pytest_triton.judge.rows import block_pair_ratios
 from pytest_triton.judge.tolerance import METRICS
 from pytest_triton.record import Paired
 from pytest_triton.result import Measurement, metric_value
@@ -112,31 +113,26 @@ def session_from(current: Measurement, paired: Paired) -> CalibrationSession:
             if not metric.per_step:
                 continue
             value = metric_value(step, name)
-            ratios = []
-            for pair in pairs:
-                old, new = metric_value(pair.baseline, name), metric_value(pair.current, name)
-                if old > 0 and new > 0 and math.isfinite(old) and math.isfinite(new):
-                    ratios.append(math.log(new / old))
-            if not (value > 0 and math.isfinite(value)) or len(ratios) < 2:
+            logs = [
+                math.log(r) for r in block_pair_ratios(pairs, name) if math.isfinite(r) and r > 0
+            ]
+            if not (value > 0 and math.isfinite(value)) or len(logs) < 2:
                 continue
-            offset = math.fsum(ratios) / len(ratios)
+            offset, spread = mean_var(logs)
             windows = [metric_value(w, name) for w in step.measured]
-            spread = math.fsum((r - offset) ** 2 for r in ratios) / (len(ratios) - 1)
             rows[f"{step.load_point} {name}"] = RowSample(
                 value,
                 relative_variance(windows) / len(windows) if windows else 0.0,
                 offset,
-                spread / len(ratios),
+                spread / len(logs),
             )
     return CalibrationSession(utc_now(), rows)
 
 
 def _blend(prior: float, observed_var: float, sessions: int) -> float:
-    """The measured variance blended with the option's value as a prior (module docstring)."""
-    blended = (PRIOR_SESSIONS * prior * prior + (sessions - 1) * observed_var) / (
-        PRIOR_SESSIONS + sessions - 1
-    )
-    return math.sqrt(max(blended, 0.0))
+    """The measured variance blended with the option's value as a prior (module docstring),
+    as a relative SD."""
+    return math.sqrt(max(blended_variance(prior * prior, observed_var, sessions), 0.0))
 
 
 def runner_noise(
@@ -152,9 +148,7 @@ def runner_noise(
         k = len(samples)
         if k < MIN_SESSIONS:
             continue
-        logs = [math.log(s.value) for s in samples]
-        mean = math.fsum(logs) / k
-        between = math.fsum((v - mean) ** 2 for v in logs) / (k - 1)
+        between = mean_var([math.log(s.value) for s in samples])[1]
         within = math.fsum(s.value_var for s in samples) / k
         run[name] = _blend(run_noise, max(0.0, between - within), k)
         # Identical copies: their offset is zero on average, so its second moment is its
@@ -204,13 +198,8 @@ class CalibrationStore:
         """The test's calibration; None when it has none. BaselineError, naming the file and
         leaving it as it is, when it cannot be used."""
         path = self.path_for(test_id, name)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise BaselineError(f"cannot read calibration {path}: {exc.strerror or exc}") from exc
-        return _parse(text, path)
+        text = read_file(path, _KIND)
+        return None if text is None else _parse(text, path)
 
     def add_session(
         self,

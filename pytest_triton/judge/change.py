@@ -83,11 +83,20 @@ class Change:
         return (self.high - 1.0) * 100.0
 
 
-def _mean_var(values: Sequence[float]) -> tuple[float, float]:
+def mean_var(values: Sequence[float]) -> tuple[float, float]:
+    """The mean and the sample variance of two or more values."""
     n = len(values)
     mean = math.fsum(values) / n
     var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
     return mean, var
+
+
+def blended_variance(prior_var: float, observed_var: float, sessions: int) -> float:
+    """A variance observed over `sessions` sessions, updating a prior worth PRIOR_SESSIONS
+    (module docstring); PRIOR_SESSIONS + sessions - 1 degrees of freedom."""
+    return (PRIOR_SESSIONS * prior_var + (sessions - 1) * observed_var) / (
+        PRIOR_SESSIONS + sessions - 1
+    )
 
 
 def relative_variance(values: Sequence[float]) -> float:
@@ -95,7 +104,7 @@ def relative_variance(values: Sequence[float]) -> float:
     than 2 values, or a mean that is not positive)."""
     if len(values) < 2:
         return 0.0
-    mean, var = _mean_var(values)
+    mean, var = mean_var(values)
     return var / (mean * mean) if mean > 0 else 0.0
 
 
@@ -116,8 +125,8 @@ def relative_change(
         return None
     if baseline_point <= 0 or current_point <= 0 or any(p <= 0 for p in earlier_points):
         return None
-    m_b, var_b = _mean_var(baseline_windows)
-    m_c, var_c = _mean_var(current_windows)
+    m_b, var_b = mean_var(baseline_windows)
+    m_c, var_c = mean_var(current_windows)
     if m_b <= 0 or m_c <= 0:
         return None
     # Relative variances of each side's mean (delta method for the log of a mean).
@@ -131,8 +140,8 @@ def relative_change(
     run_var = run_noise * run_noise
     run_df = math.inf
     if k >= 3:
-        observed = max(0.0, _mean_var(logs)[1] - v_b)  # the sessions' spread beyond windows
-        blended = (PRIOR_SESSIONS * run_var + (k - 1) * observed) / (PRIOR_SESSIONS + k - 1)
+        observed = max(0.0, mean_var(logs)[1] - v_b)  # the sessions' spread beyond windows
+        blended = blended_variance(run_var, observed, k)
         if blended > run_var:
             run_var, run_df = blended, float(PRIOR_SESSIONS + k - 1)
     v_base = (v_b + run_var) / k
@@ -165,20 +174,25 @@ def paired_change(
     if not all(math.isfinite(r) and r > 0 for r in pair_ratios):
         return None
     k = len(pair_ratios)
-    v_pairs = _mean_var([math.log(r) for r in pair_ratios])[1] / k
+    v_pairs = mean_var([math.log(r) for r in pair_ratios])[1] / k
     se = math.sqrt(v_pairs + 2.0 * pair_noise * pair_noise)
     # Welch-Satterthwaite again: the known noise term widens without lowering the df.
     df = se**4 / (v_pairs * v_pairs / (k - 1)) if v_pairs > 0 else math.inf
     return _interval(current_point / baseline_point, se, df, confidence)
 
 
+def critical_t(confidence: float, df: float) -> float:
+    """The two-sided t quantile of a confidence interval with df degrees of freedom."""
+    if df > 1e6:  # the t quantile is the normal one by then; its series stops converging
+        df = math.inf
+    return t_quantile(0.5 + confidence / 2.0, df)
+
+
 def _interval(ratio: float, se: float, df: float, confidence: float, sessions: int = 1) -> Change:
     """ratio × exp(±t·se): the t-interval on the log scale, back as ratios."""
     if se == 0.0:
         return Change(ratio, ratio, ratio, math.inf, confidence, sessions)
-    if df > 1e6:  # the t quantile is the normal one by then; its series stops converging
-        df = math.inf
-    t = t_quantile(0.5 + confidence / 2.0, df)
+    t = critical_t(confidence, df)
     return Change(
         ratio, ratio * math.exp(-t * se), ratio * math.exp(t * se), df, confidence, sessions
     )

@@ -80,7 +80,7 @@ class Row:
         """The comparison cannot see this row's tolerance: a change of twice the tolerance
         could still read ok or inconclusive."""
         seen = self.resolution
-        return seen is not None and seen > 2.0 * self.tolerance
+        return seen is not None and seen > sizing.SEES * self.tolerance
 
 
 def badness(change: Change, direction: Direction) -> tuple[float, float]:
@@ -92,12 +92,8 @@ def badness(change: Change, direction: Direction) -> tuple[float, float]:
 
 def resolution(change: Change, direction: Direction, tolerance: float) -> float:
     """The smallest change in the worse direction that `judge` calls a regression with this
-    interval's width: the whole interval must clear the tolerance, so the point must clear it
-    by the interval's half-width (on the log scale, where the interval is symmetric)."""
-    half = math.log(change.high / change.low) / 2.0
-    if direction is Direction.LOWER_IS_BETTER:
-        return (1.0 + tolerance) * math.exp(half) - 1.0
-    return 1.0 - (1.0 - tolerance) * math.exp(-half)
+    interval's width (on the log scale, where the interval is symmetric)."""
+    return sizing.resolution_at(direction, tolerance, math.log(change.high / change.low) / 2.0)
 
 
 def judge(change: Change, direction: Direction, tolerance: float) -> Outcome:
@@ -150,18 +146,10 @@ def metric_row(
     earlier: Sequence[Mapping[str, Any]] = (),
     pair_ratios: Sequence[float] | None = None,
 ) -> Row:
+    change: Change | None
     if shortfall:
-        return Row(
-            step_name,
-            metric.name,
-            base_value,
-            cur_value,
-            None,
-            tolerance,
-            Outcome.NOT_GATED,
-            shortfall,
-        )
-    if pair_ratios is not None:
+        change = None
+    elif pair_ratios is not None:
         change = paired_change(
             base_value, cur_value, pair_ratios, tolerances.confidence, tolerances.run_noise
         )
@@ -176,7 +164,9 @@ def metric_row(
             _earlier_values(earlier, step_name, metric.name),
         )
     if change is None:
-        reason = _unbounded(base_value, cur_value, base_samples, cur_samples, pair_ratios)
+        reason = shortfall or _unbounded(
+            base_value, cur_value, base_samples, cur_samples, pair_ratios
+        )
         return Row(
             step_name,
             metric.name,
@@ -239,7 +229,7 @@ def _unbounded(
     )
 
 
-def _pair_ratios(pairs: Sequence[BlockPair], metric: str) -> list[float]:
+def block_pair_ratios(pairs: Sequence[BlockPair], metric: str) -> list[float]:
     """Each pair's current / baseline value of a metric (NaN where the baseline's is not
     positive: paired_change then refuses to bound it)."""
     ratios = []
@@ -299,7 +289,7 @@ def step_rows(
                 row_tolerances,
                 shortfall,
                 earlier,
-                None if pairs is None else _pair_ratios(pairs, name),
+                None if pairs is None else block_pair_ratios(pairs, name),
             )
         )
     return rows

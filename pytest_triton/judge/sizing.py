@@ -1,6 +1,6 @@
 """How much measuring a comparison needs to see its tolerance, said to the user when it cannot.
 
-A row sees its tolerance when its resolution (rows.resolution) is at most twice the tolerance,
+A row sees its tolerance when its resolution (rows.resolution) is at most SEES times the tolerance,
 i.e. when the interval's half-width on the log scale is at most `allowed_half_width`. Against a
 stored baseline that half-width comes from the windows of both sides and the run noise
 (change.relative_change): more windows shrink the first part only, so the run noise alone sets
@@ -12,23 +12,29 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pytest_triton.judge.change import relative_variance, t_quantile
+from pytest_triton.judge.change import critical_t, relative_variance
 from pytest_triton.judge.tolerance import Direction
 
+# A comparison sees its tolerance when the smallest change it can call is at most this many
+# times the tolerance: then a change of twice the tolerance cannot pass unseen.
+SEES = 2.0
 # Windows per step beyond which we stop proposing more: past it, raise the window length.
 MAX_WINDOWS = 60
 
 
 def allowed_half_width(direction: Direction, tolerance: float) -> float:
-    """The interval half-width (log scale) at which the resolution is twice the tolerance."""
+    """The interval half-width (log scale) at which the resolution is SEES times the
+    tolerance."""
     if direction is Direction.LOWER_IS_BETTER:
-        return math.log((1.0 + 2.0 * tolerance) / (1.0 + tolerance))
-    if tolerance >= 0.5:
+        return math.log((1.0 + SEES * tolerance) / (1.0 + tolerance))
+    if SEES * tolerance >= 1.0:
         return math.inf
-    return math.log((1.0 - tolerance) / (1.0 - 2.0 * tolerance))
+    return math.log((1.0 - tolerance) / (1.0 - SEES * tolerance))
 
 
-def _resolution(direction: Direction, tolerance: float, half: float) -> float:
+def resolution_at(direction: Direction, tolerance: float, half: float) -> float:
+    """The smallest change in the worse direction that clears the tolerance with an interval
+    of this half-width (log scale): the whole interval must clear it."""
     if direction is Direction.LOWER_IS_BETTER:
         return (1.0 + tolerance) * math.exp(half) - 1.0
     return 1.0 - (1.0 - tolerance) * math.exp(-half)
@@ -52,16 +58,15 @@ def windows_to_see(
         se = math.sqrt(v_b + v_c + run_var)
         denominator = (v_b * v_b + v_c * v_c) / (n - 1)
         df = se**4 / denominator if denominator > 0 else math.inf
-        df = df if df <= 1e6 else math.inf  # as change._interval: the normal quantile by then
-        if t_quantile(0.5 + confidence / 2.0, df) * se <= target:
+        if critical_t(confidence, df) * se <= target:
             return n
     return None
 
 
 def noise_floor(direction: Direction, tolerance: float, noise: float, confidence: float) -> float:
     """The resolution that a noise term of each side alone allows, however much is measured."""
-    half = t_quantile(0.5 + confidence / 2.0, math.inf) * math.sqrt(2.0) * noise
-    return _resolution(direction, tolerance, half)
+    half = critical_t(confidence, math.inf) * math.sqrt(2.0) * noise
+    return resolution_at(direction, tolerance, half)
 
 
 def advice(
@@ -76,7 +81,7 @@ def advice(
     """What would let a blind row see its tolerance, in a sentence."""
     name = "--triton-paired-noise" if paired else "--triton-run-noise"
     floor = noise_floor(direction, tolerance, noise, confidence)
-    if floor > 2.0 * tolerance:
+    if floor > SEES * tolerance:
         return (
             f"the assumed noise of each side alone ({name} {noise * 100:g}%) keeps it from "
             f"seeing less than {floor * 100:.0f}%, however long it measures: set a tolerance "
