@@ -200,6 +200,13 @@ class BaselineSession:
         """Checkpoint a finished test's measurements, then gate them against the baseline."""
         self.in_flight = None
         fingerprint = self.fingerprint(server)
+        settings = self.settings
+        noise, note, unreadable = None, "", ""
+        if settings.mode is not Mode.OFF:  # calibration only serves comparisons
+            try:
+                noise, note = self._runner_noise(test_id, fingerprint, name)
+            except BaselineError as exc:
+                unreadable = str(exc)
         candidates: list[Candidate] = []
         for r in records:
             subject = self.subject(r.model, r.load, r.effective_config)
@@ -221,27 +228,24 @@ class BaselineSession:
                 paired_subject = Subject(
                     r.model.name, r.model.version, copy.files, copy.config, subject.load
                 )
-            candidates.append(Candidate(r, subject, load, paired_subject))
-        settings = self.settings
-        try:
-            noise, note = self._runner_noise(test_id, fingerprint, name)
-        except BaselineError as exc:
-            failed = Judgement("calibration", Status.ERROR, str(exc), failed=True)
-            return TestGate(test_id, tuple(replace(failed, key=c.key) for c in candidates))
-        candidates = [replace(c, noise=noise) for c in candidates]
+            candidates.append(Candidate(r, subject, load, paired_subject, noise))
         if required is not None and required != settings.required:
             settings = replace(settings, required=required)
-        gate = gate_test(
-            self.store,
-            test_id,
-            fingerprint,
-            candidates,
-            settings,
-            tolerance_overrides=tolerance_overrides,
-            name=name,
-            plugin_version=self.plugin_version,
-        )
-        gate = replace(gate, calibration=note) if note and settings.mode is not Mode.OFF else gate
+        if unreadable:
+            failed = (Judgement(c.key, Status.ERROR, unreadable, failed=True) for c in candidates)
+            gate = TestGate(test_id, tuple(failed))
+        else:
+            gate = gate_test(
+                self.store,
+                test_id,
+                fingerprint,
+                candidates,
+                settings,
+                tolerance_overrides=tolerance_overrides,
+                name=name,
+                plugin_version=self.plugin_version,
+            )
+            gate = replace(gate, calibration=note)
         if settings.mode is not Mode.OFF:
             self.gates.append(gate)
         return gate

@@ -126,6 +126,11 @@ def test_a_corrupt_calibration_fails_the_test_and_is_kept(tmp_path: Path) -> Non
     assert judgement.failed and judgement.status is Status.ERROR
     assert f"calibration {path} is corrupt" in judgement.message
     assert path.read_text() == "{not json"
+    # listed in the session summary, like any failed gate
+    assert session.gates == [gate]
+    # with baselines off nothing is compared, so the calibration is not even read
+    off = _calibrated_session(tmp_path, Mode.OFF).judge("t.py::a", LOCAL, [RECORD])
+    assert not off.failed
 
 
 def test_update_without_a_calibration_says_how_to_get_one(tmp_path: Path) -> None:
