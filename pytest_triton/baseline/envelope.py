@@ -24,6 +24,16 @@ class FileKind:
     newer_note: str = ""  # said after a newer file was left untouched
 
 
+def read_file(path: Path, kind: FileKind) -> str | None:
+    """The file's text; None when there is no such file, BaselineError when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise BaselineError(f"cannot read {kind.what} {path}: {exc.strerror or exc}") from exc
+
+
 def read_envelope(text: str, path: Path, kind: FileKind) -> dict[str, Any]:
     """The file's JSON object, once its schema and version are ours; BaselineError (or
     BaselineNewerSchemaError) otherwise."""

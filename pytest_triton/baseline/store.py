@@ -30,7 +30,7 @@ from typing import Any
 
 from pytest_triton.baseline import codec
 from pytest_triton.baseline.atomic import atomic_write_text
-from pytest_triton.baseline.envelope import FileKind, read_envelope
+from pytest_triton.baseline.envelope import FileKind, read_envelope, read_file
 from pytest_triton.baseline.fingerprint import FieldDiff, Fingerprint, MatchPolicy, differences
 from pytest_triton.baseline.model_identity import Subject
 from pytest_triton.errors import BaselineCollisionError, BaselineError, BaselineNewerSchemaError
@@ -273,12 +273,9 @@ class BaselineStore:
         """The test's baseline file; None when there is none. Raises BaselineError when the
         file is unreadable or belongs to another test (a collision or a rename)."""
         path = self.path_for(test_id, name)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (FileNotFoundError, NotADirectoryError):
+        text = read_file(path, _KIND)
+        if text is None:
             return None
-        except OSError as exc:
-            raise BaselineError(f"cannot read baseline {path}: {exc.strerror or exc}") from exc
         file = parse_text(text, path)
         if file.test_id != test_id:
             raise BaselineCollisionError(
