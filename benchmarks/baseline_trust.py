@@ -17,6 +17,9 @@ the runs' checkpoints against the baseline), so a rate is never read without its
     python benchmarks/baseline_trust.py --runs 20 --record-sessions 3    # a 3-session baseline
     python benchmarks/baseline_trust.py --runs 20 --paired   # against the baseline build, paired
     python benchmarks/baseline_trust.py --runs 20 --calibrate 3   # with the runner's noise measured
+    python benchmarks/baseline_trust.py --runs 20 --record-sessions 3 --calibrate 3 \
+        --calibrate-each-round --change auto   # calibration spread over the hour; injected
+                                               # changes sized from the stated resolution
 
 With --paired every run compares with the baseline build measured in turn on the same server
 (--triton-baseline-build) instead of the stored baseline, and the changes are code changes: each
@@ -266,21 +269,62 @@ def service_ms(measurement: Measurement, instances: int) -> float:
 
 
 def injections(
-    baselines: dict[str, tuple[Measurement, int]], base_ms: float, change: float
+    baselines: dict[str, tuple[Measurement, int]], base_ms: float, change: dict[str, float]
 ) -> dict[str, dict[str, str]]:
-    """Per scenario, the EXAMPLE_EXTRA_MS_<MODEL> values that make the change for every model."""
+    """Per scenario, the EXAMPLE_EXTRA_MS_<MODEL> values that make each model's change
+    (model -> relative change)."""
     per_model: dict[str, float] = {}
     for measurement, instances in baselines.values():
         t = service_ms(measurement, instances)
         per_model[measurement.model] = max(per_model.get(measurement.model, 0.0), t)
     latency = {
-        f"EXAMPLE_EXTRA_MS_{m.upper()}": f"{base_ms + change * t:.3f}" for m, t in per_model.items()
+        f"EXAMPLE_EXTRA_MS_{m.upper()}": f"{base_ms + change[m] * t:.3f}"
+        for m, t in per_model.items()
     }
-    factor = 1.0 / (1.0 - change) - 1.0
     throughput = {
-        f"EXAMPLE_EXTRA_MS_{m.upper()}": f"{base_ms + factor * t:.3f}" for m, t in per_model.items()
+        f"EXAMPLE_EXTRA_MS_{m.upper()}": f"{base_ms + (1.0 / (1.0 - change[m]) - 1.0) * t:.3f}"
+        for m, t in per_model.items()
     }
     return {"unchanged": {}, "latency": latency, "throughput": throughput}
+
+
+# `--change auto` injects this many times a test's stated resolution: a little over the twice of
+# the target, because each run states its own resolution and most runs must move at least twice
+# theirs for the detection rate to be about changes of that size.
+AUTO_FACTOR = 2.5
+# The largest change it injects: a throughput drop of 1 - 1/(1 + sleep) needs an ever longer
+# sleep as it nears 100 %.
+MAX_AUTO_CHANGE = 0.8
+
+
+def sized_changes(
+    args: argparse.Namespace,
+    workdir: Path,
+    base_env: dict[str, str],
+    baselines: dict[str, tuple[Measurement, int]],
+) -> dict[str, float]:
+    """Per model, the change to inject. With --change auto: AUTO_FACTOR times the resolution an
+    unchanged run states for the model's coarsest test (the detection target is about changes
+    of twice it), read from one unchanged compare run made for the purpose and not counted."""
+    models = {m.model for m, _ in baselines.values()}
+    if args.change != "auto":
+        return dict.fromkeys(models, float(args.change))
+    if args.paired:
+        raise SystemExit("--change auto needs a stored baseline (not --paired)")
+    result, _ = run_suite(args, workdir, "sizing", 0, "compare", base_env)
+    sized: dict[str, float] = {}
+    for record_id, (measurement, _) in baselines.items():
+        seen = result.sees.get(record_id)
+        if seen is None:
+            raise SystemExit(f"the sizing run stated no resolution for {record_id}; see logs/")
+        change = min(AUTO_FACTOR * seen / 100.0, MAX_AUTO_CHANGE)
+        sized[measurement.model] = max(sized.get(measurement.model, 0.0), change)
+    print(
+        "sizing run: stated resolution "
+        + ", ".join(f"{k} {v:.0f}%" for k, v in sorted(result.sees.items())),
+        flush=True,
+    )
+    return sized
 
 
 def achieved(
@@ -470,7 +514,12 @@ def record_session(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--change", type=float, default=0.15, help="relative change injected")
+    parser.add_argument(
+        "--change",
+        default="0.15",
+        help="relative change injected, or 'auto': 2.5 times the resolution an unchanged run "
+        "states, per model",
+    )
     parser.add_argument(
         "--base-extra-ms",
         type=float,
@@ -520,6 +569,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "comparison uses the runner's measured noise (3 or more to take effect)",
     )
     parser.add_argument(
+        "--calibrate-each-round",
+        action="store_true",
+        help="one more --triton-calibrate session at the start of every round, so the "
+        "calibration spans the hour the comparisons do (as a nightly calibration job would)",
+    )
+    parser.add_argument(
         "--paired",
         action="store_true",
         help="compare with the baseline build measured in turn (--triton-baseline-build) "
@@ -544,7 +599,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         record_session(args, workdir, base_env, session)
     baselines = baseline_measurements(workdir)
     tests = sorted(baselines)
-    plan = injections(baselines, args.base_extra_ms, args.change)
+    plan = injections(
+        baselines, args.base_extra_ms, sized_changes(args, workdir, base_env, baselines)
+    )
     print(f"baseline recorded for {len(tests)} measurement(s); sessions: {session_counts(workdir)}")
     for scenario, env in plan.items():
         print(f"  {scenario}: {env or base_env}")
@@ -564,6 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # minutes (an unchanged build's sessions moved 6-7 % here), and in blocks a slow half hour
     # would land on one scenario and read as a false alarm or a detection.
     for i in range(1, args.runs + 1):
+        if args.calibrate_each_round:
+            calibrate_session(args, workdir, base_env, args.calibrate + i)
         for scenario in args.scenarios.split(","):
             env = {} if args.paired else {**base_env, **plan[scenario]}
             result, _ = run_suite(args, workdir, scenario, i, "compare", env, builds.get(scenario))
