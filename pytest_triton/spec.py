@@ -108,6 +108,9 @@ class LoadSpec:
     # regression verdict narrower intervals, and fewer of them were picked for agreeing.
     measured_windows: int = 3
     max_trials: int = 10
+    # Paired with the baseline build (load/paired.py): block pairs per step, in whole rounds of
+    # its 4-pair order. More pairs narrow the interval the pairs' spread gives.
+    block_pairs: int = 4
     plateau_steps: int = 4
     plateau_gain_pct: float = 5.0
     # user shapes for dynamic (-1) dims, per input name

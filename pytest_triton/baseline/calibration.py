@@ -56,6 +56,20 @@ class RowSample:
     value_var: float  # the relative variance of that value from its windows
     offset: float  # mean log(copy / identical copy) over the block pairs
     offset_var: float  # the variance of that mean from the pairs' spread
+    # How many windows and block pairs those variances are of (0: not known), so that a
+    # measurement can be sized from them (baseline/measurement_size.py).
+    windows: int = 0
+    pairs: int = 0
+
+    @property
+    def window_var(self) -> float:
+        """The relative variance of one window (0 when the window count is not known)."""
+        return self.value_var * self.windows
+
+    @property
+    def pair_var(self) -> float:
+        """The variance of one block pair's log ratio (0 when the pair count is not known)."""
+        return self.offset_var * self.pairs
 
     def to_dict(self) -> dict[str, float]:
         # In percent: files round to 4 decimals, which would erase a variance of 1e-5.
@@ -64,6 +78,8 @@ class RowSample:
             "value_sd_pct": math.sqrt(self.value_var) * 100.0,
             "offset_pct": self.offset * 100.0,
             "offset_sd_pct": math.sqrt(self.offset_var) * 100.0,
+            "windows": self.windows,
+            "pairs": self.pairs,
         }
 
     @classmethod
@@ -73,6 +89,8 @@ class RowSample:
             (float(data["value_sd_pct"]) / 100.0) ** 2,
             float(data["offset_pct"]) / 100.0,
             (float(data["offset_sd_pct"]) / 100.0) ** 2,
+            int(data.get("windows") or 0),
+            int(data.get("pairs") or 0),
         )
 
 
@@ -125,6 +143,8 @@ def session_from(current: Measurement, paired: Paired) -> CalibrationSession:
                 relative_variance(windows) / len(windows) if windows else 0.0,
                 offset,
                 spread / len(logs),
+                len(windows),
+                len(logs),
             )
     return CalibrationSession(utc_now(), rows)
 

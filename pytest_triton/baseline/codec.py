@@ -169,6 +169,12 @@ def load_spec_dict(load: LoadSpec) -> dict[str, Any]:
     return data
 
 
+def load_with_defaults(load: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded load with the fields it lacks at their defaults: a record written before a
+    LoadSpec field existed was measured with what is now its default."""
+    return {**load_spec_dict(LoadSpec()), **load} if load else {}
+
+
 def slo_dict(slo: SLO) -> dict[str, Any]:
     """Only the bounds that are set: an SLO's meaning is what it gates."""
     return {k: v for k, v in plain(slo).items() if v is not None}

@@ -43,6 +43,24 @@ def summary(measurement: Measurement, recorded_at: str) -> dict[str, Any]:
     return out
 
 
+# Load fields that set how long a step is measured, not what: sessions measured at another
+# length still estimate the same values (--triton-size-measurement changes them as the
+# calibration grows).
+LENGTH_FIELDS = ("measured_windows", "max_trials", "block_pairs")
+
+
+def _same_measurement(previous: Subject, current: Subject) -> bool:
+    """The same model, files, config and load, whatever the length of its steps."""
+
+    def what(subject: Subject) -> Any:
+        load = codec.load_with_defaults(subject.load)
+        for name in LENGTH_FIELDS:
+            load.pop(name, None)
+        return codec.plain({**subject.to_dict(), "load": load})
+
+    return bool(what(previous) == what(current))
+
+
 def kept_sessions(
     previous: BaselineRecord | None,
     subject: Subject,
@@ -57,8 +75,8 @@ def kept_sessions(
     them (the user is updating to accept a new level, not adding a sample of the old one)."""
     if previous is None or keep <= 1:
         return (), ""
-    same = codec.plain(previous.subject.to_dict()) == codec.plain(subject.to_dict())
-    if not same or codec.plain(dict(previous.slo)) != codec.plain(dict(slo)):
+    same_slo = codec.plain(dict(previous.slo)) == codec.plain(dict(slo))
+    if not same_slo or not _same_measurement(previous.subject, subject):
         return (), "earlier sessions dropped: what was measured changed"
     if verdict is not None and (verdict.regressions or verdict.improvements):
         # Not averaged in even when nothing measured changed: `update` is the user accepting

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_triton.baseline.codec import load_with_defaults
 from pytest_triton.filehash import sha256_file
 
 # Build leftovers that change without the model changing.
@@ -193,5 +194,6 @@ def subject_changes(baseline: Subject, current: Subject) -> list[str]:
     out.extend(file_changes(baseline.files, current.files))
     if baseline.config and current.config:
         out.extend(config_changes(dict(baseline.config), dict(current.config)))
-    out.extend(f"load {c}" for c in config_changes(dict(baseline.load), dict(current.load)))
+    old_load, new_load = load_with_defaults(baseline.load), load_with_defaults(current.load)
+    out.extend(f"load {c}" for c in config_changes(old_load, new_load))
     return out

@@ -17,6 +17,7 @@ from pytest_triton.baseline import codec
 from pytest_triton.baseline.build import BaselineBuild
 from pytest_triton.baseline.calibration import (
     MIN_SESSIONS,
+    CalibrationSession,
     CalibrationStore,
     RunnerNoise,
     runner_noise,
@@ -35,6 +36,7 @@ from pytest_triton.baseline.gate import (
     machine_from,
     machine_to_dict,
 )
+from pytest_triton.baseline.measurement_size import size_measurement
 from pytest_triton.baseline.model_identity import ModelFiles, Subject, hash_model_dir
 from pytest_triton.baseline.store import BaselineStore
 from pytest_triton.errors import BaselineError
@@ -70,6 +72,7 @@ class BaselineSession:
         build: BaselineBuild | None = None,
         calibration: CalibrationStore | None = None,
         calibrating: bool = False,
+        size_from_calibration: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -82,6 +85,10 @@ class BaselineSession:
         # --triton-calibrate: measure identical copies (build is then the current one) and
         # keep what they show instead of judging
         self.calibrating = calibrating
+        # --triton-size-measurement: each measurement as long as its calibration says the
+        # tolerance needs (baseline/measurement_size.py); record id -> what was done
+        self.size_from_calibration = size_from_calibration
+        self.sizing_notes: dict[str, str] = {}
         self.gates: list[TestGate] = []
         self.reused: list[str] = []  # record ids taken from a checkpoint
         self.in_flight: InFlight | None = None
@@ -250,11 +257,58 @@ class BaselineSession:
             self.gates.append(gate)
         return gate
 
+    def size(
+        self,
+        test_id: str,
+        key: str,
+        server: ServerIdentity,
+        load: LoadSpec,
+        paired: bool,
+        tolerance_overrides: Mapping[str, float | None] | None = None,
+        name: str | None = None,
+    ) -> LoadSpec | None:
+        """--triton-size-measurement: the load sized from the test's calibration, or None to
+        measure as configured (not asked for, nothing compared, or no usable calibration: the
+        verdict then says why). What was done is kept for the test's notes."""
+        if not self.size_from_calibration or self.settings.mode is Mode.OFF:
+            return None
+        rid = record_id(test_id, key)
+        try:
+            sessions, note = self._calibration_sessions(test_id, self.fingerprint(server), name)
+        except BaselineError:
+            return None  # the verdict fails the test with the file's error
+        if sessions is None:
+            why = note or (
+                f"no calibration of this runner (`pytest --triton-calibrate` {MIN_SESSIONS} "
+                "times measures one)"
+            )
+            self.sizing_notes[rid] = f"measurement not sized: {why}"
+            return None
+        tolerances = self.settings.tolerances.with_overrides(tolerance_overrides or {})
+        noise = runner_noise(sessions, tolerances.run_noise, self.settings.paired_noise)
+        sized = size_measurement(
+            load, sessions, noise, tolerances, self.settings.paired_noise, paired
+        )
+        self.sizing_notes[rid] = sized.note
+        return sized.load
+
     def _runner_noise(
         self, test_id: str, fingerprint: Fingerprint, name: str | None
     ) -> tuple[RunnerNoise | None, str]:
         """The noise this runner's calibration measured for the test, and a note when there is
         something to say about it (none yet, too few sessions, another environment's)."""
+        sessions, note = self._calibration_sessions(test_id, fingerprint, name)
+        if sessions is None:
+            return None, note
+        tolerances = self.settings.tolerances
+        return runner_noise(sessions, tolerances.run_noise, self.settings.paired_noise), ""
+
+    def _calibration_sessions(
+        self, test_id: str, fingerprint: Fingerprint, name: str | None
+    ) -> tuple[Sequence[CalibrationSession] | None, str]:
+        """This runner's calibration sessions of the test when there are enough to use, else
+        None and a note when there is something to say (none yet, too few, another
+        environment's)."""
         if self.calibration is None:
             return None, ""
         file = self.calibration.read(test_id, name)
@@ -280,8 +334,7 @@ class BaselineSession:
                 f"{len(sessions)} calibration session(s) of this runner, {MIN_SESSIONS} needed "
                 "before comparisons use them"
             )
-        noise = runner_noise(sessions, tolerances.run_noise, self.settings.paired_noise)
-        return noise, ""
+        return sessions, ""
 
     def calibrate(
         self,

@@ -20,6 +20,9 @@ from pytest_triton.judge.tolerance import Direction
 SEES = 2.0
 # Windows per step beyond which we stop proposing more: past it, raise the window length.
 MAX_WINDOWS = 60
+# Block pairs per paired step beyond which we stop proposing more (8 cycles of load/paired's
+# order, 64 blocks).
+MAX_PAIRS = 32
 
 
 def allowed_half_width(direction: Direction, tolerance: float) -> float:
@@ -50,8 +53,20 @@ def windows_to_see(
 ) -> int | None:
     """The measured windows per step, on both sides, with which a comparison of windows this
     spread would see the tolerance; None when no number up to MAX_WINDOWS would."""
-    target = allowed_half_width(direction, tolerance)
     cv_b, cv_c = relative_variance(base_samples), relative_variance(cur_samples)
+    return windows_for(direction, tolerance, cv_b, cv_c, run_noise, confidence)
+
+
+def windows_for(
+    direction: Direction,
+    tolerance: float,
+    cv_b: float,
+    cv_c: float,
+    run_noise: float,
+    confidence: float,
+) -> int | None:
+    """windows_to_see from each side's squared coefficient of variation of one window."""
+    target = allowed_half_width(direction, tolerance)
     run_var = 2.0 * run_noise * run_noise
     for n in range(3, MAX_WINDOWS + 1):
         v_b, v_c = cv_b / n, cv_c / n
@@ -60,6 +75,28 @@ def windows_to_see(
         df = se**4 / denominator if denominator > 0 else math.inf
         if critical_t(confidence, df) * se <= target:
             return n
+    return None
+
+
+def pairs_for(
+    direction: Direction,
+    tolerance: float,
+    pair_var: float,
+    paired_noise: float,
+    confidence: float,
+    step: int,
+) -> int | None:
+    """The block pairs per step (a multiple of `step`, up to MAX_PAIRS) with which a paired
+    comparison whose pairs' log ratios vary by `pair_var` would see the tolerance; None when
+    no number would (change.paired_change's interval)."""
+    target = allowed_half_width(direction, tolerance)
+    noise_var = 2.0 * paired_noise * paired_noise
+    for k in range(step, MAX_PAIRS + 1, step):
+        v_pairs = pair_var / k
+        se = math.sqrt(v_pairs + noise_var)
+        df = se**4 / (v_pairs * v_pairs / (k - 1)) if v_pairs > 0 else math.inf
+        if critical_t(confidence, df) * se <= target:
+            return k
     return None
 
 

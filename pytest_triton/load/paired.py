@@ -8,9 +8,10 @@ machine's weather: in 8 sessions of identical copies their ratio moved 1-3 % (SD
 docs/baselines.md "Paired with the baseline build".
 
 Each step the ramp asks for becomes eight short blocks in the order B C B C C B C B (B: the
-baseline build, C: the current one). Consecutive blocks form four pairs, each one baseline and
-one current block measured seconds apart, and the order weighs a drift linear in time alike on
-both sides (positions 1+3+6+8 = 2+4+5+7). The verdict bounds a change with the spread of the
+baseline build, C: the current one), or that order repeated (`block_pairs`, 4 per round).
+Consecutive blocks form four pairs, each one baseline and one current block measured seconds
+apart, and the order weighs a drift linear in time alike on both sides (positions 1+3+6+8 =
+2+4+5+7). The verdict bounds a change with the spread of the
 pairs' ratios (pytest_triton.judge.change.paired_change), not with the spread of windows: windows of
 one block share its state, and some load points have states that last a block. Dynamic
 batching at concurrency 8 on 2 cores held anywhere from 3500 to 7500 infer/s for a whole
@@ -41,6 +42,7 @@ from .driver import Driver
 from .step import LoadPoint, StepSettings
 
 ORDER = "BCBCCBCB"  # B: baseline build, C: current build; consecutive blocks pair up
+PAIRS_PER_ORDER = len(ORDER) // 2
 MIN_BLOCK_WINDOWS = 2
 
 
@@ -66,7 +68,8 @@ class PairedRunner:
             measured_windows=block_windows(settings.measured_windows),
             until_stable=False,
         )
-        blocks = [(side, self._drivers[side].run_step(point, block)) for side in ORDER]
+        order = ORDER * (settings.block_pairs // PAIRS_PER_ORDER)
+        blocks = [(side, self._drivers[side].run_step(point, block)) for side in order]
         pairs = []
         for (side_a, a), (_, b) in zip(blocks[::2], blocks[1::2], strict=True):
             pairs.append(BlockPair(a, b) if side_a == "B" else BlockPair(b, a))

@@ -174,6 +174,12 @@ def validate_load_spec(load: LoadSpec) -> None:
         f"measured_windows {load.measured_windows} needs the native driver: perf_analyzer "
         "always reports its last 3 windows",
     )
+    _check(
+        problems,
+        load.block_pairs >= 4 and load.block_pairs % 4 == 0,
+        f"block_pairs {load.block_pairs} must be a multiple of 4 (paired blocks run in rounds "
+        "of 4 pairs, B C B C C B C B)",
+    )
     _check(problems, load.max_window_retries >= 0, "max_window_retries must be >= 0")
     _check(problems, load.plateau_steps >= 2, f"plateau_steps {load.plateau_steps} must be >= 2")
     _check(problems, load.plateau_gain_pct >= 0, "plateau_gain_pct must be >= 0")

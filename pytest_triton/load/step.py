@@ -47,6 +47,7 @@ class StepSettings:
     # False: exactly `measured_windows` windows after the warm-up, no waiting for stability. A
     # paired block (load/paired.py) is one of several whose spread the verdict reads instead.
     until_stable: bool = True
+    block_pairs: int = 4  # paired steps only (load/paired.py)
 
     @classmethod
     def from_load(cls, load: LoadSpec, slo: SLO | None) -> StepSettings:
@@ -64,6 +65,7 @@ class StepSettings:
             seed=load.seed,
             max_outstanding=load.max_outstanding,
             request_timeout_s=load.request_timeout_s,
+            block_pairs=load.block_pairs,
         )
 
     def as_probe(self) -> StepSettings:

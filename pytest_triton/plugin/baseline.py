@@ -90,6 +90,7 @@ def _session(config: pytest.Config) -> BaselineSession:
             build=_baseline_build(config, settings, calibrating),
             calibration=CalibrationStore(Path(calibration_root)),
             calibrating=calibrating,
+            size_from_calibration=bool(get_option(config, "triton_size_measurement")),
         )
         config.stash[SESSION_KEY] = bsession
     return bsession
@@ -225,6 +226,26 @@ def pytest_triton_measure_start(
     )
 
 
+def pytest_triton_load_spec(
+    item: pytest.Item, key: str, model: ModelSpec, load: LoadSpec, paired: bool
+) -> LoadSpec | None:
+    """--triton-size-measurement: as many windows or block pairs as the calibration says the
+    test's tolerances need."""
+    bsession = item.config.stash.get(SESSION_KEY, None)
+    if bsession is None or bsession.calibrating:
+        return None
+    args = item.stash.get(_MARKER_KEY, {})
+    return bsession.size(
+        item.nodeid,
+        key,
+        _identity(item.config, item.stash[HANDLE_KEY].server),
+        load,
+        paired,
+        tolerance_overrides=args.get("tolerance"),
+        name=args.get("name"),
+    )
+
+
 def pytest_triton_step(item: pytest.Item, step: StepResult) -> None:
     bsession = item.config.stash.get(SESSION_KEY, None)
     if bsession is not None:
@@ -257,6 +278,9 @@ def pytest_triton_judge(item: pytest.Item, records: list[MeasurementRecord]) -> 
         required=args.get("required"),
     )
     for record, judgement in zip(records, gate.judgements, strict=True):
+        sized = bsession.sizing_notes.pop(record.id, None)
+        if sized is not None:
+            record.notes.append(sized)
         if record.reused:
             record.notes.append("measurement reused from the checkpoint (--triton-resume)")
         if judgement.failed:

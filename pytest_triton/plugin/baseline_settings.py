@@ -119,6 +119,14 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
         False,
     ),
     Option(
+        "triton_size_measurement",
+        "size each compared measurement from this runner's calibration: as many measured "
+        "windows per step (or block pairs, with --triton-baseline-build) as its tolerances "
+        "need to be seen; rows the noise alone keeps from seeing them are named",
+        "bool",
+        False,
+    ),
+    Option(
         "triton_calibration_dir",
         "directory of calibration files, one per test (default: <rootdir>/triton-calibration)",
         "path",

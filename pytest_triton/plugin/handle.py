@@ -84,11 +84,19 @@ class Triton:
         spec = self._model_spec(model)
         load_spec = build_load_spec(*self._load_layers, load)
         pair = self._build_pair(spec)
+        occurrence = 1 + sum(r.model.name == spec.name for r in self.records)
+        key = measurement_key(spec.name, occurrence)
+        sized: LoadSpec | None = self._item.ihook.pytest_triton_load_spec(
+            item=self._item, key=key, model=spec, load=load_spec, paired=pair is not None
+        )
+        if sized is not None:
+            from pytest_triton.load.points import validate_load_spec
+
+            validate_load_spec(sized)
+            load_spec = sized
         # The current build's copy is the model measured when paired; the repository's
         # `<model>` is not loaded beside it: a third copy of a large model may not fit.
         effective = pair.current.config if pair is not None else self._models.ensure(spec)
-        occurrence = 1 + sum(r.model.name == spec.name for r in self.records)
-        key = measurement_key(spec.name, occurrence)
         reused: Measurement | None = self._item.ihook.pytest_triton_measure_start(
             item=self._item,
             key=key,

@@ -1,7 +1,7 @@
 """The hooks pytest-triton calls, for its own plugin modules and for any other plugin.
 
-Registered in plugin.py (pytest_addhooks). The baseline gate (baseline.py) implements all
-three; a plugin that wants to see or judge measurements implements the ones it needs.
+Registered in plugin.py (pytest_addhooks). The baseline gate (baseline.py) implements all of
+them; a plugin that wants to see, size or judge measurements implements the ones it needs.
 """
 
 from __future__ import annotations
@@ -31,6 +31,17 @@ def pytest_triton_measure_start(
 
     Return a Measurement to use instead of measuring (only when `reusable`: a paired
     comparison needs both builds measured now), or None to measure.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_triton_load_spec(
+    item: pytest.Item, key: str, model: ModelSpec, load: LoadSpec, paired: bool
+) -> LoadSpec | None:
+    """A test's measurement `key` of `model` is about to be planned with `load`.
+
+    Return a LoadSpec to measure with instead (e.g. more windows), or None to keep it.
+    `paired`: it will be measured in turn with the baseline build's copy.
     """
 
 

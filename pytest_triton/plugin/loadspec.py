@@ -26,6 +26,7 @@ _FROM_OPTIONS = {
     "stability_pct": "triton_stability_pct",
     "measured_windows": "triton_measured_windows",
     "max_trials": "triton_max_trials",
+    "block_pairs": "triton_block_pairs",
     "max_window_retries": "triton_max_window_retries",
     "stability_latency": "triton_stability_latency",
     "window_requests": "triton_window_requests",

@@ -102,6 +102,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("triton_max_trials", "windows per attempt before a step counts as unstable", "int"),
     Option(
+        "triton_block_pairs",
+        "paired with the baseline build: block pairs per step, a multiple of 4 (default 4); "
+        "more pairs narrow the change's interval",
+        "int",
+    ),
+    Option(
         "triton_max_window_retries",
         "times an unstable step is retried with windows twice as long",
         "int",

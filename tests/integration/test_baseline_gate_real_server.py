@@ -151,3 +151,29 @@ def test_calibrate_the_runner_then_compare_with_its_measured_noise(tmp_path: Pat
     compared = _run(tmp_path, *options)
     assert compared.returncode == 0, compared.stdout + compared.stderr
     assert "with the noise 3 calibration sessions measured on this runner" in compared.stdout
+
+    # Sized from the calibration, with tolerances its rows can see at some size: the windows
+    # they need, the baseline recorded at that size (its earlier session still averaged in:
+    # the length of a step is not what was measured) and the comparison measured alike.
+    sized = (
+        *options,
+        "--triton-size-measurement",
+        "--triton-tolerance=p50=40% throughput=40% capacity=off",
+    )
+    resized = _run(tmp_path, "--triton-baseline=update", *sized)
+    assert resized.returncode == 0, resized.stdout + resized.stderr
+    found = re.search(
+        r"measurement sized from the calibration: (\d+) measured windows per step", resized.stdout
+    )
+    assert found is not None, resized.stdout
+    windows = int(found.group(1))
+    assert "the baseline is now the mean of 2 sessions" in resized.stdout
+    (path,) = (tmp_path / "baselines").rglob("*.json")
+    (env,) = json.loads(path.read_text())["environments"].values()
+    record = env["measurements"]["tiny"]
+    assert record["subject"]["load"]["measured_windows"] == windows
+    measured = [s["measured_windows"] for s in record["measurement"]["steps"] if not s.get("probe")]
+    assert measured and all(n == windows for n in measured)
+    again = _run(tmp_path, *sized)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"sized from the calibration: {windows} measured windows per step" in again.stdout

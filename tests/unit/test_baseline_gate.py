@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -361,3 +362,15 @@ def test_require_resolution_fails_a_comparison_blind_to_its_tolerance(tmp_path: 
         Mode.COMPARE, tolerances=Tolerances(run_noise=0.0), require_resolution=True
     )
     assert not gate_test(store, TEST_ID, fingerprint(), [_candidate()], sharp).failed
+
+
+def test_sessions_measured_at_another_length_still_average(tmp_path: Path) -> None:
+    # --triton-size-measurement moves the window count as the calibration grows: the step's
+    # values are the same quantity, so the sessions go on; other load changes start over
+    store = _recorded(tmp_path)
+    longer = replace(SUBJECT, load={**SUBJECT.load, "measured_windows": 12, "max_trials": 17})
+    gate = gate_test(store, TEST_ID, fingerprint(), [_candidate(subject=longer)], UPDATE)
+    assert "mean of 2 sessions" in gate.judgements[0].message
+    heavier = replace(SUBJECT, load={**SUBJECT.load, "concurrency": [8]})
+    gate = gate_test(store, TEST_ID, fingerprint(), [_candidate(subject=heavier)], UPDATE)
+    assert "earlier sessions dropped: what was measured changed" in gate.judgements[0].message

@@ -136,3 +136,35 @@ def test_a_corrupt_calibration_fails_the_test_and_is_kept(tmp_path: Path) -> Non
 def test_update_without_a_calibration_says_how_to_get_one(tmp_path: Path) -> None:
     gate = _calibrated_session(tmp_path, Mode.UPDATE).judge("t.py::a", LOCAL, [RECORD])
     assert gate.calibration.startswith("no calibration of this runner: `pytest --triton-calibrate`")
+
+
+def test_sizing_reads_this_runners_calibration_and_the_tests_own_tolerances(
+    tmp_path: Path,
+) -> None:
+    session = _calibrated_session(tmp_path)
+    session.size_from_calibration = True
+    load = LoadSpec(concurrency=(4,), measured_windows=5)
+    # nothing to size from yet: measured as configured, and the note says why
+    assert session.size("t.py::a", "tiny", LOCAL, load, paired=False) is None
+    assert session.sizing_notes["t.py::a [tiny]"].startswith(
+        "measurement not sized: no calibration of this runner (`pytest --triton-calibrate` 3"
+    )
+    # windows 4 % apart, a quiet runner between sessions
+    row = RowSample(5.0, 0.04**2 / 5, 0.0, 1e-6, windows=5, pairs=4)
+    sample = CalibrationSession("2026-11-30T00:00:00Z", {"c4 p50": row})
+    here = session.fingerprint(LOCAL)
+    for _ in range(3):
+        session.calibration.add_session("t.py::a", here, sample)  # type: ignore[union-attr]
+    tight = session.size(
+        "t.py::a", "tiny", LOCAL, load, paired=False, tolerance_overrides={"p50": 0.06}
+    )
+    loose = session.size(
+        "t.py::a", "tiny", LOCAL, load, paired=False, tolerance_overrides={"p50": 0.15}
+    )
+    assert tight is not None and loose is not None
+    assert tight.measured_windows > loose.measured_windows
+    assert "measured windows per step" in session.sizing_notes["t.py::a [tiny]"]
+    # nothing is compared with baselines off: nothing to size for
+    off = _calibrated_session(tmp_path, Mode.OFF)
+    off.size_from_calibration = True
+    assert off.size("t.py::a", "tiny", LOCAL, load, paired=False) is None

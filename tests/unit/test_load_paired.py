@@ -80,6 +80,14 @@ def test_each_step_alternates_the_builds_in_pairs_and_pools_each_side() -> None:
         assert [(p.baseline.p50_ms, p.current.p50_ms) for p in pairs] == [(4.0, 5.0)] * 4
 
 
+def test_more_block_pairs_repeat_the_order_in_whole_rounds() -> None:
+    log: list[tuple[str, str, int, bool]] = []
+    runner = PairedRunner(FakeDriver("C", 5.0, log), FakeDriver("B", 4.0, log))
+    runner.run_step(LoadPoint(2), StepSettings.from_load(LoadSpec(block_pairs=8), None))
+    assert "".join(b for b, _, _, _ in log) == "BCBCCBCB" * 2
+    assert len(runner.pairs["c2"]) == 8
+
+
 def test_blocks_hold_at_least_two_windows_and_each_side_the_steps_windows() -> None:
     assert [block_windows(m) for m in (1, 3, 5, 8, 9, 12)] == [2, 2, 2, 2, 3, 3]
 

@@ -107,6 +107,8 @@ def test_default_spec_is_valid():
         ({"measured_windows": 2}, "stability needs the last 3"),
         ({"measured_windows": 12}, "max_trials 10 must be >= measured_windows 12"),
         ({"driver": "perf_analyzer", "measured_windows": 6}, "needs the native driver"),
+        ({"block_pairs": 6}, "block_pairs 6 must be a multiple of 4"),
+        ({"block_pairs": 0}, "block_pairs 0 must be a multiple of 4"),
         ({"batch_size": 0}, "batch_size"),
         ({"protocol": "smtp"}, "protocol"),
         ({"driver": "locust"}, "driver"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pytest_triton.baseline.codec import load_spec_dict
 from pytest_triton.baseline.model_identity import (
     Subject,
     config_changes,
@@ -11,6 +12,7 @@ from pytest_triton.baseline.model_identity import (
     hash_model_dir,
     subject_changes,
 )
+from pytest_triton.spec import LoadSpec
 
 
 def _model(root: Path, code: str = "x = 1\n") -> Path:
@@ -88,3 +90,12 @@ def test_subject_changes_cover_files_config_and_load(tmp_path: Path) -> None:
     ]
     assert subject_changes(a, a) == []
     assert Subject.from_dict(a.to_dict()) == a
+
+
+def test_a_load_field_added_since_a_record_was_written_is_not_a_change() -> None:
+    # a baseline written before block_pairs existed was measured with its default of 4
+    old = Subject("m", load={"concurrency": [4], "window_s": 2.0})
+    new = Subject("m", load=load_spec_dict(LoadSpec(concurrency=(4,), window_s=2.0)))
+    assert subject_changes(old, new) == []
+    more = Subject("m", load=load_spec_dict(LoadSpec(concurrency=(4,), block_pairs=8)))
+    assert subject_changes(old, more) == ["load block_pairs 4 → 8"]
