@@ -1,0 +1,163 @@
+"""Config search without a server: legality, the automatic space, objectives, brute and quick."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from pytest_triton.result import Measurement, StepResult
+from pytest_triton.search.automatic import AutoBounds, automatic_space
+from pytest_triton.search.legality import skip_reason
+from pytest_triton.search.objectives import parse_objectives, score_all
+from pytest_triton.search.space import SearchSpaceError, expand_config
+from pytest_triton.search.strategy import Grid, Trial, run
+from pytest_triton.spec import SLO
+
+
+def _step(concurrency: int, throughput: float, p99_ms: float, **metrics: float) -> StepResult:
+    return StepResult(
+        concurrency, None, (), True, throughput, p99_ms / 2, p99_ms / 2, p99_ms * 0.8,
+        p99_ms * 0.9, p99_ms, int(throughput * 5), 0, metrics=dict(metrics),
+    )  # fmt: skip
+
+
+def _measured(*steps: StepResult) -> Measurement:
+    return Measurement("m", None, steps, 10.0)
+
+
+BATCHING = {"max_batch_size": 8, "instance_group": [{"kind": "KIND_CPU", "count": 1}]}
+
+
+def test_combinations_triton_refuses_are_skipped_with_the_reason() -> None:
+    no_batch = {"max_batch_size": 0}
+    assert "cannot batch" in (skip_reason({"max_batch_size": 8}, no_batch) or "")
+    assert "dynamic_batching needs max_batch_size > 0" in (
+        skip_reason({"dynamic_batching": {}}, no_batch) or ""
+    )
+    both = {**BATCHING, "dynamic_batching": {}, "sequence_batching": {}}
+    assert "exclude each other" in (skip_reason(both, BATCHING) or "")
+    assert (
+        skip_reason(BATCHING, BATCHING, batch_size=16) == "batch size 16 is above max_batch_size 8"
+    )
+    preferred = {**BATCHING, "dynamic_batching": {"preferred_batch_size": [4, 16]}}
+    assert skip_reason(preferred, BATCHING) == "preferred_batch_size 16 is above max_batch_size 8"
+    assert skip_reason({**BATCHING, "dynamic_batching": {}}, BATCHING, batch_size=8) is None
+
+
+def test_the_automatic_space_batches_only_a_model_that_can() -> None:
+    space = automatic_space(BATCHING, AutoBounds(max_instances=3, min_batch=2, max_batch=8))
+    assert len(space) == 3 * 3  # counts 1..3 x max_batch_size 2, 4, 8
+    assert {c["max_batch_size"] for c in space} == {2, 4, 8}
+    assert all(c["dynamic_batching"] == {} for c in space)
+    unbatched = automatic_space({"max_batch_size": 0}, AutoBounds(max_instances=2))
+    assert unbatched == [
+        {"instance_group": [{"kind": "KIND_CPU", "count": 1}]},
+        {"instance_group": [{"kind": "KIND_CPU", "count": 2}]},
+    ]
+    with pytest.raises(SearchSpaceError, match="max_instance_count 0 is below its minimum 1"):
+        AutoBounds(max_instances=0)
+
+
+def test_online_mode_ranks_by_throughput_within_the_latency_budget() -> None:
+    fast_but_late = _measured(_step(1, 100, 5), _step(8, 900, 30))
+    steady = _measured(_step(1, 100, 4), _step(8, 600, 9))
+    late = _measured(_step(1, 80, 12))
+    slo = SLO(p99_ms=10)
+    throughput = parse_objectives(["perf_throughput"])
+    a, b, c = score_all([fast_but_late, steady, late], slo, throughput)
+    # within 10 ms the first reaches 100/s, the second 600/s
+    assert b.score == 1.0 and a.score == pytest.approx(100 / 600)
+    assert a.eligible and b.eligible and a.step is not None and a.step.concurrency == 1
+    assert not c.eligible and c.broken == "p99 12.00 ms > 10 ms at c1"
+    # offline (no latency bound): the most throughput wins
+    a, b, _ = score_all([fast_but_late, steady, late], None, throughput)
+    assert a.score == 1.0 and b.score == pytest.approx(600 / 900)
+    # a minimum throughput makes a config ineligible when no step within bounds reaches it
+    _, _, low = score_all([fast_but_late, steady, late], SLO(min_throughput=500), throughput)
+    assert low.broken == "throughput 80/s < min 500/s within the bounds"
+
+
+def test_weighted_objectives_and_model_analyzer_names() -> None:
+    objectives = parse_objectives({"perf_throughput": 1, "perf_latency_p99": 3})
+    assert dict(objectives.weights) == {"throughput": 1.0, "p99": 3.0}
+    quick = _measured(_step(1, 500, 2))
+    busy = _measured(_step(4, 1000, 8))
+    a, b = score_all([quick, busy], None, objectives)
+    assert a.score == pytest.approx((1 * 0.5 + 3 * 1.0) / 4)
+    assert b.score == pytest.approx((1 * 1.0 + 3 * 0.25) / 4)
+    with pytest.raises(SearchSpaceError, match="unknown objective 'latency'"):
+        parse_objectives(["latency"])
+    with pytest.raises(SearchSpaceError, match="weight of p99 must be a positive number"):
+        parse_objectives({"p99": 0})
+    assert parse_objectives(["gpu_used_memory"]).needs_gpu()
+
+
+def _model(config: Mapping[str, Any]) -> float:
+    """A made-up model: more instances help up to 3, batching helps with diminishing returns,
+    and 5 instances of max_batch_size 8 is too late for the budget."""
+    count = config["instance_group"][0]["count"]
+    batch = config.get("max_batch_size", 1)
+    return 100.0 * min(count, 3) * (1 + math.log2(batch)) - 20.0 * max(0, count - 3)
+
+
+def _evaluate(log: list[int]):
+    def evaluate(index: int, config: Mapping[str, Any]) -> Trial:
+        log.append(index)
+        if config["instance_group"][0]["count"] == 5 and config.get("max_batch_size") == 8:
+            return Trial(index, config, skipped="load failed: out of memory")
+        t = _model(config)
+        return Trial(index, config, _measured(_step(4, t, 5.0)))
+
+    return evaluate
+
+
+def test_quick_finds_brutes_winner_measuring_a_fraction_of_the_space() -> None:
+    configs = expand_config(
+        {
+            "max_batch_size": [1, 2, 4, 8],
+            "instance_group": [{"kind": "KIND_CPU", "count": [1, 2, 3, 4, 5]}],
+        }
+    )
+    objectives = parse_objectives(["throughput"])
+    brute_log: list[int] = []
+    brute = run("brute", configs, _evaluate(brute_log), None, objectives)
+    assert brute_log == list(range(20))
+    quick_log: list[int] = []
+    quick = run("quick", configs, _evaluate(quick_log), None, objectives)
+
+    def winner(trials: list[Trial]) -> Mapping[str, Any]:
+        scored = score_all([t.measurement for t in trials], None, objectives)
+        best = max(range(len(trials)), key=lambda i: (scored[i].eligible, scored[i].score))
+        return trials[best].config
+
+    assert (
+        winner(quick)
+        == winner(brute)
+        == {
+            "max_batch_size": 8,
+            "instance_group": [{"kind": "KIND_CPU", "count": 3}],
+        }
+    )
+    # the path to the corner it found is 5 steps long; it looks one step past each turn
+    assert len(quick_log) <= 10 and len(quick_log) == len(set(quick_log))
+    # it starts at the smallest config
+    assert configs[quick_log[0]] == {
+        "max_batch_size": 1,
+        "instance_group": [{"kind": "KIND_CPU", "count": 1}],
+    }
+
+
+def test_the_grid_orders_numbers_and_keeps_other_values_as_written() -> None:
+    configs = expand_config(
+        {
+            "max_batch_size": [8, 2],
+            "dynamic_batching": [{"max_queue_delay_microseconds": 500}, {}],
+        }
+    )
+    grid = Grid(configs)
+    # max_batch_size 2 with no queue delay (an absent field comes first) is the smallest
+    assert configs[grid.start()] == {"max_batch_size": 2, "dynamic_batching": {}}
+    assert sorted(grid.neighbours(grid.start())) == [1, 2]
