@@ -15,9 +15,9 @@ skipped) and objectives.score_all ranks what was measured.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pytest_triton.result import Measurement
 from pytest_triton.search.objectives import Objectives, score_all
@@ -29,10 +29,10 @@ MODES: tuple[Mode, ...] = ("brute", "quick")
 
 @dataclass(frozen=True)
 class Trial:
-    """One config of the space: measured, skipped with a reason, or not needed."""
+    """One point of the space: measured, skipped with a reason, or not needed."""
 
     index: int
-    config: Mapping[str, Any]
+    point: Mapping[str, Any]
     measurement: Measurement | None = None
     skipped: str = ""  # why it could not be measured ('' when measured or not tried)
 
@@ -41,29 +41,28 @@ class Trial:
         return self.measurement is not None or bool(self.skipped)
 
 
-class Evaluate(Protocol):
-    def __call__(self, index: int, config: Mapping[str, Any]) -> Trial:
-        """Measure config `index` of the space (or say why it was skipped)."""
+# Measures point `index` of the space (or says why it was skipped).
+Evaluate = Callable[[int, Mapping[str, Any]], Trial]
 
 
 def run(
     mode: Mode,
-    configs: Sequence[Mapping[str, Any]],
+    points: Sequence[Mapping[str, Any]],
     evaluate: Evaluate,
     slo: SLO | None,
     objectives: Objectives,
 ) -> list[Trial]:
     """The space's trials, in the space's order (untried ones empty)."""
-    trials = [Trial(i, c) for i, c in enumerate(configs)]
+    trials = [Trial(i, c) for i, c in enumerate(points)]
     if mode == "brute":
-        for i, config in enumerate(configs):
-            trials[i] = evaluate(i, config)
+        for i, point in enumerate(points):
+            trials[i] = evaluate(i, point)
         return trials
-    return _climb(configs, evaluate, slo, objectives, trials)
+    return _climb(points, evaluate, slo, objectives, trials)
 
 
 def _climb(
-    configs: Sequence[Mapping[str, Any]],
+    points: Sequence[Mapping[str, Any]],
     evaluate: Evaluate,
     slo: SLO | None,
     objectives: Objectives,
@@ -71,11 +70,11 @@ def _climb(
 ) -> list[Trial]:
     """Coordinate ascent: along each dimension in turn, step while the next config beats the
     current one; round again until no dimension moves."""
-    grid = Grid(configs)
+    grid = Grid(points)
 
     def tried(i: int) -> Trial:
         if not trials[i].tried:
-            trials[i] = evaluate(i, configs[i])
+            trials[i] = evaluate(i, points[i])
         return trials[i]
 
     def beats(challenger: int, holder: int) -> bool:

@@ -10,8 +10,11 @@ import pytest
 
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.search.automatic import AutoBounds, automatic_space
+from pytest_triton.search.fragment import describe, pbtxt
 from pytest_triton.search.legality import skip_reason
 from pytest_triton.search.objectives import parse_objectives, score_all
+from pytest_triton.search.run import ConfigSkipped, search
+from pytest_triton.search.settings import search_settings
 from pytest_triton.search.space import SearchSpaceError, expand_config
 from pytest_triton.search.strategy import Grid, Trial, run
 from pytest_triton.spec import SLO
@@ -131,7 +134,7 @@ def test_quick_finds_brutes_winner_measuring_a_fraction_of_the_space() -> None:
     def winner(trials: list[Trial]) -> Mapping[str, Any]:
         scored = score_all([t.measurement for t in trials], None, objectives)
         best = max(range(len(trials)), key=lambda i: (scored[i].eligible, scored[i].score))
-        return trials[best].config
+        return trials[best].point
 
     assert (
         winner(quick)
@@ -161,3 +164,116 @@ def test_the_grid_orders_numbers_and_keeps_other_values_as_written() -> None:
     # max_batch_size 2 with no queue delay (an absent field comes first) is the smallest
     assert configs[grid.start()] == {"max_batch_size": 2, "dynamic_batching": {}}
     assert sorted(grid.neighbours(grid.start())) == [1, 2]
+
+
+BASE = {
+    "name": "m",
+    "backend": "python",
+    "max_batch_size": 0,
+    "instance_group": [{"kind": "KIND_CPU", "count": 1}],
+}
+
+
+def _count(config: Mapping[str, Any]) -> int:
+    groups = config.get("instance_group") or BASE["instance_group"]
+    return int(groups[0]["count"])
+
+
+def _fake_measure(config: Mapping[str, Any], batch_size: int | None) -> Measurement:
+    if _count(config) == 3:
+        raise ConfigSkipped("load failed: Triton said 'out of memory'")
+    return _measured(_step(4, 100.0 * _count(config), 5.0))
+
+
+def test_a_search_ranks_the_space_and_states_the_winners_gain_over_the_committed_config() -> None:
+    settings = search_settings(
+        {
+            "space": {
+                "max_batch_size": [0, 8],
+                "instance_group": [{"kind": "KIND_CPU", "count": [1, 2, 3]}],
+            }
+        }
+    )
+    seen: list[tuple[int, str]] = []
+    result = search(
+        settings,
+        "m",
+        BASE,
+        SLO(p99_ms=10),
+        _fake_measure,
+        lambda t, n: seen.append((t.index, t.skipped)),
+    )
+    winner = result.winner
+    assert winner is not None and winner.trial.point["config"]["instance_group"][0]["count"] == 2
+    # the committed config is the space's first point: measured once, not twice
+    committed = result.committed
+    assert committed is not None and committed.trial.index == 0
+    assert len(seen) == len(result.entries) == 6
+    assert result.gain() == pytest.approx(1.0)  # 200/s against 100/s
+    skipped = {e.trial.skipped for e in result.entries if e.trial.skipped}
+    assert skipped == {
+        "load failed: Triton said 'out of memory'",
+        "max_batch_size 8 on a model that cannot batch (its own config has max_batch_size 0: "
+        "its inputs have no batch dimension)",
+    }
+    # ranked: the eligible first, then the skipped
+    assert [e.measured for e in result.entries] == [True, True, False, False, False, False]
+
+
+def test_a_committed_config_outside_the_space_is_measured_besides() -> None:
+    settings = search_settings({"space": {"instance_group": [{"kind": "KIND_CPU", "count": [2]}]}})
+    result = search(settings, "m", BASE, None, _fake_measure)
+    committed = result.committed
+    assert committed is not None and committed.trial.point == {"config": {}, "batch_size": None}
+    assert result.measured == 2 and result.gain() == pytest.approx(1.0)
+
+
+def test_when_no_config_meets_the_slo_there_is_no_winner_but_the_closest_is_named() -> None:
+    settings = search_settings(
+        {"space": {"instance_group": [{"kind": "KIND_CPU", "count": [1, 2]}]}}
+    )
+    result = search(settings, "m", BASE, SLO(p99_ms=1), _fake_measure)
+    assert result.winner is None and result.gain() is None
+    closest = result.closest
+    assert closest is not None and closest.scored.broken == "p99 5.00 ms > 1 ms at c4"
+
+
+def test_a_config_reads_as_a_line_and_as_a_config_pbtxt_fragment() -> None:
+    override = {
+        "max_batch_size": 8,
+        "dynamic_batching": {},
+        "instance_group": [{"kind": "KIND_CPU", "count": 2}],
+    }
+    assert describe(override) == (
+        "max_batch_size 8, dynamic_batching on, instance_group kind KIND_CPU count 2"
+    )
+    assert describe({}) == "as committed"
+    text = pbtxt(override)
+    assert "max_batch_size: 8" in text
+    assert "dynamic_batching {\n}" in text
+    assert "instance_group {\n  count: 2\n  kind: KIND_CPU\n}" in text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"spaces": {}}, r"unknown argument\(s\) spaces; valid: space, parameters"),
+        ({"mode": "optuna"}, r"mode 'optuna': use one of brute, quick"),
+        ({"max_gap_to_best": "10"}, r"max_gap_to_best: '10' is ambiguous; write '10%'"),
+        ({"instance_kind": "KIND_TPU"}, r"instance_kind 'KIND_TPU'"),
+        ({"max_instance_count": "3"}, r"max_instance_count must be a whole number"),
+        ({"objectives": ["gpu"]}, r"objectives: unknown objective 'gpu'"),
+        ({"space": {"max_batch_size": []}}, r"@triton_search space max_batch_size: an empty list"),
+    ],
+)
+def test_bad_search_arguments_say_what_to_write(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(SearchSpaceError, match=message):
+        search_settings(kwargs)
+
+
+def test_search_arguments_become_settings() -> None:
+    settings = search_settings(
+        {"mode": "quick", "max_gap_to_best": "10%", "parameters": {"concurrency": "1,4"}}
+    )
+    assert settings.mode == "quick" and settings.max_gap_to_best == pytest.approx(0.10)
+    assert settings.configs is None and settings.load.concurrency == (1, 4)

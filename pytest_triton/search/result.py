@@ -1,0 +1,89 @@
+"""A finished search: every config of its space with its standing, winner first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pytest_triton.search.objectives import Objectives, Scored, score_all
+from pytest_triton.search.strategy import Trial
+from pytest_triton.spec import SLO
+
+
+@dataclass(frozen=True)
+class Entry:
+    trial: Trial
+    scored: Scored
+    committed: bool = False  # the model's own config (config.pbtxt as committed)
+
+    @property
+    def measured(self) -> bool:
+        return self.trial.measurement is not None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    mode: str
+    objectives: Objectives
+    # Ranked: eligible configs by objective value, then measured ineligible ones (most
+    # throughput first), then skipped ones, then those the strategy did not need.
+    entries: tuple[Entry, ...]
+    duration_s: float
+
+    @property
+    def winner(self) -> Entry | None:
+        """The best eligible config; None when no config met the SLO."""
+        first = self.entries[0] if self.entries else None
+        return first if first is not None and first.scored.eligible else None
+
+    @property
+    def closest(self) -> Entry | None:
+        """The winner, or when none is eligible the measured config that came closest (the
+        most throughput at its least loaded step, which is the one shown breaking a bound)."""
+        return self.winner or next((e for e in self.entries if e.measured), None)
+
+    @property
+    def committed(self) -> Entry | None:
+        return next((e for e in self.entries if e.committed), None)
+
+    @property
+    def measured(self) -> int:
+        return sum(e.measured for e in self.entries)
+
+    def gain(self) -> float | None:
+        """How much better the winner is than the committed config on the objective (0.38:
+        +38 %); infinite when only the committed config breaks the SLO; None when either is
+        missing or no config is eligible."""
+        winner, committed = self.winner, self.committed
+        if winner is None or committed is None or not committed.measured:
+            return None
+        if not committed.scored.eligible:
+            return float("inf")
+        if committed.scored.score <= 0:
+            return None
+        return winner.scored.score / committed.scored.score - 1.0
+
+
+def rank(
+    trials: Sequence[Trial],
+    committed: int,
+    slo: SLO | None,
+    objectives: Objectives,
+    mode: str,
+    duration_s: float,
+) -> SearchResult:
+    """Score what was measured and order every trial (SearchResult.entries)."""
+    scored = score_all([t.measurement for t in trials], slo, objectives)
+    entries = [
+        Entry(t, s, committed=(t.index == committed)) for t, s in zip(trials, scored, strict=True)
+    ]
+
+    def order(e: Entry) -> tuple[int, float]:
+        if e.scored.eligible:
+            return (0, -e.scored.score)
+        if e.measured:
+            step = e.scored.step
+            return (1, -(step.throughput if step is not None else 0.0))
+        return (2, 0.0) if e.trial.skipped else (3, 0.0)
+
+    return SearchResult(mode, objectives, tuple(sorted(entries, key=order)), duration_s)

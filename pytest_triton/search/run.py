@@ -1,0 +1,99 @@
+"""One search: its candidate points, each measured through a callback, then ranked.
+
+A point is a config override plus the batch size requests carry (Model Analyzer's
+`batch_sizes` is a dimension of the space like any config field). The model's own config,
+as committed, is always measured too: it is what the winner's gain is stated against, and
+what `max_gap_to_best` gates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pytest_triton.result import Measurement
+from pytest_triton.search.automatic import automatic_space
+from pytest_triton.search.legality import skip_reason
+from pytest_triton.search.result import SearchResult, rank
+from pytest_triton.search.settings import SearchSettings
+from pytest_triton.search.strategy import Trial, run
+from pytest_triton.server.models import effective_config
+from pytest_triton.spec import SLO
+
+
+class ConfigSkipped(Exception):
+    """A config the server would not serve (its load failed): the reason goes in the table."""
+
+
+# Measures one point: (config override, batch size or None for the test's own). Raises
+# ConfigSkipped for a config that cannot be measured.
+MeasurePoint = Callable[[Mapping[str, Any], int | None], Measurement]
+
+
+def points(settings: SearchSettings, base: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The space's points, in order: each config at each batch size."""
+    configs = (
+        settings.configs
+        if settings.configs is not None
+        else automatic_space(base, settings.bounds, settings.instance_kind)
+    )
+    sizes: tuple[int | None, ...] = settings.load.batch_sizes or (None,)
+    return [{"config": dict(c), "batch_size": b} for c in configs for b in sizes]
+
+
+def search(
+    settings: SearchSettings,
+    model: str,
+    base: Mapping[str, Any],
+    slo: SLO | None,
+    measure: MeasurePoint,
+    progress: Callable[[Trial, int], None] | None = None,
+) -> SearchResult:
+    """Run the search; `base` is the model's own (effective) config."""
+    started = time.monotonic()
+    space = points(settings, base)
+    own = _own_point(space, model, base, settings)
+    if own is None:  # not in the space: measured besides, as the last point
+        space.append({"config": {}, "batch_size": (settings.load.batch_sizes or (None,))[0]})
+        own = len(space) - 1
+
+    def evaluate(index: int, point: Mapping[str, Any]) -> Trial:
+        effective = effective_config(base, point["config"], model)
+        why = skip_reason(effective, base, point["batch_size"] or 1)
+        if why is None:
+            try:
+                trial = Trial(index, point, measure(point["config"], point["batch_size"]))
+            except ConfigSkipped as exc:
+                trial = Trial(index, point, skipped=str(exc))
+        else:
+            trial = Trial(index, point, skipped=why)
+        if progress is not None:
+            progress(trial, len(space))
+        return trial
+
+    own_trial = evaluate(own, space[own])
+    trials = run(settings.mode, space, _reusing(evaluate, own, own_trial), slo, settings.objectives)
+    trials[own] = own_trial
+    return rank(trials, own, slo, settings.objectives, settings.mode, time.monotonic() - started)
+
+
+def _own_point(
+    space: list[dict[str, Any]], model: str, base: Mapping[str, Any], settings: SearchSettings
+) -> int | None:
+    """The point that is the model's own config at the first batch size, if the space has it."""
+    own = effective_config(base, {}, model)
+    first = (settings.load.batch_sizes or (None,))[0]
+    for i, point in enumerate(space):
+        if point["batch_size"] == first and effective_config(base, point["config"], model) == own:
+            return i
+    return None
+
+
+def _reusing(
+    evaluate: Callable[[int, Mapping[str, Any]], Trial], own: int, own_trial: Trial
+) -> Callable[[int, Mapping[str, Any]], Trial]:
+    def evaluate_once(index: int, point: Mapping[str, Any]) -> Trial:
+        return own_trial if index == own else evaluate(index, point)
+
+    return evaluate_once
