@@ -118,6 +118,10 @@ class ModelController:
             body = {
                 "parameters": {"config": json.dumps(effective_config(base, spec.config, spec.name))}
             }
+        elif self.is_ready(spec.name):
+            # A load request without a config keeps the model's last override while its files
+            # are unchanged: unloaded first, it reads the repository's config again.
+            self.unload(spec.name)
         self._post_load(spec, body)
         return self._ready_config(spec)
 

@@ -56,6 +56,20 @@ def test_start_serve_stop(example_repository: Path, tmp_path: Path):
     server.stop()  # idempotent
 
 
+def test_loading_without_an_override_serves_the_repository_config_again(
+    example_repository: Path, tmp_path: Path
+):
+    # Triton keeps a model's last config override on a load request without one (its files
+    # did not change): a test of the committed config after one of an override measured the
+    # override, and a search named the last config it tried "as committed".
+    server = LocalServer(ServerSpec("local", model_repository=example_repository), tmp_path)
+    with server:
+        controller = ModelController(server.endpoints.http, example_repository, server)
+        two = {"instance_group": [{"kind": "KIND_CPU", "count": 2}]}
+        assert controller.load(ModelSpec("tiny", config=two))["instance_group"][0]["count"] == 2
+        assert controller.load(ModelSpec("tiny"))["instance_group"][0]["count"] == 1
+
+
 def test_a_fixed_port_in_use_is_a_clear_error(example_repository: Path, tmp_path: Path):
     with LocalServer(ServerSpec("local", model_repository=example_repository), tmp_path / "a") as a:
         http = int(a.endpoints.http.rsplit(":", 1)[1])
