@@ -16,6 +16,7 @@ from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 
 if TYPE_CHECKING:
     from pytest_triton.baseline.build import BuildCopy
+    from pytest_triton.search.result import SearchResult
 
 
 def measurement_key(model: str, occurrence: int) -> str:
@@ -51,6 +52,8 @@ class MeasurementRecord:
     effective_config: dict[str, Any] = field(default_factory=dict)
     paired: Paired | None = None  # with --triton-baseline-build, when that build has the model
     reused: bool = False  # taken from a checkpoint (--triton-resume), not measured now
+    # triton.search(): the winner's (or the closest config's) measurement, and the search
+    search: SearchResult | None = None
     slo_check: SLOCheck | None = None
     failures: list[str] = field(default_factory=list)
     # What failed, in a few words each ("SLO not met", "baseline regression", ...).

@@ -87,18 +87,20 @@ def triton(
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     bsession = request.config.stash.get(SESSION_KEY, None)
 
-    def progress(step: StepResult) -> None:
+    def say(line: str) -> None:
         if reporter is None:
             return
-        from pytest_triton.load.progress import step_line
-
-        line = f"  [triton] {item.name} {step_line(step)}"
         if capture is None:
             reporter.write_line(line)
             return
         # Live in the terminal while the test runs, not held back in its captured output.
         with capture.global_and_fixture_disabled():
             reporter.write_line(line)
+
+    def progress(step: StepResult) -> None:
+        from pytest_triton.load.progress import step_line
+
+        say(f"  [triton] {item.name} {step_line(step)}")
 
     handle = Triton(
         item,
@@ -109,6 +111,8 @@ def triton(
         load_layers=(option_defaults(request.config), specs.load_overrides if specs else {}),
         progress=progress,
         build=bsession.build if bsession is not None else None,
+        search=specs.search if specs else None,
+        say=say,
     )
     failure = None
     try:

@@ -9,17 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_triton.errors import ConfigError, ServerDiedError
+from pytest_triton.errors import ConfigError, MeasurementError, ServerDiedError
 from pytest_triton.interrupt import measuring, stop_point
 from pytest_triton.record import MeasurementRecord, Paired, measurement_key
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.server.base import Endpoints, Server
+from pytest_triton.server.models import effective_config
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 
 from .loadspec import build_load_spec
 
 if TYPE_CHECKING:
     from pytest_triton.baseline.build import BaselineBuild, BuildPair
+    from pytest_triton.search.result import SearchResult
+    from pytest_triton.search.settings import SearchSettings
+    from pytest_triton.search.strategy import Trial
     from pytest_triton.server.models import ModelController
 
     from .models_cache import ModelCache
@@ -44,6 +48,8 @@ class Triton:
         load_layers: tuple[Mapping[str, Any], ...],
         progress: Callable[[StepResult], None] | None = None,
         build: BaselineBuild | None = None,
+        search: Mapping[str, Any] | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self._item = item
         self.server = server
@@ -55,6 +61,8 @@ class Triton:
         self.records: list[MeasurementRecord] = []
         # --triton-baseline-build: a model both builds have is measured as their two copies.
         self._build = build
+        self._search = search  # @triton_search's arguments
+        self._say = say  # a live line in the terminal
 
     @property
     def endpoints(self) -> Endpoints:
@@ -138,6 +146,101 @@ class Triton:
         self.records.append(record)
         return record.measurement
 
+    def search(self, model: str | None = None, **arguments: Any) -> SearchResult:
+        """Search configs of a model (search/): @triton_search's arguments, overridden by
+        `arguments` (the same names). Each config is loaded through the load request's config
+        override and measured like measure() does; the result ranks them, and the winner's
+        measurement is the test's record (judged against the SLO, stored as its baseline)."""
+        from pytest_triton.search.run import search
+        from pytest_triton.search.settings import search_settings
+
+        settings = search_settings({**(self._search or {}), **arguments}, "triton.search()")
+        spec = self._model_spec(model)
+        base = self._models.ensure(spec)
+        load_spec = self._search_load(settings)
+
+        def measure_point(override: Mapping[str, Any], batch_size: int | None) -> Measurement:
+            return self._measure_config(spec, override, batch_size, load_spec)
+
+        def progress(trial: Trial, total: int) -> None:
+            if self._say is not None:
+                self._say(_trial_line(trial, total))
+
+        result = search(settings, spec.name, base, self.slo, measure_point, progress)
+        chosen = result.closest
+        if chosen is None or chosen.trial.measurement is None:
+            from pytest_triton.search.table import render
+
+            raise MeasurementError(
+                f"no config of the search of {spec.name!r} could be measured:\n"
+                + "\n".join(render(result))
+            )
+        point = chosen.trial.point
+        config = {**spec.config, **point["config"]}
+        occurrence = 1 + sum(r.model.name == spec.name for r in self.records)
+        record = MeasurementRecord(
+            self._item.nodeid,
+            measurement_key(spec.name, occurrence),
+            chosen.trial.measurement,
+            replace(spec, config=config),
+            _with_batch(load_spec, point["batch_size"]),
+            self.slo,
+            effective_config(base, point["config"], spec.name),
+            search=result,
+        )
+        self.records.append(record)
+        return result
+
+    def _search_load(self, settings: SearchSettings) -> LoadSpec:
+        """The load each config is measured at: the search's parameters, else the test's own
+        load, else (no load point given anywhere) the auto ramp, as Model Analyzer sweeps
+        concurrency by default."""
+        given = any(
+            layer.get(k) is not None
+            for layer in self._load_layers
+            for k in ("concurrency", "request_rate")
+        )
+        extra: dict[str, Any] = {}
+        if settings.load.concurrency:
+            extra["concurrency"] = list(settings.load.concurrency)
+        elif settings.load.request_rate:
+            extra["request_rate"] = list(settings.load.request_rate)
+        elif not given:
+            extra["concurrency"] = "auto"
+        return build_load_spec(*self._load_layers, extra)
+
+    def _measure_config(
+        self,
+        spec: ModelSpec,
+        override: Mapping[str, Any],
+        batch_size: int | None,
+        load_spec: LoadSpec,
+    ) -> Measurement:
+        """One config of a search: loaded through the config override, then measured."""
+        from pytest_triton.errors import ModelLoadError
+        from pytest_triton.load.engine import measure
+        from pytest_triton.search.run import ConfigSkipped
+
+        candidate = replace(spec, config={**spec.config, **override})
+        try:
+            self._models.ensure(candidate)
+        except ModelLoadError as exc:
+            # Triton's own words, without the server log the error carries for a test failure
+            raise ConfigSkipped(f"load failed: {str(exc).splitlines()[0]}") from None
+        try:
+            with self._server_death(), measuring():
+                return measure(
+                    self.server.endpoints,
+                    spec.name,
+                    spec.version,
+                    _with_batch(load_spec, batch_size),
+                    self.slo,
+                    is_alive=self.server.is_alive,
+                    progress=self._on_step,
+                )
+        except MeasurementError as exc:
+            raise ConfigSkipped(f"not measured: {exc}") from None
+
     def _measure_paired(
         self, spec: ModelSpec, load_spec: LoadSpec, pair: BuildPair
     ) -> tuple[Measurement, Paired]:
@@ -194,3 +297,18 @@ class Triton:
         if self._model is not None and self._model.name == name:
             return self._model
         return ModelSpec(name=name)
+
+
+def _with_batch(load: LoadSpec, batch_size: int | None) -> LoadSpec:
+    return load if batch_size is None else replace(load, batch_size=batch_size)
+
+
+def _trial_line(trial: Trial, total: int) -> str:
+    """A live line per config of a search."""
+    from pytest_triton.search.fragment import describe_point
+
+    head = f"  [triton] search {trial.index + 1}/{total}: {describe_point(trial.point)}"
+    if trial.measurement is None:
+        return f"{head}: skipped ({trial.skipped})"
+    best = trial.measurement.best
+    return f"{head}: {best.throughput:.1f} infer/s at {best.load_point}, p99 {best.p99_ms:.2f} ms"

@@ -88,8 +88,16 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
             "so nothing was checked",
             pytrace=False,
         )
+    if specs is not None and specs.search is not None and not any(r.search for r in handle.records):
+        pytest.fail(
+            "test declares @pytest.mark.triton_search but never called triton.search(), "
+            "so nothing was searched",
+            pytrace=False,
+        )
     for record in handle.records:
         _judge_serving(record)
+        if record.search is not None:
+            _judge_search(record)
     if handle.records:
         item.ihook.pytest_triton_judge(item=item, records=handle.records)
     item.config.stash[STATE_KEY].results.extend(handle.records)
@@ -122,6 +130,22 @@ def _judge_serving(record: MeasurementRecord) -> None:
         )
         record.notes.append(note)
         warnings.warn(TritonUnstableWarning(note), stacklevel=1)
+
+
+def _judge_search(record: MeasurementRecord) -> None:
+    """The search's own gates: some config met the SLO, and the committed config is within
+    max_gap_to_best of the best (the reports show the ranked table either way)."""
+    from pytest_triton.search import gates
+
+    result = record.search
+    assert result is not None
+    none = gates.no_winner(result)
+    if none is not None:
+        record.fail("search: no config met the SLO", none)
+    better = gates.gap(result, record.slo)
+    if better is not None:
+        record.fail("search: a better config exists", better)
+    record.notes.append(gates.summary(result, record.slo))
 
 
 def pytest_exception_interact(

@@ -18,6 +18,13 @@ MARKERS: dict[str, str] = {
         "triton_slo(p50_ms, p90_ms, p95_ms, p99_ms, avg_ms, min_throughput, max_error_rate, "
         "min_capacity, max_gpu_memory_mb): bounds the test's measurement must meet"
     ),
+    "triton_search": (
+        "triton_search(space=None, parameters=None, mode='brute', objectives=None, "
+        "max_gap_to_best=None, min/max_instance_count, min/max_model_batch_size, "
+        "instance_kind): what triton.search() searches: a space over config fields in Model "
+        "Analyzer's model_config_parameters syntax (None: its automatic space), brute or quick, "
+        "ranked by objectives within the test's triton_slo"
+    ),
     "triton_load": (
         "triton_load(concurrency, window_s, warmup_s, protocol, batch_size, ...): how "
         "triton.measure() loads the model; any LoadSpec field"

@@ -28,6 +28,7 @@ class TestSpecs:
     model: ModelSpec | None
     slo: SLO | None
     load_overrides: Mapping[str, Any]
+    search: Mapping[str, Any] | None = None  # @triton_search's arguments, validated
 
 
 def specs_for(item: pytest.Item, default_load_timeout: float) -> TestSpecs:
@@ -37,6 +38,7 @@ def specs_for(item: pytest.Item, default_load_timeout: float) -> TestSpecs:
             model=_model_spec(item, default_load_timeout),
             slo=_slo(item),
             load_overrides=_load_overrides(item),
+            search=_search(item),
         )
     except ConfigError as exc:
         raise ConfigError(f"{item.nodeid}: {exc}") from None
@@ -101,6 +103,21 @@ def _load_overrides(item: pytest.Item) -> Mapping[str, Any]:
     if marker.args:
         raise ConfigError("@triton_load takes keyword arguments only, e.g. concurrency=[1, 4]")
     _reject_unknown("triton_load", marker.kwargs, LOAD_ARGS)
+    return frozen_mapping(marker.kwargs)
+
+
+def _search(item: pytest.Item) -> Mapping[str, Any] | None:
+    marker = item.get_closest_marker("triton_search")
+    if marker is None:
+        return None
+    if marker.args:
+        raise ConfigError(
+            "@triton_search takes keyword arguments only, e.g. "
+            "space={'instance_group': [{'count': [1, 2]}]}"
+        )
+    from pytest_triton.search.settings import search_settings
+
+    search_settings(marker.kwargs)  # raises with what to write instead
     return frozen_mapping(marker.kwargs)
 
 

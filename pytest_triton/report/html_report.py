@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from pytest_triton.record import MeasurementRecord
 from pytest_triton.report.outcome import TestEntry, counts
+from pytest_triton.search.fragment import describe_point
+from pytest_triton.search.result import SearchResult
 from pytest_triton.server.base import ServerIdentity
 
 _W, _H, _PAD = 420, 240, 44
@@ -121,6 +123,36 @@ def _section(record: MeasurementRecord) -> str:
         "<table><tr><th>load</th><th>infer/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th>"
         "<th>queue µs</th><th>compute µs</th><th>client µs</th><th>stable</th><th>errors</th></tr>"
         f"{rows}</table>{'<ul>' + notes + '</ul>' if notes else ''}"
+        + (_search(record.search) if record.search is not None else "")
+    )
+
+
+def _search(result: SearchResult) -> str:
+    """The ranked configs, and the latency-vs-throughput curves of the top ones on one chart."""
+    from pytest_triton.search.table import rows
+
+    top = [e for e in result.entries if e.measured][: len(_COLOURS)]
+    series = []
+    for entry in top:
+        measurement = entry.trial.measurement
+        assert measurement is not None
+        steps = sorted(measurement.steps, key=lambda s: s.throughput)
+        name = describe_point(entry.trial.point) + (" (committed)" if entry.committed else "")
+        series.append((name, [(s.throughput, s.p99_ms) for s in steps]))
+    chart = _chart("p99 vs throughput of the top configs", "infer/s", "p99 ms", series)
+    body = "".join(
+        f"<tr><td>{row.rank or '-'}</td><td>{html.escape(row.config)}"
+        f"{' <b>(committed)</b>' if row.committed else ''}</td>"
+        f"<td>{'' if row.throughput is None else f'{row.throughput:.1f}'}</td>"
+        f"<td>{'' if row.p99_ms is None else f'{row.p99_ms:.2f}'}</td>"
+        f"<td>{html.escape(row.load_point)}</td><td>{html.escape(row.status)}</td></tr>"
+        for row in rows(result)
+    )
+    return (
+        f"<h3>Search ({html.escape(result.mode)}, {html.escape(result.objectives.describe())})"
+        f'</h3><div class="charts">{chart}</div>'
+        "<table><tr><th>#</th><th>config</th><th>infer/s</th><th>p99 ms</th><th>at</th>"
+        f"<th>status</th></tr>{body}</table>"
     )
 
 

@@ -3,6 +3,7 @@ measurement with its specs, steps and windows."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,4 +49,23 @@ def _result(entry: TestEntry, record: MeasurementRecord) -> dict[str, Any]:
         "slo": slo_dict(record.slo) if record.slo else None,
         "slo_check": [plain(row) for row in record.slo_check.rows] if record.slo_check else None,
         "measurement": measurement_to_dict(record.measurement),
+        "search": _search(record),
+    }
+
+
+def _search(record: MeasurementRecord) -> dict[str, Any] | None:
+    """The ranked table of a triton.search() (the measurement above is its winner's)."""
+    result = record.search
+    if result is None:
+        return None
+    from pytest_triton.search.table import rows
+
+    gain = result.gain()
+    return {
+        "mode": result.mode,
+        "objectives": dict(result.objectives.weights),
+        "duration_s": result.duration_s,
+        "max_gap_to_best": result.max_gap_to_best,
+        "gain_over_committed": None if gain is None or math.isinf(gain) else gain,
+        "configs": [plain(row) for row in rows(result)],
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pytest_triton.report.outcome import TestEntry, counts
+from pytest_triton.search.result import SearchResult
 from pytest_triton.server.base import ServerIdentity
 
 _ICONS = {"passed": "✅", "failed": "❌", "error": "❌", "interrupted": "⏹", "xpassed": "⚠️"}
@@ -48,6 +49,11 @@ def render_markdown(entries: Sequence[TestEntry], server: ServerIdentity | None)
         if first:  # nothing measured: errored, skipped or failed before measuring
             lines.append(f"| `{entry.nodeid}` | | | | | | | | {status} |")
     for entry in entries:
+        for r in entry.results:
+            if r.search is not None:
+                lines += ["", f"### Search of `{r.model.name}` in `{entry.nodeid}`", ""]
+                lines += _search_table(r.search)
+    for entry in entries:
         notes = [n for r in entry.results for n in r.notes]
         if entry.reason or notes:
             lines += ["", f"### `{entry.nodeid}`: {entry.outcome}{_why(entry)}", ""]
@@ -58,3 +64,16 @@ def render_markdown(entries: Sequence[TestEntry], server: ServerIdentity | None)
 
 def _why(entry: TestEntry) -> str:
     return f" ({entry.why})" if entry.outcome == "failed" else ""
+
+
+def _search_table(result: SearchResult) -> list[str]:
+    from pytest_triton.search.table import rows
+
+    out = ["| # | config | infer/s | p99 ms | at | status |", "|---:|---|---:|---:|---|---|"]
+    for row in rows(result):
+        thr = f"{row.throughput:.1f}" if row.throughput is not None else ""
+        p99 = f"{row.p99_ms:.2f}" if row.p99_ms is not None else ""
+        config = row.config + (" **(committed)**" if row.committed else "")
+        rank = row.rank if row.rank is not None else ""
+        out.append(f"| {rank} | {config} | {thr} | {p99} | {row.load_point} | {row.status} |")
+    return out

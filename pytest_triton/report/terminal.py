@@ -39,6 +39,11 @@ def summary_lines(entries: Sequence[TestEntry]) -> list[str]:
                 )
             if m.capacity is not None:
                 lines.append(f"  capacity at SLO: {m.capacity:.1f} infer/s")
+            if record.search is not None:
+                from pytest_triton.search.table import render
+
+                lines.append(f"  search of {m.model!r}, best first (its winner's steps above):")
+                lines.extend(f"  {line}" for line in render(record.search))
             lines.extend(f"  note: {note}" for note in record.notes)
     return lines
 

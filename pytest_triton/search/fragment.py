@@ -14,6 +14,14 @@ def describe(override: Mapping[str, Any]) -> str:
     return ", ".join(_field(str(k), v) for k, v in override.items())
 
 
+def describe_point(point: Mapping[str, Any]) -> str:
+    """A search's point: its config and, when the space sweeps it, its batch size."""
+    text = describe(point["config"])
+    if point.get("batch_size") is not None:
+        text += f", batch size {point['batch_size']}"
+    return text
+
+
 def _field(name: str, value: Any) -> str:
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], Mapping):
         value = value[0]  # one instance group reads as the group

@@ -29,6 +29,7 @@ class SearchResult:
     # throughput first), then skipped ones, then those the strategy did not need.
     entries: tuple[Entry, ...]
     duration_s: float
+    max_gap_to_best: float | None = None  # how far the committed config may trail the winner
 
     @property
     def winner(self) -> Entry | None:

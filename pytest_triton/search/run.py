@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from pytest_triton.result import Measurement
@@ -33,10 +34,12 @@ MeasurePoint = Callable[[Mapping[str, Any], int | None], Measurement]
 
 def points(settings: SearchSettings, base: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The space's points, in order: each config at each batch size."""
+    groups = base.get("instance_group") or [{}]
+    kind = settings.instance_kind or str(groups[0].get("kind") or "KIND_CPU")
     configs = (
         settings.configs
         if settings.configs is not None
-        else automatic_space(base, settings.bounds, settings.instance_kind)
+        else automatic_space(base, settings.bounds, kind)
     )
     sizes: tuple[int | None, ...] = settings.load.batch_sizes or (None,)
     return [{"config": dict(c), "batch_size": b} for c in configs for b in sizes]
@@ -53,7 +56,7 @@ def search(
     """Run the search; `base` is the model's own (effective) config."""
     started = time.monotonic()
     space = points(settings, base)
-    own = _own_point(space, model, base, settings)
+    own = _own_point(space, base, settings)
     if own is None:  # not in the space: measured besides, as the last point
         space.append({"config": {}, "batch_size": (settings.load.batch_sizes or (None,))[0]})
         own = len(space) - 1
@@ -75,19 +78,33 @@ def search(
     own_trial = evaluate(own, space[own])
     trials = run(settings.mode, space, _reusing(evaluate, own, own_trial), slo, settings.objectives)
     trials[own] = own_trial
-    return rank(trials, own, slo, settings.objectives, settings.mode, time.monotonic() - started)
+    result = rank(trials, own, slo, settings.objectives, settings.mode, time.monotonic() - started)
+    return replace(result, max_gap_to_best=settings.max_gap_to_best)
 
 
 def _own_point(
-    space: list[dict[str, Any]], model: str, base: Mapping[str, Any], settings: SearchSettings
+    space: list[dict[str, Any]], base: Mapping[str, Any], settings: SearchSettings
 ) -> int | None:
-    """The point that is the model's own config at the first batch size, if the space has it."""
-    own = effective_config(base, {}, model)
+    """The point that is the model's own config at the first batch size, if the space has it:
+    one whose override changes nothing of `base`."""
     first = (settings.load.batch_sizes or (None,))[0]
     for i, point in enumerate(space):
-        if point["batch_size"] == first and effective_config(base, point["config"], model) == own:
+        if point["batch_size"] == first and _within(base, point["config"]):
             return i
     return None
+
+
+def _within(base: Any, value: Any) -> bool:
+    """Whether `value` (part of an override) is already what `base` (Triton's effective config,
+    which spells out every field) has: each field it sets is equal there, an empty or zero one
+    may be absent."""
+    if isinstance(value, Mapping):
+        here = base if isinstance(base, Mapping) else {}
+        return all(_within(here.get(k), v) for k, v in value.items())
+    if isinstance(value, list):
+        there = base if isinstance(base, list) else []
+        return len(there) == len(value) and all(map(_within, there, value))
+    return bool(base == value or (base is None and not value))
 
 
 def _reusing(

@@ -39,7 +39,8 @@ class SearchSettings:
     objectives: Objectives = field(default_factory=Objectives)
     max_gap_to_best: float | None = None  # the committed config may trail the best by this
     bounds: AutoBounds = field(default_factory=AutoBounds)
-    instance_kind: str = "KIND_CPU"  # of the automatic space's instance groups
+    # of the automatic space's instance groups; None: the kind of the model's own first group
+    instance_kind: str | None = None
 
 
 def search_settings(kwargs: Mapping[str, Any], where: str = "@triton_search") -> SearchSettings:
@@ -73,8 +74,8 @@ def search_settings(kwargs: Mapping[str, Any], where: str = "@triton_search") ->
         _whole(kwargs, "min_model_batch_size", 1, where),
         _whole(kwargs, "max_model_batch_size", 128, where),
     )
-    kind = kwargs.get("instance_kind", "KIND_CPU")
-    if kind not in KINDS:
+    kind = kwargs.get("instance_kind")
+    if kind is not None and kind not in KINDS:
         raise SearchSpaceError(f"{where} instance_kind {kind!r}: use one of {', '.join(KINDS)}")
     return SearchSettings(configs, load, mode, objectives, max_gap, bounds, kind)
 

@@ -9,6 +9,7 @@ def test_markers_are_documented(pytester: pytest.Pytester):
         [
             "@pytest.mark.triton_model(name, version=None, config=None*",
             "@pytest.mark.triton_slo(p50_ms*",
+            "@pytest.mark.triton_search(space=None, parameters=None, mode='brute'*",
         ]
     )
 
@@ -55,6 +56,16 @@ def test_strict_markers_clean(pytester: pytest.Pytester):
             "triton_model('m', config={'max_batch_size': 'eight'})",
             "*malformed config override*max_batch_size*",
         ),
+        (
+            "triton_search(space={'instance_group': [{'kind': 'KIND_CPU', 'cout': [1, 2]}]})",
+            "*@triton_search space instance_group[[]0[]] cout: ModelInstanceGroup has no field*",
+        ),
+        (
+            "triton_search(space={'max_batch_size': {'start': 8, 'stop': 1}})",
+            "*@triton_search space max_batch_size: range stop 1 is below its start 8*",
+        ),
+        ("triton_search(mode='random')", "*@triton_search mode 'random': use one of brute, quick*"),
+        ("triton_search({'max_batch_size': [1]})", "*@triton_search takes keyword arguments only*"),
     ],
 )
 def test_misuse_is_a_usage_error_naming_the_test(pytester: pytest.Pytester, marker, expected):
@@ -111,6 +122,24 @@ def test_a_declared_slo_that_is_never_measured_fails(pytester: pytest.Pytester, 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ["*declares @pytest.mark.triton_slo but never called triton.measure()*"]
+    )
+
+
+def test_a_declared_search_that_never_runs_fails(pytester: pytest.Pytester, example_repository):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.triton_model("tiny")
+        @pytest.mark.triton_search(space={"instance_group": [{"count": [1, 2]}]})
+        def test_forgot_to_search(triton):
+            pass
+        """
+    )
+    result = pytester.runpytest(f"--triton-model-repository={example_repository}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*declares @pytest.mark.triton_search but never called triton.search()*"]
     )
 
 

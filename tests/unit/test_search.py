@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_triton.result import Measurement, StepResult
+from pytest_triton.search import gates
 from pytest_triton.search.automatic import AutoBounds, automatic_space
 from pytest_triton.search.fragment import describe, pbtxt
 from pytest_triton.search.legality import skip_reason
@@ -17,6 +18,7 @@ from pytest_triton.search.run import ConfigSkipped, search
 from pytest_triton.search.settings import search_settings
 from pytest_triton.search.space import SearchSpaceError, expand_config
 from pytest_triton.search.strategy import Grid, Trial, run
+from pytest_triton.search.table import render, rows
 from pytest_triton.spec import SLO
 
 
@@ -166,11 +168,14 @@ def test_the_grid_orders_numbers_and_keeps_other_values_as_written() -> None:
     assert sorted(grid.neighbours(grid.start())) == [1, 2]
 
 
+# As Triton returns a config: every field spelled out, defaults included.
 BASE = {
     "name": "m",
     "backend": "python",
     "max_batch_size": 0,
-    "instance_group": [{"kind": "KIND_CPU", "count": 1}],
+    "instance_group": [
+        {"name": "m_0", "kind": "KIND_CPU", "count": 1, "gpus": [], "profile": [], "passive": False}
+    ],
 }
 
 
@@ -191,6 +196,7 @@ def test_a_search_ranks_the_space_and_states_the_winners_gain_over_the_committed
             "space": {
                 "max_batch_size": [0, 8],
                 "instance_group": [{"kind": "KIND_CPU", "count": [1, 2, 3]}],
+                "parameters": {},
             }
         }
     )
@@ -277,3 +283,48 @@ def test_search_arguments_become_settings() -> None:
     )
     assert settings.mode == "quick" and settings.max_gap_to_best == pytest.approx(0.10)
     assert settings.configs is None and settings.load.concurrency == (1, 4)
+
+
+def test_a_better_config_than_the_committed_one_fails_with_the_fragment_to_paste() -> None:
+    space = {"instance_group": [{"kind": "KIND_CPU", "count": [1, 2]}]}
+    loose = search(
+        search_settings({"space": space, "max_gap_to_best": "150%"}), "m", BASE, None, _fake_measure
+    )
+    assert gates.gap(loose, SLO(p99_ms=10)) is None  # +100 % is within 150 %
+    tight = search(
+        search_settings({"space": space, "max_gap_to_best": "10%"}),
+        "m",
+        BASE,
+        SLO(p99_ms=10),
+        _fake_measure,
+    )
+    message = gates.gap(tight, SLO(p99_ms=10))
+    assert message is not None
+    assert message.startswith(
+        "a better config exists: instance_group kind KIND_CPU count 2: +100% throughput at "
+        "p99 <= 10 ms than the committed config (max_gap_to_best 10%). In config.pbtxt:\n"
+        "instance_group {\n  count: 2\n  kind: KIND_CPU\n}"
+    )
+    assert gates.summary(tight, SLO(p99_ms=10)).endswith(
+        "best: instance_group kind KIND_CPU count 2 (+100% over the committed config)"
+    )
+    assert gates.no_winner(tight) is None
+
+
+def test_the_table_ranks_eligible_configs_and_says_why_the_others_are_not() -> None:
+    settings = search_settings(
+        {
+            "space": {
+                "max_batch_size": [0, 8],
+                "instance_group": [{"kind": "KIND_CPU", "count": [1, 2, 3]}],
+            }
+        }
+    )
+    result = search(settings, "m", BASE, SLO(p99_ms=10), _fake_measure)
+    table = rows(result)
+    assert [r.rank for r in table] == [1, 2, None, None, None, None]
+    assert table[0].config.endswith("count 2") and table[0].throughput == 200.0
+    assert table[1].committed and table[1].status == "eligible"
+    assert any(r.status.startswith("skipped: load failed") for r in table)
+    lines = render(result)
+    assert "(committed)" in lines[2] and lines[0].split()[:3] == ["#", "throughput", "p99"]
