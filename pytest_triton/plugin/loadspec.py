@@ -11,7 +11,7 @@ import pytest
 from pytest_triton.errors import ConfigError
 from pytest_triton.spec import LoadSpec, frozen_mapping
 
-from .options import get_option
+from .options import given_option
 
 # LoadSpec field <- option name; unset options (None) leave the LoadSpec default.
 _FROM_OPTIONS = {
@@ -36,8 +36,10 @@ _FROM_OPTIONS = {
 
 
 def option_defaults(config: pytest.Config) -> dict[str, Any]:
-    """The load settings given by option or ini, the base layer under markers and kwargs."""
-    return {field: get_option(config, name) for field, name in _FROM_OPTIONS.items()}
+    """The load settings given by option or ini, the base layer under markers and kwargs (an
+    option the user did not set leaves LoadSpec's default, which its own default equals: so a
+    search can tell that no load point was asked for)."""
+    return {field: given_option(config, name) for field, name in _FROM_OPTIONS.items()}
 
 
 def build_load_spec(*layers: Mapping[str, Any]) -> LoadSpec:

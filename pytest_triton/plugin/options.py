@@ -64,6 +64,14 @@ OPTIONS: tuple[Option, ...] = (
         "list",
         (),
     ),
+    Option(
+        "triton_yaml",
+        "file name pattern of Model Analyzer YAML configs to collect as test suites, e.g. "
+        "perf*.yaml (repeatable; a YAML file named on the command line is collected when it "
+        "holds profile_models)",
+        "list",
+        (),
+    ),
     Option("triton_startup_timeout", "seconds to wait for the server to be ready", "float", 120.0),
     Option("triton_load_timeout", "seconds to wait for a model to load", "float", 120.0),
     Option(
@@ -164,6 +172,13 @@ def add_options(parser: pytest.Parser, options: tuple[Option, ...] = OPTIONS) ->
 
 def get_option(config: pytest.Config, name: str) -> Any:
     """The option's value: the command line if given, else the ini value, else the default."""
+    value = given_option(config, name)
+    return _BY_NAME[name].default if value is None else value
+
+
+def given_option(config: pytest.Config, name: str) -> Any:
+    """The option's value from the command line or the ini file; None when the user set
+    neither."""
     option = _BY_NAME[name]
     cli = config.getoption(name, default=None)
     if cli is not None and cli != []:
@@ -171,7 +186,7 @@ def get_option(config: pytest.Config, name: str) -> Any:
     ini = config.getini(name)
     if ini not in (None, "", []):
         return _convert(option, ini, config, from_ini=True)
-    return option.default
+    return None
 
 
 def validate_all(config: pytest.Config) -> None:

@@ -6,6 +6,8 @@ Nothing heavy is imported here: a suite without triton tests pays for option par
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from .fixtures import triton, triton_models, triton_server
@@ -25,6 +27,7 @@ pytest_plugins = ["pytest_triton.plugin.baseline"]
 __all__ = [
     "pytest_addhooks",
     "pytest_addoption",
+    "pytest_collect_file",
     "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_exception_interact",
@@ -39,6 +42,12 @@ __all__ = [
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    from .yaml_items import collect_yaml
+
+    return collect_yaml(file_path, parent)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -157,3 +157,54 @@ def test_a_committed_config_within_the_gap_passes(tmp_path: Path) -> None:
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
     assert "best: instance_group kind KIND_CPU count 2" in out
+
+
+YAML = """\
+model_repository: models
+run_config_search_max_concurrency: 4
+constraints:
+  perf_latency_p99:
+    max: 500
+profile_models:
+  sleepy:
+    model_config_parameters:
+      instance_group:
+        - kind: KIND_CPU
+          count: [1, 2]
+"""
+
+
+def test_a_model_analyzer_config_runs_as_a_suite(tmp_path: Path) -> None:
+    repo = tmp_path / "models"
+    (repo / "sleepy" / "1").mkdir(parents=True)
+    (repo / "sleepy" / "config.pbtxt").write_text(CONFIG)
+    (repo / "sleepy" / "1" / "model.py").write_text(textwrap.dedent(MODEL))
+    (tmp_path / "perf.yaml").write_text(YAML)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "perf.yaml",
+            "-p",
+            "no:cacheprovider",
+            "--triton-window=0.5",
+            "--triton-warmup=0.3",
+            "--triton-baseline=off",
+            f"--triton-report-json={tmp_path / 'report.json'}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert "1 passed" in out
+    (result,) = json.loads((tmp_path / "report.json").read_text())["results"]
+    assert result["test"] == "perf.yaml::sleepy"
+    # no load points given: the auto ramp, bounded by run_config_search_max_concurrency
+    assert result["load"]["auto"] and result["load"]["max_concurrency"] == 4
+    assert [s["concurrency"] for s in result["measurement"]["steps"] if not s["probe"]][-1] <= 4
+    assert result["slo"] == {"p99_ms": 500.0}
+    assert result["search"]["configs"][0]["config"] == "instance_group kind KIND_CPU count 2"
