@@ -117,7 +117,16 @@ def _search(item: pytest.Item) -> Mapping[str, Any] | None:
         )
     from pytest_triton.search.settings import search_settings
 
-    search_settings(marker.kwargs)  # raises with what to write instead
+    settings = search_settings(marker.kwargs)  # raises with what to write instead
+    if settings.objectives.needs_gpu() and not item.config.getoption("triton_url", None):
+        from pytest_triton.observe.nvml import NvmlReader
+
+        reader = NvmlReader()
+        if not reader.available:
+            raise ConfigError(
+                "@triton_search objective gpu_memory needs GPU memory readings and this "
+                f"machine has none ({reader.reason}): drop the objective, or run on a GPU runner"
+            )
     return frozen_mapping(marker.kwargs)
 
 

@@ -50,7 +50,8 @@ MODEL_ANALYZER_NAMES = MappingProxyType(
         "gpu_used_memory": "gpu_memory",
     }
 )
-GPU_MEMORY_METRIC = "gpu_memory_used_mb"
+GPU_MEMORY_METRIC = "gpu_memory_used_mb"  # Triton's metrics endpoint
+NVML_MEMORY_METRIC = "nvml_gpu_memory_used_mb"  # NVML, where Triton's build reports none
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def parse_objectives(spec: Any, where: str = "objectives") -> Objectives:
 def objective_value(step: StepResult, name: str) -> float | None:
     """A step's value of one objective (None: not measured, e.g. GPU memory without a GPU)."""
     if name == "gpu_memory":
-        return step.metrics.get(GPU_MEMORY_METRIC)
+        return step.metrics.get(GPU_MEMORY_METRIC, step.metrics.get(NVML_MEMORY_METRIC))
     if name == "throughput":
         return step.throughput
     return float(getattr(step, f"{name}_ms"))

@@ -186,3 +186,28 @@ def test_a_marker_rate_replaces_an_ini_concurrency(pytester: pytest.Pytester):
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
+
+
+def test_a_gpu_memory_objective_without_a_gpu_stops_collection(pytester: pytest.Pytester):
+    # NVML is the boundary faked: a pynvml whose library cannot be found, as on a CPU runner
+    pytester.makepyfile(
+        pynvml="""
+        def nvmlInit():
+            raise RuntimeError("NVML Shared Library Not Found")
+        """
+    )
+    pytester.makepyfile(
+        test_gpu="""
+        import pytest
+
+        @pytest.mark.triton_model("tiny")
+        @pytest.mark.triton_search(objectives=["gpu_used_memory"])
+        def test_x(triton):
+            triton.search()
+        """
+    )
+    result = pytester.runpytest("--collect-only", "test_gpu.py")
+    result.stderr.fnmatch_lines(
+        ["*objective gpu_memory needs GPU memory readings and this machine has none (NVML "
+         "unavailable: NVML Shared Library Not Found)*"]
+    )  # fmt: skip
