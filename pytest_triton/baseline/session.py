@@ -219,16 +219,8 @@ class BaselineSession:
             subject = self.subject(r.model, r.load, r.effective_config)
             foreign = self.foreign.get(r.id)
             load = MachineLoad(machine_load.machine_cpus(), foreign) if foreign else None
-            if self.checkpoints is not None and not r.reused:
-                slo_values = codec.slo_dict(r.slo) if r.slo is not None else {}
-                self.checkpoints.record(
-                    r.id,
-                    resume_key(test_id, fingerprint, subject, slo_values),
-                    r.measurement,
-                    complete=True,
-                    slo_passed=r.passed,
-                    machine=machine_to_dict(load),
-                )
+            if not r.reused:
+                self._checkpoint(r, fingerprint, subject, load, r.passed)
             paired_subject = None
             if r.paired is not None:
                 copy = r.paired.copy
@@ -291,6 +283,35 @@ class BaselineSession:
         )
         self.sizing_notes[rid] = sized.note
         return sized.load
+
+    def measured(self, server: ServerIdentity, record: MeasurementRecord) -> None:
+        """A measurement that finished before its test is judged (a search's config):
+        checkpointed now, so that a killed session resumes after it."""
+        self.in_flight = None
+        subject = self.subject(record.model, record.load, record.effective_config)
+        foreign = self.foreign.get(record.id)
+        load = MachineLoad(machine_load.machine_cpus(), foreign) if foreign else None
+        self._checkpoint(record, self.fingerprint(server), subject, load, None)
+
+    def _checkpoint(
+        self,
+        record: MeasurementRecord,
+        fingerprint: Fingerprint,
+        subject: Subject,
+        load: MachineLoad | None,
+        slo_passed: bool | None,
+    ) -> None:
+        if self.checkpoints is None:
+            return
+        slo_values = codec.slo_dict(record.slo) if record.slo is not None else {}
+        self.checkpoints.record(
+            record.id,
+            resume_key(record.test_id, fingerprint, subject, slo_values),
+            record.measurement,
+            complete=True,
+            slo_passed=slo_passed,
+            machine=machine_to_dict(load),
+        )
 
     def _runner_noise(
         self, test_id: str, fingerprint: Fingerprint, name: str | None

@@ -246,6 +246,12 @@ def pytest_triton_load_spec(
     )
 
 
+def pytest_triton_measured(item: pytest.Item, record: MeasurementRecord) -> None:
+    bsession = item.config.stash.get(SESSION_KEY, None)
+    if bsession is not None and not bsession.calibrating:
+        bsession.measured(_identity(item.config, item.stash[HANDLE_KEY].server), record)
+
+
 def pytest_triton_step(item: pytest.Item, step: StepResult) -> None:
     bsession = item.config.stash.get(SESSION_KEY, None)
     if bsession is not None:

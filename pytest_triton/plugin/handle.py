@@ -63,6 +63,7 @@ class Triton:
         self._build = build
         self._search = search  # @triton_search's arguments
         self._say = say  # a live line in the terminal
+        self._from_checkpoint: set[int] = set()  # search points reused by --triton-resume
 
     @property
     def endpoints(self) -> Endpoints:
@@ -159,12 +160,15 @@ class Triton:
         base = self._models.ensure(spec)
         load_spec = self._search_load(settings)
 
-        def measure_point(override: Mapping[str, Any], batch_size: int | None) -> Measurement:
-            return self._measure_config(spec, override, batch_size, load_spec)
+        def measure_point(
+            index: int, override: Mapping[str, Any], batch_size: int | None
+        ) -> Measurement:
+            return self._measure_config(spec, index, override, batch_size, load_spec)
 
         def progress(trial: Trial, total: int) -> None:
             if self._say is not None:
-                self._say(_trial_line(trial, total))
+                reused = " (from the checkpoint)" if trial.index in self._from_checkpoint else ""
+                self._say(_trial_line(trial, total) + reused)
 
         result = search(settings, spec.name, base, self.slo, measure_point, progress)
         chosen = result.closest
@@ -212,34 +216,55 @@ class Triton:
     def _measure_config(
         self,
         spec: ModelSpec,
+        index: int,
         override: Mapping[str, Any],
         batch_size: int | None,
         load_spec: LoadSpec,
     ) -> Measurement:
-        """One config of a search: loaded through the config override, then measured."""
+        """One config of a search: loaded through the config override, then measured, and
+        checkpointed at once (pytest_triton_measured): a killed search resumes after it."""
         from pytest_triton.errors import ModelLoadError
         from pytest_triton.load.engine import measure
         from pytest_triton.search.run import ConfigSkipped
 
         candidate = replace(spec, config={**spec.config, **override})
+        load = _with_batch(load_spec, batch_size)
         try:
-            self._models.ensure(candidate)
+            effective = self._models.ensure(candidate)
         except ModelLoadError as exc:
             # Triton's own words, without the server log the error carries for a test failure
             raise ConfigSkipped(f"load failed: {str(exc).splitlines()[0]}") from None
+        key = f"{spec.name} search {index + 1}"
+        reused: Measurement | None = self._item.ihook.pytest_triton_measure_start(
+            item=self._item,
+            key=key,
+            model=candidate,
+            load=load,
+            slo=self.slo,
+            effective_config=effective,
+            reusable=True,
+        )
+        if reused is not None:
+            self._from_checkpoint.add(index)
+            return reused
         try:
             with self._server_death(), measuring():
-                return measure(
+                measured = measure(
                     self.server.endpoints,
                     spec.name,
                     spec.version,
-                    _with_batch(load_spec, batch_size),
+                    load,
                     self.slo,
                     is_alive=self.server.is_alive,
                     progress=self._on_step,
                 )
         except MeasurementError as exc:
             raise ConfigSkipped(f"not measured: {exc}") from None
+        record = MeasurementRecord(
+            self._item.nodeid, key, measured, candidate, load, self.slo, effective
+        )
+        self._item.ihook.pytest_triton_measured(item=self._item, record=record)
+        return measured
 
     def _measure_paired(
         self, spec: ModelSpec, load_spec: LoadSpec, pair: BuildPair

@@ -46,6 +46,12 @@ def pytest_triton_load_spec(
 
 
 @pytest.hookspec
+def pytest_triton_measured(item: pytest.Item, record: MeasurementRecord) -> None:
+    """A measurement finished, before its test is judged: each config of a search, as it is
+    measured (the baseline plugin checkpoints it, so a killed search resumes after it)."""
+
+
+@pytest.hookspec
 def pytest_triton_step(item: pytest.Item, step: StepResult) -> None:
     """A step of the measurement running in `item` finished (a Ctrl-C stops right after)."""
 

@@ -27,9 +27,9 @@ class ConfigSkipped(Exception):
     """A config the server would not serve (its load failed): the reason goes in the table."""
 
 
-# Measures one point: (config override, batch size or None for the test's own). Raises
-# ConfigSkipped for a config that cannot be measured.
-MeasurePoint = Callable[[Mapping[str, Any], int | None], Measurement]
+# Measures one point: (its index in the space, config override, batch size or None for the
+# test's own). Raises ConfigSkipped for a config that cannot be measured.
+MeasurePoint = Callable[[int, Mapping[str, Any], int | None], Measurement]
 
 
 def points(settings: SearchSettings, base: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -66,7 +66,7 @@ def search(
         why = skip_reason(effective, base, point["batch_size"] or 1)
         if why is None:
             try:
-                trial = Trial(index, point, measure(point["config"], point["batch_size"]))
+                trial = Trial(index, point, measure(index, point["config"], point["batch_size"]))
             except ConfigSkipped as exc:
                 trial = Trial(index, point, skipped=str(exc))
         else:

@@ -4,14 +4,19 @@ instance count (each request sleeps 20 ms), searched through config overrides.""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
+from pytest_triton.baseline.checkpoint import read_checkpoint
+from pytest_triton.errors import BaselineError
 from pytest_triton.server.local import bundled_server_root
 
 pytestmark = [
@@ -208,3 +213,61 @@ def test_a_model_analyzer_config_runs_as_a_suite(tmp_path: Path) -> None:
     assert [s["concurrency"] for s in result["measurement"]["steps"] if not s["probe"]][-1] <= 4
     assert result["slo"] == {"p99_ms": 500.0}
     assert result["search"]["configs"][0]["config"] == "instance_group kind KIND_CPU count 2"
+
+
+def test_a_killed_search_resumes_without_measuring_its_finished_configs(tmp_path: Path) -> None:
+    repo = tmp_path / "models"
+    (repo / "sleepy" / "1").mkdir(parents=True)
+    (repo / "sleepy" / "config.pbtxt").write_text(CONFIG)
+    (repo / "sleepy" / "1" / "model.py").write_text(textwrap.dedent(MODEL))
+    (tmp_path / "test_killed.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.mark.triton_model("sleepy")
+            @pytest.mark.triton_load(window_s=0.5, warmup_s=0.3, concurrency=[4])
+            @pytest.mark.triton_search(space={"instance_group": [{"count": [1, 2, 3, 4]}]})
+            def test_killed(triton):
+                triton.search()
+            """
+        )
+    )
+    checkpoints = tmp_path / "ckpt"
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "test_killed.py",
+        "-p",
+        "no:cacheprovider",
+        f"--triton-model-repository={repo}",
+        f"--triton-checkpoint-dir={checkpoints}",
+    ]
+    first = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 300
+        done: list[str] = []
+        while len(done) < 2 and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.2)
+            files = sorted(checkpoints.glob("*.ckpt"))
+            if files:
+                try:
+                    done = [k for k in read_checkpoint(files[-1]) if " search " in k]
+                except BaselineError:
+                    done = []  # caught between two writes of the file: look again
+        assert len(done) >= 2, "the search did not checkpoint two configs"
+    finally:
+        os.kill(first.pid, signal.SIGKILL)  # no chance to save anything more
+        first.wait()
+    resumed = subprocess.run(
+        [*command, "--triton-resume"], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    out = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, out
+    reused = [line for line in out.splitlines() if "(from the checkpoint)" in line]
+    assert len(reused) >= 2, out
+    # a reused config is not measured again: no live step line before its search line
+    assert out.count("test_killed c4") == 4 - len(reused), out

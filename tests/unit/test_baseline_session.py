@@ -81,6 +81,26 @@ def test_resume_reuses_a_completed_measurement_with_the_same_key(tmp_path: Path)
     assert again.before_measure("t.py::a", "tiny#2", REMOTE, MODEL, LOAD, None, {}) is None
 
 
+def test_a_search_config_is_checkpointed_as_it_finishes_and_reused_on_resume(
+    tmp_path: Path,
+) -> None:
+    # the session is killed during the search's next config: its test was never judged
+    first = _session(tmp_path, Mode.COMPARE)
+    two = {"instance_group": [{"count": 2}]}  # the config the server served
+    first.before_measure("t.py::a", "tiny search 1", REMOTE, MODEL, LOAD, None, two)
+    config_one = MeasurementRecord("t.py::a", "tiny search 1", M, MODEL, LOAD, None, two)
+    first.measured(REMOTE, config_one)
+    assert first.in_flight is None
+    again = _session(tmp_path, Mode.COMPARE, resume=True)
+    reused = again.before_measure("t.py::a", "tiny search 1", REMOTE, MODEL, LOAD, None, two)
+    assert reused is not None and reused.steps[0].avg_ms == M.steps[0].avg_ms
+    # another config under the same key (the space changed) is measured again
+    three = {"instance_group": [{"count": 3}]}
+    assert (
+        again.before_measure("t.py::a", "tiny search 1", REMOTE, MODEL, LOAD, None, three) is None
+    )
+
+
 def test_a_resumed_measurement_keeps_the_machine_it_was_measured_on(tmp_path: Path) -> None:
     first = _session(tmp_path, Mode.COMPARE)
     first.before_measure("t.py::a", "tiny", LOCAL, MODEL, LOAD, None, {})

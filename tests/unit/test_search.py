@@ -184,7 +184,7 @@ def _count(config: Mapping[str, Any]) -> int:
     return int(groups[0]["count"])
 
 
-def _fake_measure(config: Mapping[str, Any], batch_size: int | None) -> Measurement:
+def _fake_measure(index: int, config: Mapping[str, Any], batch_size: int | None) -> Measurement:
     if _count(config) == 3:
         raise ConfigSkipped("load failed: Triton said 'out of memory'")
     return _measured(_step(4, 100.0 * _count(config), 5.0))
