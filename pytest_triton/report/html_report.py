@@ -13,6 +13,7 @@ from pytest_triton.report.outcome import TestEntry, counts
 from pytest_triton.search.fragment import describe_point
 from pytest_triton.search.result import SearchResult
 from pytest_triton.server.base import ServerIdentity
+from pytest_triton.spec import SLO
 
 _W, _H, _PAD = 420, 240, 44
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
@@ -30,13 +31,18 @@ svg { margin-right: 1.5em; } .charts { display: flex; flex-wrap: wrap; }
 
 
 def _chart(
-    title: str, x_label: str, y_label: str, series: list[tuple[str, list[tuple[float, float]]]]
+    title: str,
+    x_label: str,
+    y_label: str,
+    series: list[tuple[str, list[tuple[float, float]]]],
+    bounds: Sequence[tuple[str, float]] = (),
 ) -> str:
+    """A line chart; `bounds` are horizontal lines (an SLO's latency bound) with their label."""
     points = [p for _, pts in series for p in pts]
     if not points:
         return ""
     x_max = max(x for x, _ in points) or 1.0
-    y_max = max(y for _, y in points) or 1.0
+    y_max = max([y for _, y in points] + [b for _, b in bounds]) or 1.0
 
     def sx(x: float) -> float:
         return _PAD + (x / x_max) * (_W - 2 * _PAD)
@@ -68,6 +74,15 @@ def _chart(
         out.append(
             f'<text x="{_W - _PAD}" y="{_PAD + 14 * i}" text-anchor="end" font-size="11" '
             f'fill="{colour}">{html.escape(name)}</text>'
+        )
+    for name, bound in bounds:
+        out.append(
+            f'<line x1="{_PAD}" y1="{sy(bound):.1f}" x2="{_W - _PAD}" y2="{sy(bound):.1f}" '
+            'stroke="#b00020" stroke-dasharray="5,3"/>'
+        )
+        out.append(
+            f'<text x="{_PAD + 4}" y="{sy(bound) - 4:.1f}" font-size="10" fill="#b00020">'
+            f"{html.escape(name)}</text>"
         )
     out.append("</svg>")
     return "\n".join(out)
@@ -123,11 +138,11 @@ def _section(record: MeasurementRecord) -> str:
         "<table><tr><th>load</th><th>infer/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th>"
         "<th>queue µs</th><th>compute µs</th><th>client µs</th><th>stable</th><th>errors</th></tr>"
         f"{rows}</table>{'<ul>' + notes + '</ul>' if notes else ''}"
-        + (_search(record.search) if record.search is not None else "")
+        + (_search(record.search, record.slo) if record.search is not None else "")
     )
 
 
-def _search(result: SearchResult) -> str:
+def _search(result: SearchResult, slo: SLO | None) -> str:
     """The ranked configs, and the latency-vs-throughput curves of the top ones on one chart."""
     from pytest_triton.search.table import rows
 
@@ -139,7 +154,9 @@ def _search(result: SearchResult) -> str:
         steps = sorted(measurement.steps, key=lambda s: s.throughput)
         name = describe_point(entry.trial.point) + (" (committed)" if entry.committed else "")
         series.append((name, [(s.throughput, s.p99_ms) for s in steps]))
-    chart = _chart("p99 vs throughput of the top configs", "infer/s", "p99 ms", series)
+    budget = slo.p99_ms if slo is not None else None
+    bounds = [(f"p99 bound {budget:g} ms", budget)] if budget is not None else []
+    chart = _chart("p99 vs throughput of the top configs", "infer/s", "p99 ms", series, bounds)
     body = "".join(
         f"<tr><td>{row.rank or '-'}</td><td>{html.escape(row.config)}"
         f"{' <b>(committed)</b>' if row.committed else ''}</td>"

@@ -155,6 +155,7 @@ def test_a_search_finds_the_better_config_and_fails_the_committed_one(tmp_path: 
     assert committed == ["instance_group kind KIND_CPU count 1"]
     html = (tmp_path / "report.html").read_text()
     assert "p99 vs throughput of the top configs" in html and "(committed)" in html
+    assert "p99 bound 200 ms" in html  # the latency budget drawn, as Model Analyzer's chart does
 
 
 def test_a_committed_config_within_the_gap_passes(tmp_path: Path) -> None:
