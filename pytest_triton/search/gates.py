@@ -31,12 +31,18 @@ def gap(result: SearchResult, slo: SLO | None) -> str | None:
     winner = result.winner
     if max_gap is None or gain is None or winner is None or gain <= max_gap:
         return None
+    interval = result.gain_interval()
+    if interval is not None and interval[0] <= max_gap:
+        return None  # better, but not clearly by more than the gap: summary() says so
     committed = result.committed
     if math.isinf(gain):
         broken = committed.scored.broken if committed is not None else ""
         how = f"it meets the SLO, the committed config does not ({broken})"
     else:
-        how = f"{gain:+.0%} {_objective(result)}{_within(slo)} than the committed config"
+        how = (
+            f"{gain:+.0%}{_shown(interval)} {_objective(result)}{_within(slo)} than the "
+            "committed config"
+        )
     return (
         f"a better config exists: {label(winner)}: {how} (max_gap_to_best {max_gap:.0%}). "
         f"In config.pbtxt:\n{pbtxt(winner.trial.point['config'])}"
@@ -55,8 +61,21 @@ def summary(result: SearchResult, slo: SLO | None) -> str:
     gain = result.gain()
     if winner.committed or gain is None or gain <= 0:
         return f"{head}; the committed config is the best found"
-    shown = "the committed config breaks the SLO" if math.isinf(gain) else f"{gain:+.0%}"
-    return f"{head}; best: {label(winner)} ({shown} over the committed config)"
+    if math.isinf(gain):
+        return f"{head}; best: {label(winner)} (the committed config breaks the SLO)"
+    interval = result.gain_interval()
+    tail = ""
+    limit = result.max_gap_to_best
+    if limit is not None and gain > limit and interval is not None and interval[0] <= limit:
+        tail = f"; not clearly beyond max_gap_to_best {limit:.0%} given the noise"
+    return (
+        f"{head}; best: {label(winner)} ({gain:+.0%}{_shown(interval)} over the committed "
+        f"config{tail})"
+    )
+
+
+def _shown(interval: tuple[float, float] | None) -> str:
+    return "" if interval is None else f" [{interval[0]:+.0%}, {interval[1]:+.0%}]"
 
 
 def label(entry: Entry) -> str:

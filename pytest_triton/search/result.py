@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_triton.search.objectives import Objectives, Scored, score_all
+from pytest_triton.judge.change import relative_change
+from pytest_triton.result import metric_value
+from pytest_triton.search.objectives import HIGHER_IS_BETTER, Objectives, Scored, score_all
 from pytest_triton.search.strategy import Trial
 from pytest_triton.spec import SLO
+
+# How far two configs measured minutes apart on one server can read apart beyond their windows
+# (relative SD of each): a model reloaded with another config draws a speed of its own, as
+# identical copies of a model do (3-5 % apart, docs/validation.md "Paired copies").
+CONFIG_NOISE = 0.03
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,30 @@ class SearchResult:
         if committed.scored.score <= 0:
             return None
         return winner.scored.score / committed.scored.score - 1.0
+
+    def gain_interval(self) -> tuple[float, float] | None:
+        """The 95 % interval of the gain when the objective is one metric and both steps have
+        windows to bound it (judge/change.py, each config with CONFIG_NOISE of its own): a
+        winner picked as the best of many noisy measurements reads better than it is."""
+        winner, committed = self.winner, self.committed
+        if winner is None or committed is None or len(self.objectives.weights) != 1:
+            return None
+        (name,) = self.objectives.weights
+        a, b = committed.scored.step, winner.scored.step
+        if a is None or b is None or not committed.scored.eligible or name == "gpu_memory":
+            return None
+        if not HIGHER_IS_BETTER[name]:
+            a, b = b, a  # the gain in a latency is committed / winner
+        change = relative_change(
+            metric_value(a, name),
+            metric_value(b, name),
+            [metric_value(w, name) for w in a.measured],
+            [metric_value(w, name) for w in b.measured],
+            run_noise=CONFIG_NOISE,
+        )
+        if change is None:
+            return None
+        return change.low - 1.0, change.high - 1.0
 
 
 def rank(

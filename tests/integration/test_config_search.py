@@ -129,7 +129,7 @@ def test_a_search_finds_the_better_config_and_fails_the_committed_one(tmp_path: 
     failure = out.split("FAILURES", 1)[1]
     assert re.search(
         r"a better config exists: instance_group kind KIND_CPU count 2, parameters on, "
-        r"max_batch_size 0: \+\d+% throughput",
+        r"max_batch_size 0: \+\d+% \[\+\d+%, \+\d+%\] throughput",
         failure,
     ), failure
     assert "throughput at p99 <= 200 ms than the committed config (max_gap_to_best 10%)" in failure

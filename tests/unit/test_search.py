@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from baseline_factories import measurement_from_latencies
 
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.search import gates
@@ -328,3 +330,33 @@ def test_the_table_ranks_eligible_configs_and_says_why_the_others_are_not() -> N
     assert any(r.status.startswith("skipped: load failed") for r in table)
     lines = render(result)
     assert "(committed)" in lines[2] and lines[0].split()[:3] == ["#", "throughput", "p99"]
+
+
+def _gap_search(speedup: float, gap: str = "10%") -> Any:
+    """count 1 (committed) against count 2, `speedup` times its throughput, windows 2 % apart."""
+
+    def measure(index: int, config: Mapping[str, Any], batch_size: int | None) -> Measurement:
+        factor = speedup if _count(config) == 2 else 1.0
+        return measurement_from_latencies([5.0 / factor, 5.1 / factor, 4.9 / factor])
+
+    space = {"instance_group": [{"kind": "KIND_CPU", "count": [1, 2]}]}
+    return search(
+        search_settings({"space": space, "max_gap_to_best": gap}), "m", BASE, None, measure
+    )
+
+
+def test_a_winner_not_clearly_beyond_the_gap_does_not_fail_the_committed_config() -> None:
+    # +15 % with windows 2 % apart and 3 % of noise per config: the interval reaches below 10 %
+    near = _gap_search(1.15)
+    gain = near.gain()
+    interval = near.gain_interval()
+    assert gain == pytest.approx(0.15, abs=0.01) and interval is not None
+    assert interval[0] < 0.10 < interval[1]
+    assert gates.gap(near, None) is None
+    assert "not clearly beyond max_gap_to_best 10% given the noise" in gates.summary(near, None)
+    # +150 %: clearly beyond, and the failure states the interval
+    far = _gap_search(2.5)
+    message = gates.gap(far, None)
+    assert message is not None and re.search(
+        r": \+150% \[\+\d+%, \+\d+%\] throughput than", message
+    )
