@@ -20,6 +20,7 @@ the runs' checkpoints against the baseline), so a rate is never read without its
     python benchmarks/baseline_trust.py --runs 20 --record-sessions 3 --calibrate 3 \
         --calibrate-each-round --change auto   # calibration spread over the hour; injected
                                                # changes sized from the stated resolution
+    python benchmarks/baseline_trust.py --runs 20 --paired --change auto   # paired, sized alike
 
 With --paired every run compares with the baseline build measured in turn on the same server
 (--triton-baseline-build) instead of the stored baseline, and the changes are code changes: each
@@ -302,16 +303,17 @@ def sized_changes(
     workdir: Path,
     base_env: dict[str, str],
     baselines: dict[str, tuple[Measurement, int]],
+    unchanged: Path | None,
 ) -> dict[str, float]:
     """Per model, the change to inject. With --change auto: AUTO_FACTOR times the resolution an
     unchanged run states for the model's coarsest test (the detection target is about changes
-    of twice it), read from one unchanged compare run made for the purpose and not counted."""
+    of twice it), read from one unchanged compare run made for the purpose and not counted
+    (paired: the `unchanged` build against the baseline build)."""
     models = {m.model for m, _ in baselines.values()}
     if args.change != "auto":
         return dict.fromkeys(models, float(args.change))
-    if args.paired:
-        raise SystemExit("--change auto needs a stored baseline (not --paired)")
-    result, _ = run_suite(args, workdir, "sizing", 0, "compare", base_env)
+    env = {} if unchanged is not None else base_env
+    result, _ = run_suite(args, workdir, "sizing", 0, "compare", env, unchanged)
     sized: dict[str, float] = {}
     for record_id, (measurement, _) in baselines.items():
         seen = result.sees.get(record_id)
@@ -599,16 +601,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         record_session(args, workdir, base_env, session)
     baselines = baseline_measurements(workdir)
     tests = sorted(baselines)
-    plan = injections(
-        baselines, args.base_extra_ms, sized_changes(args, workdir, base_env, baselines)
-    )
+    builds: dict[str, Path] = {}
+    models = [p.name for p in (SUITE / "model_repository").iterdir() if p.is_dir()]
+    if args.paired:  # the baseline build, and an unchanged one to size the changes against
+        base_sleeps = dict.fromkeys(models, args.base_extra_ms)
+        write_build(workdir / "builds" / "baseline", base_sleeps)
+        builds["unchanged"] = write_build(workdir / "builds" / "unchanged", base_sleeps)
+    sizes = sized_changes(args, workdir, base_env, baselines, builds.get("unchanged"))
+    plan = injections(baselines, args.base_extra_ms, sizes)
     print(f"baseline recorded for {len(tests)} measurement(s); sessions: {session_counts(workdir)}")
     for scenario, env in plan.items():
         print(f"  {scenario}: {env or base_env}")
-    builds: dict[str, Path] = {}
     if args.paired:
-        models = [p.name for p in (SUITE / "model_repository").iterdir() if p.is_dir()]
-        write_build(workdir / "builds" / "baseline", dict.fromkeys(models, args.base_extra_ms))
         for scenario, env in plan.items():
             extra = {
                 m: float(env.get(f"EXAMPLE_EXTRA_MS_{m.upper()}", args.base_extra_ms))
