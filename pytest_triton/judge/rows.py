@@ -145,6 +145,7 @@ def metric_row(
     shortfall: str = "",
     earlier: Sequence[Mapping[str, Any]] = (),
     pair_ratios: Sequence[float] | None = None,
+    window_s: float | None = None,  # the current side's window length, for the advice
 ) -> Row:
     change: Change | None
     if shortfall:
@@ -203,7 +204,8 @@ def metric_row(
         cur_samples,
         tolerances.run_noise,
         tolerances.confidence,
-        paired=pair_ratios is not None,
+        pair_ratios,
+        window_s,
     )
     return replace(row, advice=what_would)
 
@@ -253,6 +255,8 @@ def step_rows(
     # Samples are the step's measured windows (the stable ones its aggregate is computed over),
     # not the road to stability before them: a warm-up trend is not run-to-run noise.
     rows: list[Row] = []
+    durations = [w.duration_s for w in cur.measured]
+    window_s = math.fsum(durations) / len(durations) if durations else None
     for name, tolerance in tolerances.gated().items():
         metric = METRICS[name]
         measured = (noise or {}).get(f"{base.load_point} {name}")
@@ -290,6 +294,7 @@ def step_rows(
                 shortfall,
                 earlier,
                 None if pairs is None else block_pair_ratios(pairs, name),
+                window_s,
             )
         )
     return rows

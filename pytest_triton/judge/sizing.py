@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pytest_triton.judge.change import critical_t, relative_variance
+from pytest_triton.judge.change import critical_t, mean_var, relative_variance
 from pytest_triton.judge.tolerance import Direction
 
 # A comparison sees its tolerance when the smallest change it can call is at most this many
@@ -113,9 +113,13 @@ def advice(
     cur_samples: Sequence[float],
     noise: float,
     confidence: float,
-    paired: bool,
+    pair_ratios: Sequence[float] | None = None,
+    window_s: float | None = None,
 ) -> str:
-    """What would let a blind row see its tolerance, in a sentence."""
+    """What would let a blind row see its tolerance, in a sentence: more windows per step
+    (and how long a step then takes, with windows of `window_s`), or paired with the baseline
+    build (`pair_ratios` given) more block pairs."""
+    paired = pair_ratios is not None
     name = "--triton-paired-noise" if paired else "--triton-run-noise"
     floor = noise_floor(direction, tolerance, noise, confidence)
     if floor > SEES * tolerance:
@@ -124,9 +128,19 @@ def advice(
             f"seeing less than {floor * 100:.0f}%, however long it measures: set a tolerance "
             "it can see, or measure the runner's noise with --triton-calibrate"
         )
-    if paired:
-        return ""
+    if pair_ratios is not None:
+        from pytest_triton.load.paired import PAIRS_PER_ORDER
+
+        logs = [math.log(r) for r in pair_ratios if math.isfinite(r) and r > 0]
+        if len(logs) < 2:
+            return ""
+        spread = mean_var(logs)[1]
+        k = pairs_for(direction, tolerance, spread, noise, confidence, PAIRS_PER_ORDER)
+        if k is None:
+            return f"its block pairs vary too much for {MAX_PAIRS} of them"
+        return f"{k} block pairs per step (--triton-block-pairs={k}) would see it"
     n = windows_to_see(direction, tolerance, base_samples, cur_samples, noise, confidence)
     if n is None:
         return f"its windows vary too much for {MAX_WINDOWS} of them: lengthen the windows"
-    return f"{n} measured windows per step (--triton-measured-windows={n}) would see it"
+    how_long = f", about {n * window_s:.0f} s a step" if window_s else ""
+    return f"{n} measured windows per step (--triton-measured-windows={n}{how_long}) would see it"
