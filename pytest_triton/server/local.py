@@ -1,27 +1,20 @@
-"""Launch a tritonserver binary: by default the one shipped in the nvidia-pytriton wheel.
-
-The wheel's server needs a little setup to run outside pytriton: a backend directory holding the
-python backend plus the stub built for *this* interpreter, a cache directory, and a library path
-with the wheel's bundled libraries and libpython. The child is bound to our lifetime with
-PR_SET_PDEATHSIG so a SIGKILLed pytest cannot leave it running.
+"""Launch a tritonserver binary: by default the one shipped in the nvidia-pytriton wheel
+(set up as bundled.py says). The child is bound to our lifetime with PR_SET_PDEATHSIG so a
+SIGKILLed pytest cannot leave it running.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
-import shutil
 import signal
 import subprocess
-import sys
-import sysconfig
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-from pytest_triton.errors import ConfigError, ServerDiedError, ServerNotFoundError, ServerStartError
+from pytest_triton.errors import ConfigError, ServerDiedError, ServerNotFoundError
 from pytest_triton.filehash import sha256_file
 from pytest_triton.process import die_with_parent
 from pytest_triton.server.args import server_argv
@@ -32,23 +25,12 @@ from pytest_triton.server.base import (
     ServerIdentity,
     read_log_tail,
 )
+from pytest_triton.server.bundled import backend_flags, bundled_env, bundled_server_root
 from pytest_triton.server.ports import ensure_free, free_ports
 from pytest_triton.server.readiness import wait_until_ready
 from pytest_triton.spec import ServerSpec
 
 STOP_TIMEOUT_S = 30.0
-
-
-def bundled_server_root() -> Path | None:
-    """<site-packages>/pytriton/tritonserver from the nvidia-pytriton wheel, if installed.
-
-    Located with find_spec so pytriton itself (and its heavy imports) is never imported.
-    """
-    spec = importlib.util.find_spec("pytriton")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    root = Path(next(iter(spec.submodule_search_locations))) / "tritonserver"
-    return root if (root / "bin" / "tritonserver").exists() else None
 
 
 # Starts on freshly picked ports when another process took one before Triton bound it.
@@ -241,43 +223,12 @@ class LocalServer(ServerContext):
     def _backend_flags(self) -> dict[str, str]:
         if self._bundled_root is None:
             return {}
-        return {
-            "backend-directory": str(self._prepare_backends(self._bundled_root)),
-            "cache-directory": str(self._workdir / "cache"),
-        }
-
-    def _prepare_backends(self, root: Path) -> Path:
-        """backends/python with the stub matching this interpreter (the wheel ships several)."""
-        py = f"{sys.version_info.major}.{sys.version_info.minor}"
-        stub = root / "python_backend_stubs" / py / "triton_python_backend_stub"
-        if not stub.exists():
-            have = sorted(p.name for p in (root / "python_backend_stubs").iterdir())
-            raise ServerStartError(
-                f"the nvidia-pytriton wheel has no python backend stub for Python {py} "
-                f"(it has {', '.join(have)}); run pytest with one of those Python versions"
-            )
-        backends = self._workdir / "backends"
-        target = backends / "python"
-        if not target.exists():
-            shutil.copytree(root / "backends" / "python", target)
-            shutil.copy2(stub, target / "triton_python_backend_stub")
-        (self._workdir / "cache").mkdir(parents=True, exist_ok=True)
-        return backends
+        return backend_flags(self._bundled_root, self._workdir)
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         if self._bundled_root is not None:
-            libs = self._bundled_root.parent.parent / "nvidia_pytriton.libs"
-            libdir = sysconfig.get_config_var("LIBDIR") or ""
-            parts = [str(libs), libdir, env.get("LD_LIBRARY_PATH", "")]
-            env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in parts if p)
-            # The python stub embeds this interpreter's libpython, in an isolated config that
-            # ignores PYTHONPATH on 3.11+. It finds its prefix as a plain `python3` would, by
-            # looking `python3` up on PATH: this interpreter's directory first makes that the
-            # venv's python3, so models see the venv's packages (and its .pth files), as the
-            # tests do, on every Python version.
-            path = [os.path.dirname(sys.executable), env.get("PATH", "")]
-            env["PATH"] = os.pathsep.join(p for p in path if p)
+            env = bundled_env(self._bundled_root, env)
         env.update(_as_str_mapping(self._spec.env))
         return env
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from faults_support import FAULTY_MODEL, add_model
 
-from pytest_triton.server.local import bundled_server_root
+from pytest_triton.server.bundled import bundled_server_root
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_triton.server.local import bundled_server_root
+from pytest_triton.server.bundled import bundled_server_root
 
 pytestmark = [
     pytest.mark.integration,

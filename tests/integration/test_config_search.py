@@ -17,7 +17,7 @@ import pytest
 
 from pytest_triton.baseline.checkpoint import read_checkpoint
 from pytest_triton.errors import BaselineError
-from pytest_triton.server.local import bundled_server_root
+from pytest_triton.server.bundled import bundled_server_root
 
 pytestmark = [
     pytest.mark.integration,

@@ -20,7 +20,8 @@ from pytest_triton.load.native.worker import LoadLoop, StepCommand, WorkerConfig
 from pytest_triton.load.server_reads import model_stats
 from pytest_triton.load.stats import inference_counters
 from pytest_triton.result import StepResult
-from pytest_triton.server.local import LocalServer, bundled_server_root
+from pytest_triton.server.bundled import bundled_server_root
+from pytest_triton.server.local import LocalServer
 from pytest_triton.server.models import ModelController
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec, ServerSpec
 

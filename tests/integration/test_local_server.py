@@ -16,7 +16,8 @@ import pytest
 from pytest_triton.errors import ConfigError, ModelLoadError, ServerNotFoundError
 from pytest_triton.server import local as local_module
 from pytest_triton.server import ports as ports_module
-from pytest_triton.server.local import LocalServer, bundled_server_root
+from pytest_triton.server.bundled import bundled_server_root
+from pytest_triton.server.local import LocalServer
 from pytest_triton.server.models import ModelController
 from pytest_triton.server.readiness import http_probe
 from pytest_triton.spec import ModelSpec, ServerSpec

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_triton.server.local import LocalServer, bundled_server_root
+from pytest_triton.server.bundled import bundled_server_root
+from pytest_triton.server.local import LocalServer
 from pytest_triton.server.readiness import http_probe
 from pytest_triton.spec import ServerSpec
 
