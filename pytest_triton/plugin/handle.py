@@ -121,18 +121,7 @@ class Triton:
         elif pair is not None:
             measurement, paired = self._measure_paired(spec, load_spec, pair)
         else:
-            from pytest_triton.load.engine import measure
-
-            with self._server_death(), measuring():
-                measurement = measure(
-                    self.server.endpoints,
-                    spec.name,
-                    spec.version,
-                    load_spec,
-                    self.slo,
-                    is_alive=self.server.is_alive,
-                    progress=self._on_step,
-                )
+            measurement = self._measure_model(spec, load_spec)
         record = MeasurementRecord(
             self._item.nodeid,
             key,
@@ -224,7 +213,6 @@ class Triton:
         """One config of a search: loaded through the config override, then measured, and
         checkpointed at once (pytest_triton_measured): a killed search resumes after it."""
         from pytest_triton.errors import ModelLoadError
-        from pytest_triton.load.engine import measure
         from pytest_triton.search.run import ConfigSkipped
 
         candidate = replace(spec, config={**spec.config, **override})
@@ -248,16 +236,7 @@ class Triton:
             self._from_checkpoint.add(index)
             return reused
         try:
-            with self._server_death(), measuring():
-                measured = measure(
-                    self.server.endpoints,
-                    spec.name,
-                    spec.version,
-                    load,
-                    self.slo,
-                    is_alive=self.server.is_alive,
-                    progress=self._on_step,
-                )
+            measured = self._measure_model(spec, load)
         except MeasurementError as exc:
             raise ConfigSkipped(f"not measured: {exc}") from None
         record = MeasurementRecord(
@@ -265,6 +244,21 @@ class Triton:
         )
         self._item.ihook.pytest_triton_measured(item=self._item, record=record)
         return measured
+
+    def _measure_model(self, spec: ModelSpec, load: LoadSpec) -> Measurement:
+        """The model as loaded now, measured by the engine, its steps reported live."""
+        from pytest_triton.load.engine import measure
+
+        with self._server_death(), measuring():
+            return measure(
+                self.server.endpoints,
+                spec.name,
+                spec.version,
+                load,
+                self.slo,
+                is_alive=self.server.is_alive,
+                progress=self._on_step,
+            )
 
     def _measure_paired(
         self, spec: ModelSpec, load_spec: LoadSpec, pair: BuildPair

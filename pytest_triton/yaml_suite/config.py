@@ -113,6 +113,11 @@ CONSTRAINTS = {
     "gpu_used_memory": ("max", "max_gpu_memory_mb"),
 }
 LAUNCH_MODES = ("local", "docker", "remote")
+# launch mode -> (the key it needs, the option that key sets)
+LAUNCH_NEEDS = {
+    "docker": ("triton_docker_image", "triton_image"),
+    "remote": ("triton_grpc_endpoint", "triton_url"),
+}
 
 
 class YamlSuiteError(ConfigError):
@@ -402,22 +407,13 @@ def _session(data: Mapping[str, Any], at: _At) -> dict[str, Any]:
             f"{at.where('triton_launch_mode')}: {mode!r} is not supported; use one of "
             f"{', '.join(LAUNCH_MODES)}"
         )
-    if mode == "docker":
-        image = data.get("triton_docker_image")
-        if not image:
-            raise YamlSuiteError(
-                f"{at.where('triton_launch_mode')}: docker mode needs triton_docker_image"
-            )
-        session["triton_image"] = str(image)
-    if mode == "remote":
-        endpoint = data.get("triton_grpc_endpoint")
-        if not endpoint:
-            raise YamlSuiteError(
-                f"{at.where('triton_launch_mode')}: remote mode needs triton_grpc_endpoint"
-            )
-        session["triton_url"] = str(endpoint)
-        if data.get("triton_http_endpoint"):
-            session["triton_http_url"] = str(data["triton_http_endpoint"])
+    if mode in LAUNCH_NEEDS:
+        key, option = LAUNCH_NEEDS[mode]
+        if not data.get(key):
+            raise YamlSuiteError(f"{at.where('triton_launch_mode')}: {mode} mode needs {key}")
+        session[option] = str(data[key])
+    if mode == "remote" and data.get("triton_http_endpoint"):
+        session["triton_http_url"] = str(data["triton_http_endpoint"])
     flags = _mapping(data.get("triton_server_flags"), at, ("triton_server_flags",))
     if flags:
         session["triton_server_flags"] = tuple(
