@@ -18,6 +18,7 @@ from pytest_triton.search.automatic import automatic_space
 from pytest_triton.search.legality import skip_reason
 from pytest_triton.search.result import SearchResult, rank
 from pytest_triton.search.settings import SearchSettings
+from pytest_triton.search.space import is_map_field
 from pytest_triton.search.strategy import Trial, run
 from pytest_triton.server.models import effective_config
 from pytest_triton.spec import SLO
@@ -89,18 +90,22 @@ def _own_point(
     one whose override changes nothing of `base`."""
     first = (settings.load.batch_sizes or (None,))[0]
     for i, point in enumerate(space):
-        if point["batch_size"] == first and _within(base, point["config"]):
+        if point["batch_size"] == first and all(
+            _within(base.get(k), v, is_map_field(k)) for k, v in point["config"].items()
+        ):
             return i
     return None
 
 
-def _within(base: Any, value: Any) -> bool:
+def _within(base: Any, value: Any, is_map: bool = False) -> bool:
     """Whether `value` (part of an override) is already what `base` (Triton's effective config,
-    which spells out every field) has: each field it sets is equal there, an empty or zero one
-    may be absent."""
+    which spells out every field) has: each field it sets is equal there, a zero, an empty list
+    or an empty map may be absent. An empty message may not: `dynamic_batching: {}` turns
+    dynamic batching on."""
     if isinstance(value, Mapping):
-        here = base if isinstance(base, Mapping) else {}
-        return all(_within(here.get(k), v) for k, v in value.items())
+        if not isinstance(base, Mapping):
+            return is_map and not value
+        return all(_within(base.get(k), v) for k, v in value.items())
     if isinstance(value, list):
         there = base if isinstance(base, list) else []
         return len(there) == len(value) and all(map(_within, there, value))

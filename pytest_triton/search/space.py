@@ -252,6 +252,14 @@ def _scalar(value: Any, fd: FieldDescriptor, path: tuple[str, ...]) -> Any:
     return int(value)
 
 
+def is_map_field(name: str) -> bool:
+    """Whether a top-level ModelConfig field is a map (`parameters`): empty, it is absent."""
+    from tritonclient.grpc import model_config_pb2
+
+    fd = model_config_pb2.ModelConfig.DESCRIPTOR.fields_by_name.get(name)
+    return fd is not None and _is_map(fd)
+
+
 def _is_map(fd: FieldDescriptor) -> bool:
     return bool(
         fd.type == fd.TYPE_MESSAGE and _is_repeated(fd) and fd.message_type.GetOptions().map_entry

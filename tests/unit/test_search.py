@@ -360,3 +360,14 @@ def test_a_winner_not_clearly_beyond_the_gap_does_not_fail_the_committed_config(
     assert message is not None and re.search(
         r": \+150% \[\+\d+%, \+\d+%\] throughput than", message
     )
+
+
+def test_an_empty_message_in_a_config_is_not_the_committed_config_without_it() -> None:
+    # the automatic space turns dynamic batching on (`dynamic_batching: {}`): a model that
+    # batches without it is not its own point of the space, and is measured besides
+    batching = {**BASE, "max_batch_size": 8}
+    settings = search_settings({"max_instance_count": 1, "max_model_batch_size": 8})
+    result = search(settings, "m", batching, None, _fake_measure)
+    committed = result.committed
+    assert committed is not None and committed.trial.point["config"] == {}
+    assert len(result.entries) == 4 + 1  # max_batch_size 1, 2, 4, 8 with batching on, and it
