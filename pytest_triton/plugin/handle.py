@@ -93,8 +93,7 @@ class Triton:
         spec = self._model_spec(model)
         load_spec = build_load_spec(*self._load_layers, load)
         pair = self._build_pair(spec)
-        occurrence = 1 + sum(r.model.name == spec.name for r in self.records)
-        key = measurement_key(spec.name, occurrence)
+        key = self._next_key(spec.name)
         sized: LoadSpec | None = self._item.ihook.pytest_triton_load_spec(
             item=self._item, key=key, model=spec, load=load_spec, paired=pair is not None
         )
@@ -170,10 +169,9 @@ class Triton:
             )
         point = chosen.trial.point
         config = {**spec.config, **point["config"]}
-        occurrence = 1 + sum(r.model.name == spec.name for r in self.records)
         record = MeasurementRecord(
             self._item.nodeid,
-            measurement_key(spec.name, occurrence),
+            self._next_key(spec.name),
             chosen.trial.measurement,
             replace(spec, config=config),
             _with_batch(load_spec, point["batch_size"]),
@@ -183,6 +181,10 @@ class Triton:
         )
         self.records.append(record)
         return result
+
+    def _next_key(self, model: str) -> str:
+        """The key of the test's next record of `model` (record.measurement_key)."""
+        return measurement_key(model, 1 + sum(r.model.name == model for r in self.records))
 
     def _search_load(self, settings: SearchSettings) -> LoadSpec:
         """The load each config is measured at: the search's parameters, else the test's own

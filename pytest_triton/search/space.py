@@ -276,13 +276,11 @@ def _is_repeated(fd: FieldDescriptor) -> bool:
 
 def _check_parses(config: Mapping[str, Any], where: str) -> None:
     """The last word is Triton's message itself (a value out of a field's range...)."""
-    from google.protobuf import json_format
-    from tritonclient.grpc import model_config_pb2
+    from pytest_triton.server.models import config_parse_error
 
-    try:
-        json_format.ParseDict(dict(config), model_config_pb2.ModelConfig())
-    except json_format.ParseError as exc:
-        raise SearchSpaceError(f"{where}: the config {dict(config)} is not valid: {exc}") from None
+    problem = config_parse_error(config)
+    if problem is not None:
+        raise SearchSpaceError(f"{where}: the config {dict(config)} is not valid: {problem}")
 
 
 # --- load parameters -----------------------------------------------------------------------

@@ -32,17 +32,25 @@ def validate_config_override(model: str, override: Mapping[str, Any]) -> None:
             f"model {model!r}: config override must be a dict of ModelConfig fields, "
             f"got {type(override).__name__}"
         )
+    problem = config_parse_error(override)
+    if problem is not None:
+        raise ConfigError(
+            f"model {model!r}: malformed config override: {problem} "
+            "(fields use config.pbtxt names, e.g. instance_group, max_batch_size, "
+            "dynamic_batching)"
+        )
+
+
+def config_parse_error(config: Mapping[str, Any]) -> str | None:
+    """Triton's ModelConfig message's own objection to `config` (JSON form), or None."""
     from google.protobuf import json_format
     from tritonclient.grpc import model_config_pb2
 
     try:
-        json_format.ParseDict(dict(override), model_config_pb2.ModelConfig())
+        json_format.ParseDict(dict(config), model_config_pb2.ModelConfig())
     except json_format.ParseError as exc:
-        raise ConfigError(
-            f"model {model!r}: malformed config override: {exc} "
-            "(fields use config.pbtxt names, e.g. instance_group, max_batch_size, "
-            "dynamic_batching)"
-        ) from None
+        return str(exc)
+    return None
 
 
 def read_repository_config(repository: Path, model: str) -> dict[str, Any] | None:
