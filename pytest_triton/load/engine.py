@@ -46,6 +46,7 @@ def measure(
     is_alive: Callable[[], bool] | None = None,
     progress: Progress | None = None,
     data: Any = None,
+    probes_only: bool = False,
 ) -> Measurement:
     """Measure `model` on a running server at the load points of `load`.
 
@@ -53,9 +54,12 @@ def measure(
     server fails the step within a fraction of a second); without it the HTTP live endpoint
     is asked. `progress` receives every finished step, probes included. `data` optionally
     gives input tensors (a mapping name -> array, a list of them, or a file path).
+    `probes_only` (an `auto` load only): stop after the probes, which are then the steps.
     Raises ConfigError / MeasurementError / ServerDiedError.
     """
-    current, _ = _measure(endpoints, model, None, version, load, slo, is_alive, progress, data)
+    current, _ = _measure(
+        endpoints, model, None, version, load, slo, is_alive, progress, data, probes_only
+    )
     return current
 
 
@@ -100,6 +104,7 @@ def _measure(
     is_alive: Callable[[], bool] | None,
     progress: Progress | None,
     data: Any,
+    probes_only: bool = False,
 ) -> tuple[Measurement, PairedMeasurement | None]:
     validate_load_spec(load)
     started = time.monotonic()
@@ -117,7 +122,7 @@ def _measure(
             )
             paired = PairedRunner(drivers[0], drivers[1])
             run = paired.run_step
-        ramp = Ramp(run, load, slo, progress)
+        ramp = Ramp(run, load, slo, progress, probes_only)
         steps, capacity, notes = ramp.run()
         for driver in drivers:
             notes.extend(driver.notes)
@@ -133,7 +138,7 @@ def _measure(
         for observer in observers:
             observer.close()
     extra: dict[str, Any] = {"driver": drivers[0].name if drivers else load.driver}
-    if ramp.probes:
+    if ramp.probes and not probes_only:
         extra["probes"] = tuple(ramp.probes)
     elapsed = time.monotonic() - started
     current = Measurement(

@@ -28,9 +28,19 @@ class Ramp:
     a step runner, so the rules are unit tested with a fake one."""
 
     def __init__(
-        self, run: StepRunner, load: LoadSpec, slo: SLO | None, progress: Progress | None = None
+        self,
+        run: StepRunner,
+        load: LoadSpec,
+        slo: SLO | None,
+        progress: Progress | None = None,
+        probes_only: bool = False,
     ) -> None:
         self._run = run
+        # An `auto` ramp that stops after its probes: a quick look at a config (a search's
+        # screening, search/strategy.py), whose steps are the probes.
+        self._probes_only = probes_only
+        if probes_only and (not load.auto or load.request_rate):
+            raise ValueError("probes_only needs an auto concurrency ramp")
         self._load = load
         self._slo = slo if slo is not None and not slo.is_empty() else None
         self._progress = progress
@@ -81,6 +91,8 @@ class Ramp:
         except _Unanswered:
             steps = sorted(self._measured.values(), key=_order)
             return steps, None, self.notes
+        if self._probes_only:
+            return list(self.probes), None, self.notes
         steps = sorted(self._measured.values(), key=_order)
         capacity = self._capacity(steps) if self._wants_capacity else None
         return steps, capacity, self.notes
@@ -119,6 +131,8 @@ class Ramp:
                     f"{load.plateau_gain_pct:g}% over the last {load.plateau_steps} steps"
                 )
                 break
+        if self._probes_only:
+            return
         if not probes:
             # even concurrency 1 breaks the SLO: measure it properly so the verdict is sound
             self._step(LoadPoint(concurrency=1))

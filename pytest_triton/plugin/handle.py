@@ -149,16 +149,17 @@ class Triton:
         load_spec = self._search_load(settings)
 
         def measure_point(
-            index: int, override: Mapping[str, Any], batch_size: int | None
+            index: int, override: Mapping[str, Any], batch_size: int | None, look: bool
         ) -> Measurement:
-            return self._measure_config(spec, index, override, batch_size, load_spec)
+            return self._measure_config(spec, index, override, batch_size, load_spec, look)
 
         def progress(trial: Trial, total: int) -> None:
             if self._say is not None:
                 reused = " (from the checkpoint)" if trial.index in self._from_checkpoint else ""
                 self._say(_trial_line(trial, total) + reused)
 
-        result = search(settings, spec.name, base, self.slo, measure_point, progress)
+        can_look = load_spec.auto and not load_spec.request_rate
+        result = search(settings, spec.name, base, self.slo, measure_point, progress, can_look)
         chosen = result.closest
         if chosen is None or chosen.trial.measurement is None:
             from pytest_triton.search.table import render
@@ -211,9 +212,11 @@ class Triton:
         override: Mapping[str, Any],
         batch_size: int | None,
         load_spec: LoadSpec,
+        look: bool = False,
     ) -> Measurement:
-        """One config of a search: loaded through the config override, then measured, and
-        checkpointed at once (pytest_triton_measured): a killed search resumes after it."""
+        """One config of a search: loaded through the config override, then measured (or only
+        looked at: its probe ramp), and checkpointed at once (pytest_triton_measured): a
+        killed search resumes after it."""
         from pytest_triton.errors import ModelLoadError
         from pytest_triton.search.run import ConfigSkipped
 
@@ -224,7 +227,7 @@ class Triton:
         except ModelLoadError as exc:
             # Triton's own words, without the server log the error carries for a test failure
             raise ConfigSkipped(f"load failed: {str(exc).splitlines()[0]}") from None
-        key = f"{spec.name} search {index + 1}"
+        key = f"{spec.name} {'look' if look else 'search'} {index + 1}"
         reused: Measurement | None = self._item.ihook.pytest_triton_measure_start(
             item=self._item,
             key=key,
@@ -238,7 +241,7 @@ class Triton:
             self._from_checkpoint.add(index)
             return reused
         try:
-            measured = self._measure_model(spec, load)
+            measured = self._measure_model(spec, load, probes_only=look)
         except MeasurementError as exc:
             raise ConfigSkipped(f"not measured: {exc}") from None
         record = MeasurementRecord(
@@ -247,7 +250,9 @@ class Triton:
         self._item.ihook.pytest_triton_measured(item=self._item, record=record)
         return measured
 
-    def _measure_model(self, spec: ModelSpec, load: LoadSpec) -> Measurement:
+    def _measure_model(
+        self, spec: ModelSpec, load: LoadSpec, probes_only: bool = False
+    ) -> Measurement:
         """The model as loaded now, measured by the engine, its steps reported live."""
         from pytest_triton.load.engine import measure
 
@@ -260,6 +265,7 @@ class Triton:
                 self.slo,
                 is_alive=self.server.is_alive,
                 progress=self._on_step,
+                probes_only=probes_only,
             )
 
     def _measure_paired(
@@ -329,7 +335,12 @@ def _trial_line(trial: Trial, total: int) -> str:
     from pytest_triton.search.fragment import describe_point
 
     head = f"  [triton] search {trial.index + 1}/{total}: {describe_point(trial.point)}"
-    if trial.measurement is None:
+    measured = trial.measurement or trial.look
+    if measured is None:
         return f"{head}: skipped ({trial.skipped})"
-    best = trial.measurement.best
-    return f"{head}: {best.throughput:.1f} infer/s at {best.load_point}, p99 {best.p99_ms:.2f} ms"
+    best = measured.best
+    seen = "looked at (probes): " if trial.measurement is None else ""
+    return (
+        f"{head}: {seen}{best.throughput:.1f} infer/s at {best.load_point}, "
+        f"p99 {best.p99_ms:.2f} ms"
+    )

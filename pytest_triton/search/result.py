@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pytest_triton.judge.change import relative_change
-from pytest_triton.result import metric_value
+from pytest_triton.result import StepResult, metric_value
 from pytest_triton.search.objectives import HIGHER_IS_BETTER, Objectives, Scored, score_all
 from pytest_triton.search.strategy import Trial
 from pytest_triton.spec import SLO
@@ -27,13 +27,22 @@ class Entry:
     def measured(self) -> bool:
         return self.trial.measurement is not None
 
+    @property
+    def look(self) -> StepResult | None:
+        """A config quick only looked at: its probe with the most throughput."""
+        look = self.trial.look
+        if self.measured or look is None or not look.steps:
+            return None
+        return max(look.steps, key=lambda s: s.throughput)
+
 
 @dataclass(frozen=True)
 class SearchResult:
     mode: str
     objectives: Objectives
     # Ranked: eligible configs by objective value, then measured ineligible ones (most
-    # throughput first), then skipped ones, then those the strategy did not need.
+    # throughput first), then those quick only looked at (the same), then skipped ones, then
+    # those the strategy did not need.
     entries: tuple[Entry, ...]
     duration_s: float
     max_gap_to_best: float | None = None  # how far the committed config may trail the winner
@@ -116,6 +125,8 @@ def rank(
         if e.measured:
             step = e.scored.step
             return (1, -(step.throughput if step is not None else 0.0))
-        return (2, 0.0) if e.trial.skipped else (3, 0.0)
+        if e.look is not None:
+            return (2, -e.look.throughput)
+        return (3, 0.0) if e.trial.skipped else (4, 0.0)
 
     return SearchResult(mode, objectives, tuple(sorted(entries, key=order)), duration_s)

@@ -29,8 +29,9 @@ class ConfigSkipped(Exception):
 
 
 # Measures one point: (its index in the space, config override, batch size or None for the
-# test's own). Raises ConfigSkipped for a config that cannot be measured.
-MeasurePoint = Callable[[int, Mapping[str, Any], int | None], Measurement]
+# test's own, True for only a look: its probe ramp). Raises ConfigSkipped for a config that
+# cannot be measured.
+MeasurePoint = Callable[[int, Mapping[str, Any], int | None, bool], Measurement]
 
 
 def points(settings: SearchSettings, base: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -53,8 +54,10 @@ def search(
     slo: SLO | None,
     measure: MeasurePoint,
     progress: Callable[[Trial, int], None] | None = None,
+    can_look: bool = False,
 ) -> SearchResult:
-    """Run the search; `base` is the model's own (effective) config."""
+    """Run the search; `base` is the model's own (effective) config. `can_look`: configs are
+    measured with the auto ramp, so quick can climb on looks (search/strategy.py)."""
     started = time.monotonic()
     space = points(settings, base)
     own = _own_point(space, base, settings)
@@ -62,12 +65,17 @@ def search(
         space.append({"config": {}, "batch_size": (settings.load.batch_sizes or (None,))[0]})
         own = len(space) - 1
 
-    def evaluate(index: int, point: Mapping[str, Any]) -> Trial:
+    def evaluate(index: int, point: Mapping[str, Any], look: bool = False) -> Trial:
         effective = effective_config(base, point["config"], model)
         why = skip_reason(effective, base, point["batch_size"] or 1)
         if why is None:
             try:
-                trial = Trial(index, point, measure(index, point["config"], point["batch_size"]))
+                measured = measure(index, point["config"], point["batch_size"], look)
+                trial = (
+                    Trial(index, point, measured)
+                    if not look
+                    else Trial(index, point, look=measured)
+                )
             except ConfigSkipped as exc:
                 trial = Trial(index, point, skipped=str(exc))
         else:
@@ -76,8 +84,18 @@ def search(
             progress(trial, len(space))
         return trial
 
+    def screen(index: int, point: Mapping[str, Any]) -> Trial:
+        return evaluate(index, point, look=True)
+
     own_trial = evaluate(own, space[own])
-    trials = run(settings.mode, space, _reusing(evaluate, own, own_trial), slo, settings.objectives)
+    trials = run(
+        settings.mode,
+        space,
+        _reusing(evaluate, own, own_trial),
+        slo,
+        settings.objectives,
+        screen if can_look else None,
+    )
     trials[own] = own_trial
     result = rank(trials, own, slo, settings.objectives, settings.mode, time.monotonic() - started)
     return replace(result, max_gap_to_best=settings.max_gap_to_best)

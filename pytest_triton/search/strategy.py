@@ -8,15 +8,20 @@ along one dimension while the next config beats the one it stands on, then along
 dimension, and rounds again until no dimension moves it: each move measures one config. A
 config that cannot be measured (skipped) is never stood on.
 
+When configs are measured with the `auto` ramp, quick climbs on looks: each config's probe ramp
+alone (a few short probes, no stable steps: Model Analyzer's climb also decides on single
+measurements), and only the FINALISTS best looks are then measured to stability. A look
+decides where to climb, never which config wins: the ranking is of measured configs only.
+
 A strategy only decides which configs to measure; `evaluate` measures one (or says why it was
-skipped) and objectives.score_all ranks what was measured.
+skipped), `screen` takes a look at one, and objectives.score_all ranks what was measured.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pytest_triton.result import Measurement
@@ -25,6 +30,9 @@ from pytest_triton.spec import SLO
 
 Mode = Literal["brute", "quick"]
 MODES: tuple[Mode, ...] = ("brute", "quick")
+# Looked-at configs quick measures to stability, best looks first: a look is one short window
+# per load point, and two configs' looks can swap places.
+FINALISTS = 2
 
 
 @dataclass(frozen=True)
@@ -35,10 +43,12 @@ class Trial:
     point: Mapping[str, Any]
     measurement: Measurement | None = None
     skipped: str = ""  # why it could not be measured ('' when measured or not tried)
+    # quick's look at it (module docstring): its probe ramp, whose steps are the probes
+    look: Measurement | None = None
 
     @property
     def tried(self) -> bool:
-        return self.measurement is not None or bool(self.skipped)
+        return self.measurement is not None or self.look is not None or bool(self.skipped)
 
 
 # Measures point `index` of the space (or says why it was skipped).
@@ -51,14 +61,19 @@ def run(
     evaluate: Evaluate,
     slo: SLO | None,
     objectives: Objectives,
+    screen: Evaluate | None = None,
 ) -> list[Trial]:
-    """The space's trials, in the space's order (untried ones empty)."""
+    """The space's trials, in the space's order (untried ones empty). `screen` (quick only)
+    takes a look at a config instead of measuring it (module docstring)."""
     trials = [Trial(i, c) for i, c in enumerate(points)]
     if mode == "brute":
         for i, point in enumerate(points):
             trials[i] = evaluate(i, point)
         return trials
-    return _climb(points, evaluate, slo, objectives, trials)
+    if screen is None:
+        return _climb(points, evaluate, slo, objectives, trials)
+    looked = _climb(points, screen, _look_bounds(slo), objectives, trials)
+    return _finals(looked, evaluate, _look_bounds(slo), objectives)
 
 
 def _climb(
@@ -78,14 +93,10 @@ def _climb(
         return trials[i]
 
     def beats(challenger: int, holder: int) -> bool:
-        if trials[challenger].measurement is None:
+        a, b = _standings([trials[challenger], trials[holder]], slo, objectives)
+        if a is None:
             return False  # skipped: never stood on
-        if trials[holder].measurement is None:
-            return True
-        a, b = score_all(
-            [trials[challenger].measurement, trials[holder].measurement], slo, objectives
-        )
-        return (a.eligible, a.score) > (b.eligible, b.score)
+        return b is None or a > b
 
     current = grid.start()
     tried(current)
@@ -103,6 +114,41 @@ def _climb(
                 if stepped:
                     break  # it climbed this way: the other way is downhill
     return trials
+
+
+def _finals(
+    trials: list[Trial], evaluate: Evaluate, slo: SLO | None, objectives: Objectives
+) -> list[Trial]:
+    """Measure the FINALISTS best looks to stability (`slo`: what looks are held to)."""
+    looked = {i: s for i, s in enumerate(_standings(trials, slo, objectives)) if s is not None}
+    for i in sorted(looked, key=looked.__getitem__, reverse=True)[:FINALISTS]:
+        trials[i] = replace(evaluate(i, trials[i].point), look=trials[i].look)
+    return trials
+
+
+def _standings(
+    trials: Sequence[Trial], slo: SLO | None, objectives: Objectives
+) -> list[tuple[bool, float] | None]:
+    """(eligible, score) of each trial against the others on its measurement, or on its look
+    when it has only that (None: neither)."""
+    evidence = [t.measurement or _looked_steps(t.look) for t in trials]
+    scored = score_all(evidence, slo, objectives)
+    return [
+        None if e is None else (s.eligible, s.score) for e, s in zip(evidence, scored, strict=True)
+    ]
+
+
+def _look_bounds(slo: SLO | None) -> SLO | None:
+    """What a look is held to: the SLO's per-step bounds (a probe ramp has no capacity
+    search)."""
+    return replace(slo, min_capacity=None) if slo is not None else None
+
+
+def _looked_steps(look: Measurement | None) -> Measurement | None:
+    """A look's probes as steps, so that the objectives weigh them like measured ones."""
+    if look is None:
+        return None
+    return replace(look, steps=tuple(replace(s, probe=False) for s in look.steps))
 
 
 class Grid:

@@ -29,6 +29,9 @@ def rows(result: SearchResult) -> list[SearchRow]:
         if entry.scored.eligible:
             rank += 1
             status = "eligible"
+        elif entry.look is not None:
+            step = entry.look
+            status = "looked at only: its probe ramp's best (quick measures the best looks)"
         elif entry.trial.skipped:
             status = f"skipped: {entry.trial.skipped}"
         elif not entry.measured:

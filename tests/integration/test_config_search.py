@@ -79,10 +79,9 @@ def test_sleepy_config(triton):
 
 
 @pytest.mark.triton_model("sleepy")
-@pytest.mark.triton_load(**LOAD)
+@pytest.mark.triton_load(max_concurrency=8, **LOAD)
 @pytest.mark.triton_search(
     space={{"instance_group": [{{"kind": "KIND_CPU", "count": [1, 2, 3, 4]}}]}},
-    parameters={{"concurrency": [4]}},
     mode="quick",
 )
 def test_sleepy_quick(triton):
@@ -146,10 +145,13 @@ def test_a_search_finds_the_better_config_and_fails_the_committed_one(tmp_path: 
     # the test's measurement is the winner's, loaded through the config override
     assert searched["model"]["config_override"]["instance_group"][0]["count"] == 2
 
-    # quick: climbs the instance count to 4 without measuring what it does not need
+    # quick, on the auto ramp: climbs the instance count to 4 on looks (probe ramps), then
+    # measures the two best looks to stability; the one it only looked at ranks after them
+    assert "search 2/4: instance_group kind KIND_CPU count 2: looked at (probes): " in out
     quick_rows = quick["search"]["configs"]
-    assert quick_rows[0]["config"] == "instance_group kind KIND_CPU count 4"
-    assert sum(r["throughput"] is not None for r in quick_rows) == 4
+    assert [r["config"][-7:] for r in quick_rows] == ["count 4", "count 3", "count 1", "count 2"]
+    assert [r["rank"] for r in quick_rows] == [1, 2, 3, None]
+    assert quick_rows[3]["status"].startswith("looked at only") and quick_rows[3]["throughput"]
     # the committed config is the repository's, though the test before it loaded others
     committed = [r["config"] for r in quick_rows if r["committed"]]
     assert committed == ["instance_group kind KIND_CPU count 1"]

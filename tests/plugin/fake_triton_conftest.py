@@ -53,6 +53,7 @@ def fake_measure(
     slo: Any,
     is_alive: Any = None,
     progress: Any = None,
+    probes_only: bool = False,
 ) -> Measurement:
     base = float(os.environ.get("FAKE_LATENCY_MS", "5")) * float(
         os.environ.get("FAKE_LATENCY_FACTOR", "1")

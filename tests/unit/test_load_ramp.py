@@ -82,6 +82,19 @@ def test_auto_stops_at_an_slo_breach():
     assert any("SLO latency bound" in n for n in notes)
 
 
+def test_a_look_is_the_auto_ramps_probes_alone():
+    # a config search's look (search/strategy.py): the probes up to the plateau or an SLO
+    # breach, the breaching probe included, and no stable step
+    slo = SLO(p99_ms=25.0)
+    server = FakeServer()
+    r = Ramp(server, LoadSpec(concurrency=(), auto=True, find_capacity=True), slo, None, True)
+    steps, capacity, _ = r.run()
+    assert server.calls == [("c1", True), ("c2", True), ("c4", True), ("c8", True)]
+    assert [s.load_point for s in steps] == ["c1", "c2", "c4", "c8"] and capacity is None
+    with pytest.raises(ValueError, match="auto concurrency ramp"):
+        Ramp(server, LoadSpec(concurrency=(1, 2)), None, None, True)
+
+
 def test_auto_climbs_past_a_lucky_probe():
     """A probe that happened to be fast at c1 fakes a plateau; stable steps climb past it."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from pytest_triton.search.objectives import parse_objectives, score_all
 from pytest_triton.search.run import ConfigSkipped, search
 from pytest_triton.search.settings import search_settings
 from pytest_triton.search.space import SearchSpaceError, expand_config
-from pytest_triton.search.strategy import Grid, Trial, run
+from pytest_triton.search.strategy import FINALISTS, Grid, Trial, run
 from pytest_triton.search.table import render, rows
 from pytest_triton.spec import SLO
 
@@ -157,6 +158,69 @@ def test_quick_finds_brutes_winner_measuring_a_fraction_of_the_space() -> None:
     }
 
 
+def _probe(concurrency: int, throughput: float, p99_ms: float) -> StepResult:
+    return replace(_step(concurrency, throughput, p99_ms), stable=False, probe=True)
+
+
+def test_quick_on_the_auto_ramp_climbs_on_looks_and_measures_only_the_best_looks() -> None:
+    space = {
+        "max_batch_size": [1, 2, 4, 8],
+        "instance_group": [{"kind": "KIND_CPU", "count": [1, 2, 3, 4, 5]}],
+    }
+    configs = expand_config(space)
+    looked: list[int] = []
+    measured: list[int] = []
+
+    def measure(
+        index: int, config: Mapping[str, Any], batch_size: int | None, look: bool
+    ) -> Measurement:
+        (looked if look else measured).append(index)
+        t = _model(config)
+        if look:  # a look reads 10 % high, as short probes can: it never reaches the ranking
+            return _measured(_probe(1, t * 0.3, 2.0), _probe(8, t * 1.1, 6.0))
+        return _measured(_step(8, t, 6.0))
+
+    result = search(
+        search_settings({"space": space, "mode": "quick"}),
+        "m",
+        BATCHING,
+        SLO(p99_ms=10),
+        measure,
+        can_look=True,
+    )
+    # the committed config (count 1, max_batch_size 8) is measured first, as always; the climb
+    # looks at configs, and only the two best looks are measured to stability
+    committed = configs.index(
+        {"max_batch_size": 8, "instance_group": [{"kind": "KIND_CPU", "count": 1}]}
+    )
+    assert measured[0] == committed and len(measured) == 1 + FINALISTS
+    assert 5 <= len(looked) <= 10 and len(set(looked)) == len(looked)
+    winner = result.winner
+    assert winner is not None and winner.trial.point["config"] == {
+        "max_batch_size": 8,
+        "instance_group": [{"kind": "KIND_CPU", "count": 3}],
+    }
+    assert winner.scored.step is not None and winner.scored.step.throughput == pytest.approx(1200)
+    # looks rank after every measured config, their figures the probes' and said to be
+    table = rows(result)
+    assert [r.rank for r in table[:3]] == [1, 2, 3]
+    looks = [r for r in table if r.status.startswith("looked at only")]
+    assert len(looks) == len(set(looked) - set(measured)) and all(r.rank is None for r in looks)
+    assert table.index(looks[0]) == 3 and looks[0].load_point == "c8"
+    # without the auto ramp there are no probes to look at: every config it climbs is measured
+    plain: list[int] = []
+
+    def measure_all(
+        index: int, config: Mapping[str, Any], batch_size: int | None, look: bool
+    ) -> Measurement:
+        assert not look
+        plain.append(index)
+        return _measured(_step(8, _model(config), 6.0))
+
+    search(search_settings({"space": space, "mode": "quick"}), "m", BATCHING, None, measure_all)
+    assert len(plain) >= 5
+
+
 def test_the_grid_orders_numbers_and_keeps_other_values_as_written() -> None:
     configs = expand_config(
         {
@@ -186,7 +250,9 @@ def _count(config: Mapping[str, Any]) -> int:
     return int(groups[0]["count"])
 
 
-def _fake_measure(index: int, config: Mapping[str, Any], batch_size: int | None) -> Measurement:
+def _fake_measure(
+    index: int, config: Mapping[str, Any], batch_size: int | None, look: bool = False
+) -> Measurement:
     if _count(config) == 3:
         raise ConfigSkipped("load failed: Triton said 'out of memory'")
     return _measured(_step(4, 100.0 * _count(config), 5.0))
@@ -335,7 +401,9 @@ def test_the_table_ranks_eligible_configs_and_says_why_the_others_are_not() -> N
 def _gap_search(speedup: float, gap: str = "10%") -> Any:
     """count 1 (committed) against count 2, `speedup` times its throughput, windows 2 % apart."""
 
-    def measure(index: int, config: Mapping[str, Any], batch_size: int | None) -> Measurement:
+    def measure(
+        index: int, config: Mapping[str, Any], batch_size: int | None, look: bool
+    ) -> Measurement:
         factor = speedup if _count(config) == 2 else 1.0
         return measurement_from_latencies([5.0 / factor, 5.1 / factor, 4.9 / factor])
 
