@@ -7,6 +7,7 @@ request.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,28 @@ class ServerSplit:
 
 
 @dataclass(frozen=True)
+class StreamStats:
+    """A decoupled (streaming) model's figures over a window or a step, genai-perf's
+    definitions: time to first token (TTFT) from send to the first response; inter-token
+    latency (ITL) per request, the time from its first to its last response over the gaps
+    between them; each response is a token (or chunk). Milliseconds; NaN when none."""
+
+    tokens: int  # responses of the successful requests
+    ttft_avg_ms: float
+    ttft_p50_ms: float
+    ttft_p90_ms: float
+    ttft_p95_ms: float
+    ttft_p99_ms: float
+    itl_avg_ms: float
+    itl_p50_ms: float
+    itl_p90_ms: float
+    itl_p95_ms: float
+    itl_p99_ms: float
+    output_tokens_per_s: float
+    tokens_per_request: float
+
+
+@dataclass(frozen=True)
 class WindowSample:
     """One measurement window at one load point."""
 
@@ -49,6 +72,7 @@ class WindowSample:
     p99_ms: float
     server: ServerSplit = field(default_factory=ServerSplit)
     client_overhead_us: float = 0.0  # client latency minus server total, per request
+    stream: StreamStats | None = None  # decoupled models only
 
 
 @dataclass(frozen=True)
@@ -83,6 +107,7 @@ class StepResult:
     # `errors` or the figures, but a failure all the same (pytest_triton.judge.served).
     errors_outside: int = 0
     error_samples: tuple[str, ...] = ()  # Triton's error texts (a few), for the failure message
+    stream: StreamStats | None = None  # decoupled models only: tokens, TTFT, ITL
 
     @property
     def load_point(self) -> str:
@@ -104,8 +129,9 @@ class StepResult:
         return failed / total if total else 0.0
 
     def latency(self, stat: str) -> float:
-        """Latency statistic by name: p50, p90, p95, p99 or avg."""
-        return float(getattr(self, f"{stat}_ms"))
+        """Latency statistic by name: p50, p90, p95, p99 or avg, or of a stream ttft_p99,
+        itl_p50... (NaN for a model that does not stream)."""
+        return metric_value(self, stat)
 
 
 @dataclass(frozen=True)
@@ -117,11 +143,24 @@ class BlockPair:
     current: StepResult
 
 
+# Metrics of decoupled models only (StreamStats); NaN for a step without a stream.
+STREAM_METRICS = (
+    *(f"{kind}_{stat}" for kind in ("ttft", "itl") for stat in ("avg", "p50", "p90", "p95", "p99")),
+    "output_tokens_per_s",
+)
+
+
 def metric_value(sample: StepResult | WindowSample, metric: str) -> float:
-    """A gated metric by name, of a step or of one of its windows: 'throughput', or a latency
-    statistic (avg, p50, p90, p95, p99) in ms."""
+    """A gated metric by name, of a step or of one of its windows: 'throughput', a latency
+    statistic (avg, p50, p90, p95, p99) in ms, or a stream metric (STREAM_METRICS: ttft_p99,
+    itl_p50 in ms, output_tokens_per_s)."""
     if metric == "throughput":
         return sample.throughput
+    if metric in STREAM_METRICS:
+        if sample.stream is None:
+            return math.nan
+        name = metric if metric == "output_tokens_per_s" else f"{metric}_ms"
+        return float(getattr(sample.stream, name))
     return float(getattr(sample, f"{metric}_ms"))
 
 

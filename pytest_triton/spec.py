@@ -60,6 +60,9 @@ class ModelSpec:
         return json.dumps({"v": self.version, "c": dict(self.config)}, sort_keys=True, default=str)
 
 
+STREAM_LATENCIES = tuple(f"{k}_{p}" for k in ("ttft", "itl") for p in ("p50", "p90", "p95", "p99"))
+
+
 @dataclass(frozen=True)
 class SLO:
     """Service level objectives a measurement is judged against. None means "not gated"."""
@@ -73,12 +76,29 @@ class SLO:
     max_error_rate: float | None = None  # 0..1
     min_capacity: float | None = None  # infer/s at which the latency bounds still hold
     max_gpu_memory_mb: float | None = None
+    # Decoupled (streaming) models: time to first token and inter-token latency percentiles,
+    # and output tokens (responses) per second.
+    ttft_p50_ms: float | None = None
+    ttft_p90_ms: float | None = None
+    ttft_p95_ms: float | None = None
+    ttft_p99_ms: float | None = None
+    itl_p50_ms: float | None = None
+    itl_p90_ms: float | None = None
+    itl_p95_ms: float | None = None
+    itl_p99_ms: float | None = None
+    min_output_tokens_per_s: float | None = None
 
     def latency_bounds(self) -> dict[str, float]:
-        """The latency bounds that are set, keyed by statistic name (p50, ..., avg)."""
-        names = ("p50", "p90", "p95", "p99", "avg")
+        """The latency bounds that are set, keyed by statistic name (p50, ..., avg, and for
+        streams ttft_p50, ..., itl_p99): each must hold at every step."""
+        names = ("p50", "p90", "p95", "p99", "avg", *STREAM_LATENCIES)
         bounds = {n: getattr(self, f"{n}_ms") for n in names}
         return {n: float(v) for n, v in bounds.items() if v is not None}
+
+    def stream_bounds(self) -> list[str]:
+        """The bounds only a decoupled (streaming) model has figures for."""
+        names = [f"{n}_ms" for n in STREAM_LATENCIES] + ["min_output_tokens_per_s"]
+        return [n for n in names if getattr(self, n) is not None]
 
     def is_empty(self) -> bool:
         return all(getattr(self, f) is None for f in self.__dataclass_fields__)
@@ -98,6 +118,9 @@ class LoadSpec:
     request_rate: tuple[float, ...] = ()  # open-loop load points (infer/s); excludes concurrency
     rate_distribution: Literal["constant", "poisson"] = "constant"
     protocol: WireProtocol = "grpc"
+    # Each request a gRPC ModelStreamInfer call whose responses are timed (tokens: TTFT, ITL).
+    # None: when the model is decoupled, which is the only kind that may be streamed.
+    streaming: bool | None = None
     batch_size: int = 1
     warmup_s: float = 1.0
     window_s: float = 2.0

@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pytest_triton.result import Measurement, ServerSplit, StepResult, WindowSample
+from pytest_triton.result import Measurement, ServerSplit, StepResult, StreamStats, WindowSample
 from pytest_triton.spec import SLO, LoadSpec
 
 FLOAT_DECIMALS = 4
@@ -83,6 +83,19 @@ def split_from(data: Mapping[str, Any] | None) -> ServerSplit:
     )
 
 
+def stream_from(data: Mapping[str, Any] | None) -> StreamStats | None:
+    """A decoupled model's stream figures (None for any other model); a figure that was NaN
+    (no request with two responses has no ITL) is stored as null and read back as NaN."""
+    if not data:
+        return None
+    values = {
+        f.name: _f(data, f.name, math.nan)
+        for f in dataclasses.fields(StreamStats)
+        if f.name != "tokens"
+    }
+    return StreamStats(tokens=int(data.get("tokens") or 0), **values)
+
+
 def window_from(data: Mapping[str, Any]) -> WindowSample:
     return WindowSample(
         duration_s=_f(data, "duration_s"),
@@ -96,6 +109,7 @@ def window_from(data: Mapping[str, Any]) -> WindowSample:
         p99_ms=_f(data, "p99_ms"),
         server=split_from(data.get("server")),
         client_overhead_us=_f(data, "client_overhead_us"),
+        stream=stream_from(data.get("stream")),
     )
 
 
@@ -107,6 +121,10 @@ def step_to_dict(step: StepResult) -> dict[str, Any]:
     for name in ("timeouts", "errors_outside", "error_samples"):
         if not data[name]:
             del data[name]
+    # Only decoupled models stream: other models' files stay as they were before it existed.
+    for part in (data, *data["windows"]):
+        if part["stream"] is None:
+            del part["stream"]
     return data
 
 
@@ -135,6 +153,7 @@ def step_from(data: Mapping[str, Any]) -> StepResult:
         timeouts=int(data.get("timeouts") or 0),
         errors_outside=int(data.get("errors_outside") or 0),
         error_samples=tuple(str(e) for e in data.get("error_samples") or ()),
+        stream=stream_from(data.get("stream")),
     )
 
 

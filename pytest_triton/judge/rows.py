@@ -261,7 +261,7 @@ def step_rows(
         metric = METRICS[name]
         measured = (noise or {}).get(f"{base.load_point} {name}")
         row_tolerances = tolerances if measured is None else replace(tolerances, run_noise=measured)
-        if not metric.per_step:
+        if not metric.per_step or (metric.stream and (base.stream is None or cur.stream is None)):
             continue
         base_value, cur_value = metric_value(base, name), metric_value(cur, name)
         base_samples = [metric_value(w, name) for w in base.measured]

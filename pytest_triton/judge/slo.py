@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pytest_triton.result import Measurement, StepResult
+from pytest_triton.result import Measurement, StepResult, metric_value
 from pytest_triton.spec import SLO
 
 
@@ -63,6 +63,12 @@ _LABELS = {
     "max_error_rate": "max error rate",
     "min_capacity": "min capacity",
     "max_gpu_memory_mb": "max GPU memory",
+    **{
+        f"{k}_{p}_ms": f"{p} {k.upper()}"
+        for k in ("ttft", "itl")
+        for p in ("p50", "p90", "p95", "p99")
+    },
+    "min_output_tokens_per_s": "min tokens/s",
 }
 _UNITS = {
     "p50_ms": "ms",
@@ -73,6 +79,8 @@ _UNITS = {
     "min_throughput": "/s",
     "min_capacity": "/s",
     "max_gpu_memory_mb": "MB",
+    **{f"{k}_{p}_ms": "ms" for k in ("ttft", "itl") for p in ("p50", "p90", "p95", "p99")},
+    "min_output_tokens_per_s": "/s",
 }
 
 
@@ -104,6 +112,19 @@ def check_slo(measurement: Measurement, slo: SLO, ramp: bool = False) -> SLOChec
                 best.throughput if best else None,
                 best.load_point if best else "-",
                 best is not None and best.throughput >= slo.min_throughput,
+            )
+        )
+    if slo.min_output_tokens_per_s is not None:
+        good = [s for s in steps if within_latency(s, slo) and s.stream is not None]
+        top = max(good, key=lambda s: metric_value(s, "output_tokens_per_s"), default=None)
+        tokens = metric_value(top, "output_tokens_per_s") if top else None
+        rows.append(
+            SLORow(
+                "min_output_tokens_per_s",
+                slo.min_output_tokens_per_s,
+                tokens,
+                top.load_point if top else "-",
+                tokens is not None and tokens >= slo.min_output_tokens_per_s,
             )
         )
     if slo.min_capacity is not None:

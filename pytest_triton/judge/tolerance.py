@@ -31,6 +31,7 @@ class MetricDef:
     unit: str
     quantile: float | None = None  # latency percentiles: how much tail data bounding needs
     per_step: bool = True  # False: one value per measurement (capacity)
+    stream: bool = False  # only decoupled models' steps have it (result.StreamStats)
 
 
 METRICS: Mapping[str, MetricDef] = MappingProxyType(
@@ -42,6 +43,16 @@ METRICS: Mapping[str, MetricDef] = MappingProxyType(
         "p90": MetricDef("p90", Direction.LOWER_IS_BETTER, "ms", 0.90),
         "p95": MetricDef("p95", Direction.LOWER_IS_BETTER, "ms", 0.95),
         "p99": MetricDef("p99", Direction.LOWER_IS_BETTER, "ms", 0.99),
+        **{
+            f"{kind}_p{q}": MetricDef(
+                f"{kind}_p{q}", Direction.LOWER_IS_BETTER, "ms", q / 100, stream=True
+            )
+            for kind in ("ttft", "itl")
+            for q in (50, 90, 95, 99)
+        },
+        "output_tokens_per_s": MetricDef(
+            "output_tokens_per_s", Direction.HIGHER_IS_BETTER, "tokens/s", stream=True
+        ),
     }
 )
 
@@ -62,6 +73,16 @@ DEFAULT_TOLERANCES: Mapping[str, float | None] = MappingProxyType(
         "p90": None,
         "p95": None,
         "p99": None,
+        # Decoupled models: what users of a token stream feel, gated like p50 and throughput.
+        "ttft_p50": 0.05,
+        "ttft_p90": None,
+        "ttft_p95": None,
+        "ttft_p99": None,
+        "itl_p50": 0.05,
+        "itl_p90": None,
+        "itl_p95": None,
+        "itl_p99": None,
+        "output_tokens_per_s": 0.05,
     }
 )
 

@@ -24,6 +24,7 @@ from .step import LoadPoint, StepSettings
 class Driver(Protocol):
     name: str
     notes: list[str]  # what the measurement's notes should say about this driver's run
+    streaming: bool  # the model is decoupled: its steps have stream figures (tokens, TTFT)
 
     def run_step(self, point: LoadPoint, settings: StepSettings) -> StepResult: ...
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_triton.errors import ConfigError
 from pytest_triton.observe.observer import Observer
 from pytest_triton.result import BlockPair, Measurement
 from pytest_triton.server.base import Endpoints
@@ -114,6 +115,11 @@ def _measure(
     paired: PairedRunner | None = None
     try:
         drivers.append(make_driver(endpoints, model, version, load, observers[0], alive, data))
+        if slo is not None and slo.stream_bounds() and not drivers[0].streaming:
+            raise ConfigError(
+                f"{', '.join(slo.stream_bounds())}: model {model!r} is not decoupled, so it has "
+                "no tokens to time; bound its latency with p50_ms ... p99_ms instead"
+            )
         run: StepRunner = drivers[0].run_step
         if baseline_model is not None:
             observers.append(Observer(endpoints, baseline_model, version))

@@ -62,6 +62,8 @@ class ModelIO:
     max_batch_size: int
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[str, ...]
+    # model_transaction_policy { decoupled: true }: 0..n responses per request, over a stream
+    decoupled: bool = False
 
 
 def model_io(model: str, version: str | None, config: Mapping[str, Any]) -> ModelIO:
@@ -81,7 +83,15 @@ def model_io(model: str, version: str | None, config: Mapping[str, Any]) -> Mode
         for i in config.get("input", [])
     )
     outputs = tuple(str(o["name"]) for o in config.get("output", []))
-    return ModelIO(model, version, int(config.get("max_batch_size", 0)), inputs, outputs)
+    policy = config.get("model_transaction_policy") or {}
+    return ModelIO(
+        model,
+        version,
+        int(config.get("max_batch_size", 0)),
+        inputs,
+        outputs,
+        decoupled=bool(policy.get("decoupled", False)),
+    )
 
 
 def resolve_shapes(io: ModelIO, shapes: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, ...]]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_triton.errors import MeasurementError, ServerDiedError
+from pytest_triton.errors import ConfigError, MeasurementError, ServerDiedError
 from pytest_triton.load.stats import client_overhead_us, window_sample
 from pytest_triton.observe.observer import Observer, split_between
 from pytest_triton.process import die_with_parent
@@ -40,6 +40,7 @@ from pytest_triton.spec import LoadSpec
 
 from . import inputs, server_reads
 from .step import LoadPoint, StepSettings
+from .streaming import use_streaming
 
 CLIENT_BOUND_CPU = 0.85
 _PASS_LINE = re.compile(r"Pass \[(\d+)\] throughput: ([0-9.]+) infer/sec\. Avg latency: (\d+) usec")
@@ -244,6 +245,7 @@ class PerfAnalyzerDriver:
         is_alive: Callable[[], bool],
     ) -> None:
         self.notes: list[str] = []
+        self.streaming = False  # decoupled models are refused below
         self._endpoints = endpoints
         self._model = model
         self._version = version
@@ -257,6 +259,11 @@ class PerfAnalyzerDriver:
         )
         if load.input_data in ("random", "zero"):
             inputs.resolve_shapes(io_, load.shapes)
+        if use_streaming(io_, load):
+            raise ConfigError(
+                f"model {model!r} is decoupled: driver='perf_analyzer' reports no time to first "
+                "token or inter-token latency for it; use the native driver (the default)"
+            )
         self._shapes = {k: tuple(v) for k, v in load.shapes.items()}
         self._tmp = tempfile.TemporaryDirectory(prefix="pytest-triton-pa-")
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_triton.result import ServerSplit, WindowSample
+from pytest_triton.result import ServerSplit, StreamStats, WindowSample
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -62,12 +62,35 @@ def summarize_ns(latencies_ns: Sequence[int]) -> LatencySummary:
     )
 
 
+def stream_stats(
+    ttft_ns: Sequence[int], itl_ns: Sequence[int], tokens: int, requests: int, duration_s: float
+) -> StreamStats:
+    """A window's or a step's streaming figures (pooled, as latencies are)."""
+    ttft, itl = summarize_ns(ttft_ns), summarize_ns(itl_ns)
+    return StreamStats(
+        tokens=tokens,
+        ttft_avg_ms=ttft.avg_ms,
+        ttft_p50_ms=ttft.p50_ms,
+        ttft_p90_ms=ttft.p90_ms,
+        ttft_p95_ms=ttft.p95_ms,
+        ttft_p99_ms=ttft.p99_ms,
+        itl_avg_ms=itl.avg_ms,
+        itl_p50_ms=itl.p50_ms,
+        itl_p90_ms=itl.p90_ms,
+        itl_p95_ms=itl.p95_ms,
+        itl_p99_ms=itl.p99_ms,
+        output_tokens_per_s=tokens / duration_s if duration_s > 0 else 0.0,
+        tokens_per_request=tokens / requests if requests else math.nan,
+    )
+
+
 def window_sample(
     latencies_ns: Sequence[int],
     errors: int,
     duration_s: float,
     batch_size: int = 1,
     server: ServerSplit | None = None,
+    stream: StreamStats | None = None,
 ) -> WindowSample:
     """One window's sample. Throughput counts inferences: requests times the batch size."""
     summary = summarize_ns(latencies_ns)
@@ -86,6 +109,7 @@ def window_sample(
         p99_ms=summary.p99_ms,
         server=split,
         client_overhead_us=client_overhead_us(summary.avg_ms, split),
+        stream=stream,
     )
 
 

@@ -6,7 +6,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pytest_triton.load.stats import client_overhead_us, merge_splits, summarize_ns
+from pytest_triton.load.stats import (
+    client_overhead_us,
+    merge_splits,
+    stream_stats,
+    summarize_ns,
+)
 from pytest_triton.observe.metrics import summarise
 from pytest_triton.result import StepResult, WindowSample
 from pytest_triton.spec import SLO, LoadSpec
@@ -92,6 +97,9 @@ class RawWindow:
     client_bound: bool
     gauges: Mapping[str, float]
     error_samples: tuple[str, ...] = ()  # Triton's texts of the window's failed requests
+    # streaming: per request, time to first response and mean gap between responses (ns)
+    ttft_ns: Sequence[int] = ()
+    itl_ns: Sequence[int] = ()
 
 
 def build_step(
@@ -125,6 +133,15 @@ def build_step(
     if measured:
         metrics["client_cpu"] = max(w.client_cpu for w in measured)
     metrics.update(extra_metrics or {})
+    stream = None
+    if any(w.sample.stream is not None for w in measured):
+        stream = stream_stats(
+            [t for w in measured for t in w.ttft_ns],
+            [t for w in measured for t in w.itl_ns],
+            sum(w.sample.stream.tokens for w in measured if w.sample.stream is not None),
+            requests,
+            duration,
+        )
     return StepResult(
         concurrency=point.concurrency,
         request_rate=point.rate,
@@ -148,6 +165,7 @@ def build_step(
         timeouts=unanswered,
         errors_outside=earlier_errors + sum(w.sample.errors for w in windows) - errors,
         error_samples=tuple(dict.fromkeys(e for w in windows for e in w.error_samples))[:3],
+        stream=stream,
     )
 
 

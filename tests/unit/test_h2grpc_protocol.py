@@ -60,6 +60,7 @@ class Peer:
         sock.sendall(conn.data_to_send())
         bodies: dict[int, bytearray] = {}
         self.conn = conn
+        self.sock = sock  # a respond function may send part of its answer early
         while not self._stop.is_set():
             readable, _, _ = select.select([sock], [], [], 0.05)
             if not readable:
@@ -203,3 +204,43 @@ def test_a_request_beyond_the_peers_windows_and_frame_size_waits_for_window_upda
     big = grpc_message(bytes(300_000))
     assert _call(client, [big, big]) == [(0, None), (1, None)]
     assert received == [len(big), len(big)]
+
+
+def _error_response(text: str) -> bytes:
+    """A ModelStreamInferResponse with only its error_message (field 1) set."""
+    raw = text.encode()
+    return b"\x0a" + bytes((len(raw),)) + raw
+
+
+def test_a_streaming_call_times_each_response_and_fails_on_an_error_message(peer) -> None:
+    """Decoupled models: each request its own ModelStreamInfer call, its responses timed as
+    they arrive. Three tokens, the middle two in one DATA frame and the last split across two;
+    an error response; and a call the model answered with no response at all."""
+    paths: list[str] = []
+
+    def stream(conn, sid, body):  # type: ignore[no-untyped-def]
+        conn.send_headers(sid, OK_HEADERS)
+        kind = body[5:6]
+        if kind == b"t":
+            token = grpc_message(b"\x12\x03tok")
+            conn.send_data(sid, token)
+            server.sock.sendall(conn.data_to_send())
+            time.sleep(0.05)  # so the first token arrives before the others
+            conn.send_data(sid, token + token[:4])
+            conn.send_data(sid, token[4:])
+        elif kind == b"e":
+            conn.send_data(sid, grpc_message(_error_response("in-stream failure")))
+        conn.send_headers(sid, [("grpc-status", "0")], end_stream=True)
+
+    server = peer(stream)
+    responses: dict[int, list[int]] = {}
+    client = H2Connection("127.0.0.1", server.port, responses=responses)
+    done = _call(client, [grpc_message(b"t"), grpc_message(b"e"), grpc_message(b"0")])
+    assert done == [(0, None), (1, "in-stream failure"), (2, None)]
+    first, *rest = responses[0]
+    assert len(rest) == 2 and all(t - first >= 40_000_000 for t in rest)
+    assert not responses.get(1) and not responses.get(2)
+    for event in server.events:
+        if isinstance(event, h2_events.RequestReceived):
+            paths.append(dict(event.headers)[":path"])
+    assert set(paths) == {"/inference.GRPCInferenceService/ModelStreamInfer"}

@@ -45,7 +45,10 @@ def test_layering_overrides_and_switches_off() -> None:
 
 
 def test_tail_latency_is_gated_only_on_request() -> None:
-    assert set(Tolerances().gated()) == {"throughput", "capacity", "p50"}
+    # and of a token stream, its medians and its rate (rows only a decoupled model's steps have)
+    assert set(Tolerances().gated()) == {
+        "throughput", "capacity", "p50", "ttft_p50", "itl_p50", "output_tokens_per_s"
+    }  # fmt: skip
     assert Tolerances().with_overrides(parse_tolerances("p99=30%")).gated()["p99"] == 0.3
 
 

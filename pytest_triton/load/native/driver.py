@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
-from pytest_triton.load.stats import is_stable, window_sample
+from pytest_triton.load.stats import is_stable, stream_stats, window_sample
 from pytest_triton.observe.observer import Observer, Snapshot, split_between
 from pytest_triton.result import StepResult
 from pytest_triton.server.base import Endpoints
@@ -25,6 +25,7 @@ from pytest_triton.spec import LoadSpec
 
 from .. import inputs, server_reads
 from ..step import STABLE_WINDOWS, LoadPoint, RawWindow, StepSettings, build_step
+from ..streaming import use_streaming
 from .h2grpc import ConnectionLost, H2Connection
 from .http1 import Http1Connection
 from .pool import Pool, WorkerFailed
@@ -73,7 +74,9 @@ def build_requests(
     return io, inputs.http_messages(io, requests, endpoints.http)
 
 
-def send_one(protocol: str, address: str, message: bytes, timeout_s: float) -> str | None:
+def send_one(
+    protocol: str, address: str, message: bytes, timeout_s: float, streaming: bool = False
+) -> str | None:
     """Send one request synchronously; Triton's error text, or None on success.
 
     Run before load starts so a payload the model rejects (wrong shape, dtype...) fails the
@@ -82,7 +85,10 @@ def send_one(protocol: str, address: str, message: bytes, timeout_s: float) -> s
     host, port = split_hostport(address)
     conn: H2Connection | Http1Connection
     try:
-        conn = H2Connection(host, port) if protocol == "grpc" else Http1Connection(host, port)
+        if protocol == "grpc":
+            conn = H2Connection(host, port, responses={} if streaming else None)
+        else:
+            conn = Http1Connection(host, port)
     except OSError as exc:
         raise MeasurementError(f"cannot connect to Triton at {address}: {exc}") from None
     try:
@@ -126,16 +132,21 @@ class NativeDriver:
         self._observer = observer
         self._is_alive = is_alive
         self.io, messages = build_requests(endpoints, model, version, load, data)
+        self.streaming = use_streaming(self.io, load)
         address = endpoints.grpc if load.protocol == "grpc" else endpoints.http
         for message in messages[:1]:
-            error = send_one(load.protocol, address, message, load.request_timeout_s)
+            error = send_one(
+                load.protocol, address, message, load.request_timeout_s, self.streaming
+            )
             if error is not None:
                 raise MeasurementError(
                     f"model {model!r} rejected the generated request: {error}. Check the input "
                     "shapes (shapes=...), batch_size and input_data against the model config"
                 )
         host, port = split_hostport(address)
-        self._pool = Pool(WorkerConfig(host, port, load.protocol, messages))
+        self._pool = Pool(
+            WorkerConfig(host, port, load.protocol, messages, streaming=self.streaming)
+        )
         self._auto_processes = load.processes == 0
         self._processes = load.processes or 1
         # Leave half the cores to a local server: more load processes than that steal its CPU.
@@ -295,6 +306,9 @@ class NativeDriver:
         settings: StepSettings,
     ) -> RawWindow:
         latencies: array[int] = array("q")
+        ttft: array[int] = array("q")
+        itl: array[int] = array("q")
+        tokens = 0
         errors = 0
         samples: dict[str, None] = {}
         cpu = 0.0
@@ -302,6 +316,9 @@ class NativeDriver:
         sent = 0
         for r in records:
             latencies.extend(r.latencies)
+            ttft.extend(r.ttft)
+            itl.extend(r.itl)
+            tokens += r.tokens
             errors += r.errors
             for s in r.error_samples:
                 samples[s] = None
@@ -314,13 +331,18 @@ class NativeDriver:
         start = min(r.start_ns for r in records)
         end = max(r.end_ns for r in records)
         duration = (end - start) / 1e9
+        stream = (
+            stream_stats(ttft, itl, tokens, len(latencies), duration) if self.streaming else None
+        )
         sample = window_sample(
-            latencies, errors, duration, settings.batch_size, split_between(before, after)
+            latencies, errors, duration, settings.batch_size, split_between(before, after), stream
         )
         bound = cpu >= CLIENT_BOUND_CPU
         if point.rate is not None and sent:
             bound = bound or late / sent > CLIENT_BOUND_LATE
-        return RawWindow(sample, latencies, cpu, bound, dict(after.gauges), tuple(samples))
+        return RawWindow(
+            sample, latencies, cpu, bound, dict(after.gauges), tuple(samples), ttft, itl
+        )
 
 
 def died_within(is_alive: Callable[[], bool], grace_s: float) -> bool:

@@ -11,12 +11,18 @@ header block can be decoded on its own, and for the largest receive windows so t
 waits on us), PING and SETTINGS acks, send-side flow control (large tensors are split to fit the
 server's windows and frame size), RST_STREAM, GOAWAY, CONTINUATION. Success is "a gRPC message
 arrived and the stream ended"; only failures are decoded (hpack) to quote Triton's message.
+
+Streaming (decoupled models): each request is its own ModelStreamInfer call, the request sent
+and the call half-closed at once; Triton answers with as many messages as the model sends
+responses and ends the call after the last. Each message's arrival time is kept (the first is
+the time to first token), and a message carrying an error_message fails the request.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections import deque
 from typing import Any
 
@@ -36,6 +42,9 @@ _OUR_SETTINGS = (
 )
 _RECV_WINDOW_TOPUP = 1 << 30
 INFER_PATH = "/inference.GRPCInferenceService/ModelInfer"
+STREAM_PATH = "/inference.GRPCInferenceService/ModelStreamInfer"
+# ModelStreamInferResponse: field 1 (error_message, a string) starts a message that failed.
+_ERROR_FIELD = 0x0A
 
 
 class ConnectionLost(Exception):
@@ -89,7 +98,9 @@ def grpc_message(body: bytes) -> bytes:
 
 
 class _Stream:
-    __slots__ = ("token", "got_message", "pending", "window", "block", "end_stream")
+    __slots__ = (
+        "token", "got_message", "pending", "window", "block", "end_stream", "body", "error"
+    )  # fmt: skip
 
     def __init__(self, token: int, window: int) -> None:
         self.token = token
@@ -98,6 +109,8 @@ class _Stream:
         self.window = window
         self.block = b""
         self.end_stream = False
+        self.body = bytearray()  # streaming: bytes of a message not complete yet
+        self.error: str | None = None  # streaming: the first error_message Triton sent
 
 
 class H2Connection:
@@ -106,12 +119,23 @@ class H2Connection:
     `send(token, message)` starts a call; `on_readable()` returns finished calls as
     (token, error) with error None on success. Writes are buffered and go out on `flush()`,
     so one loop iteration that answers many completions costs one syscall per connection.
+
+    With `responses` given, calls are streaming (module docstring): the arrival time of each
+    response message of a call is appended to `responses[token]`.
     """
 
-    def __init__(self, host: str, port: int, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout_s: float = 10.0,
+        responses: dict[int, list[int]] | None = None,
+    ) -> None:
         self.sock = socket.create_connection((host, port), timeout=timeout_s)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._header_block = request_header_block(f"{host}:{port}")
+        self._responses = responses
+        path = INFER_PATH if responses is None else STREAM_PATH
+        self._header_block = request_header_block(f"{host}:{port}", path)
         self._headers_prefix = len(self._header_block).to_bytes(3, "big") + bytes(
             (HEADERS, END_HEADERS)
         )
@@ -252,6 +276,8 @@ class H2Connection:
                 stream = self._streams.get(sid)
                 if stream is not None and length > (buf[start] + 1 if flags & PADDED else 0):
                     stream.got_message = True
+                    if self._responses is not None:
+                        self._on_stream_data(stream, buf, start, pos, flags)
                 if flags & END_STREAM and stream is not None:
                     self._finish(sid, stream, done)
             elif kind in (HEADERS, CONTINUATION):
@@ -306,12 +332,40 @@ class H2Connection:
         if stream is not None and stream.end_stream:
             self._finish(sid, stream, done)
 
+    def _on_stream_data(
+        self, stream: _Stream, buf: bytearray, start: int, end: int, flags: int
+    ) -> None:
+        """A streaming call's DATA: time each response message as it completes."""
+        if flags & PADDED:
+            start, end = start + 1, end - buf[start]
+        body = stream.body
+        body += buf[start:end]
+        if len(body) < 5:
+            return
+        now = time.monotonic_ns()
+        assert self._responses is not None
+        times = self._responses.setdefault(stream.token, [])
+        while len(body) >= 5:
+            size = int.from_bytes(body[1:5], "big")
+            if len(body) < 5 + size:
+                break
+            if size and body[5] == _ERROR_FIELD and stream.error is None:
+                stream.error = _stream_error(bytes(body[6 : 5 + size]))
+            elif stream.error is None:
+                times.append(now)
+            del body[: 5 + size]
+
     def _finish(self, sid: int, stream: _Stream, done: list[tuple[int, str | None]]) -> None:
         del self._streams[sid]
-        if stream.got_message:
+        if stream.error is not None:
+            done.append((stream.token, stream.error))
+        elif stream.got_message:
             done.append((stream.token, None))
         else:
-            done.append((stream.token, grpc_error_text(stream.block)))
+            error = grpc_error_text(stream.block)
+            # A streaming call may end with no response: the model sent none (zero tokens).
+            ok = self._responses is not None and error == _ENDED_WITHOUT_MESSAGE
+            done.append((stream.token, None if ok else error))
 
     def _on_settings(self, payload: bytes) -> None:
         for i in range(0, len(payload) - 5, 6):
@@ -331,6 +385,22 @@ class H2Connection:
             self._unblock()
 
 
+_ENDED_WITHOUT_MESSAGE = "gRPC call ended without a response message"
+
+
+def _stream_error(field: bytes) -> str:
+    """The text of a ModelStreamInferResponse's error_message (its varint length, then UTF-8)."""
+    size, shift, i = 0, 0, 0
+    while i < len(field):
+        byte = field[i]
+        i += 1
+        size |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    return field[i : i + size].decode(errors="replace") or "Triton sent an error response"
+
+
 def grpc_error_text(block: bytes) -> str:
     """Triton's error from a trailers block: 'grpc-status N: message'."""
     try:
@@ -345,5 +415,5 @@ def grpc_error_text(block: bytes) -> str:
     status = headers.get("grpc-status", "?")
     message = unquote(headers.get("grpc-message", ""))
     if status == "0":
-        return "gRPC call ended without a response message"
+        return _ENDED_WITHOUT_MESSAGE
     return f"grpc-status {status}: {message}" if message else f"grpc-status {status}"

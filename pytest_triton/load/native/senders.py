@@ -83,11 +83,20 @@ class Connections:
 
 
 class Sends:
-    """Sends the pre-built requests round robin, remembering when each request in flight left."""
+    """Sends the pre-built requests round robin, remembering when each request in flight left.
 
-    def __init__(self, messages: Iterator[bytes], window: WindowAccumulator):
+    `responses` (streaming): token -> arrival times of its responses, filled by the transport.
+    """
+
+    def __init__(
+        self,
+        messages: Iterator[bytes],
+        window: WindowAccumulator,
+        responses: dict[int, list[int]] | None = None,
+    ):
         self._messages = messages
         self._window = window
+        self._responses = responses
         self.started: dict[int, int] = {}  # token -> when it was sent (or due, open loop)
 
     def send(self, conn: Conn, token: int, at: int) -> None:
@@ -96,8 +105,13 @@ class Sends:
         self._window.sent += 1
 
     def answered(self, done: list[tuple[int, str | None]], now: int) -> None:
+        responses = self._responses
+        if responses is None:
+            for token, error in done:
+                self._window.answered(now, self.started.pop(token), error)
+            return
         for token, error in done:
-            self._window.answered(now, self.started.pop(token), error)
+            self._window.answered(now, self.started.pop(token), error, responses.pop(token, None))
 
 
 class ClosedLoop:

@@ -21,6 +21,11 @@ class WindowRecord:
     lag_max_ns: int = 0
     late: int = 0  # open loop: sends later than late_ns
     in_flight: int = 0
+    # Streaming (decoupled models), per successful request of the window: time to its first
+    # response, its mean gap between responses (of those with two or more), and the responses.
+    ttft: array = field(default_factory=lambda: array("q"))  # type: ignore[type-arg]  # ns
+    itl: array = field(default_factory=lambda: array("q"))  # type: ignore[type-arg]  # ns
+    tokens: int = 0
 
 
 class WindowAccumulator:
@@ -45,15 +50,27 @@ class WindowAccumulator:
 
     def _clear(self) -> None:
         self.latencies = array("q")
+        self.ttft = array("q")
+        self.itl = array("q")
+        self.tokens = 0
         self.errors = 0
         self.samples: list[str] = []
         self.sent = 0
         self.lags: list[int] = []  # open loop: how late each measured send left
 
-    def answered(self, now: int, sent_at: int, error: str | None) -> None:
+    def answered(
+        self, now: int, sent_at: int, error: str | None, responses: list[int] | None = None
+    ) -> None:
+        """A request finished at `now`; `responses`: a streaming request's response times."""
         if error is None:
             if now >= self.measure_start:
                 self.latencies.append(now - sent_at)
+                if responses:
+                    self.tokens += len(responses)
+                    self.ttft.append(responses[0] - sent_at)
+                    if len(responses) > 1:
+                        gaps = len(responses) - 1
+                        self.itl.append((responses[-1] - responses[0]) // gaps)
             return
         # A failure counts even in the warm-up (it lands in the first window): a stub that
         # crashes as the step starts must not go unseen.
@@ -87,6 +104,9 @@ class WindowAccumulator:
             sent=self.sent,
             cpu_s=cpu1 - self._cpu0,
             in_flight=in_flight,
+            ttft=self.ttft,
+            itl=self.itl,
+            tokens=self.tokens,
         )
         lags = self.lags
         if lags:

@@ -42,6 +42,8 @@ class WorkerConfig:
     protocol: str  # "grpc" (HTTP/2) or "http" (HTTP/1.1)
     messages: tuple[bytes, ...]  # pre-built requests, sent round robin
     streams_per_connection: int = 16
+    # gRPC only: each request its own ModelStreamInfer call, responses timed (decoupled models)
+    streaming: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class LoadLoop:
         # round robin over the pre-built requests, carried on from one step to the next
         self._messages = itertools.cycle(config.messages)
         self._conns: Connections | None = None
+        # streaming: token -> arrival times of its responses (h2grpc fills, Sends reads)
+        self._responses: dict[int, list[int]] | None = {} if config.streaming else None
 
     def reset(self) -> None:
         if self._conns is not None:
@@ -102,7 +106,7 @@ class LoadLoop:
     def _connect(self) -> Conn:
         cfg = self.config
         if cfg.protocol == "grpc":
-            return H2Connection(cfg.host, cfg.port)
+            return H2Connection(cfg.host, cfg.port, responses=self._responses)
         return Http1Connection(cfg.host, cfg.port)
 
     def run_step(self, cmd: StepCommand, control: Connection) -> int:
@@ -128,7 +132,9 @@ class LoadLoop:
         window = WindowAccumulator(
             cmd.start_ns + cmd.warmup_ns, cmd.window_ns, cmd.window_requests, late_ns
         )
-        sends = Sends(self._messages, window)
+        if self._responses is not None:
+            self._responses.clear()  # a previous step's unfinished requests
+        sends = Sends(self._messages, window, self._responses)
         sender: ClosedLoop | OpenLoop
         if closed_loop:
             sender = ClosedLoop(int(cmd.value), conns, sends)

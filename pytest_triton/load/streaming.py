@@ -1,0 +1,33 @@
+"""Whether a model is driven over gRPC streams (decoupled models) or unary calls, checked
+against what the user asked before any load starts."""
+
+from __future__ import annotations
+
+from pytest_triton.errors import ConfigError
+from pytest_triton.spec import LoadSpec
+
+from .inputs import ModelIO
+
+
+def use_streaming(io: ModelIO, load: LoadSpec) -> bool:
+    """True for a decoupled model. A decoupled model answers a request with any number of
+    responses, which only Triton's streaming call carries; a model that is not answers with
+    exactly one, so streaming it would report one "token" per request as if it were an LLM."""
+    wanted = io.decoupled if load.streaming is None else load.streaming
+    if io.decoupled and not wanted:
+        raise ConfigError(
+            f"model {io.name!r} is decoupled (model_transaction_policy {{ decoupled: true }}): "
+            "Triton serves it only over gRPC streaming; drop streaming=False"
+        )
+    if wanted and not io.decoupled:
+        raise ConfigError(
+            f"streaming=True, but model {io.name!r} is not decoupled: it answers each request "
+            "once, so there are no tokens to time; drop streaming=True, or measure a model "
+            "whose config sets model_transaction_policy { decoupled: true }"
+        )
+    if wanted and load.protocol != "grpc":
+        raise ConfigError(
+            f"model {io.name!r} is decoupled: its responses stream over gRPC only; "
+            f"use protocol='grpc' (not {load.protocol!r})"
+        )
+    return wanted

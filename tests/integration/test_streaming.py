@@ -1,0 +1,149 @@
+"""Decoupled (streaming) models against the real bundled tritonserver: a python model that
+streams a set number of tokens after a set first-token delay and a set gap, so the measured
+time to first token and inter-token latency have known right answers."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_triton.errors import ConfigError
+from pytest_triton.load.engine import measure
+from pytest_triton.server.bundled import bundled_server_root
+from pytest_triton.server.local import LocalServer
+from pytest_triton.server.models import ModelController
+from pytest_triton.spec import SLO, LoadSpec, ModelSpec, ServerSpec
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        bundled_server_root() is None,
+        reason="no bundled tritonserver: pip install 'pytest-triton[server]'",
+    ),
+]
+
+TOKENS, FIRST_MS, GAP_MS = 6, 30.0, 10.0
+
+CONFIG = f"""\
+backend: "python"
+max_batch_size: 0
+model_transaction_policy {{ decoupled: true }}
+input [ {{ name: "INPUT_IDS", data_type: TYPE_INT32, dims: [ 8 ] }} ]
+output [ {{ name: "TOKEN", data_type: TYPE_INT32, dims: [ 1 ] }} ]
+instance_group [ {{ kind: KIND_CPU, count: 2 }} ]
+parameters {{ key: "TOKENS" value {{ string_value: "{TOKENS}" }} }}
+parameters {{ key: "FIRST_TOKEN_MS" value {{ string_value: "{FIRST_MS:g}" }} }}
+parameters {{ key: "TOKEN_MS" value {{ string_value: "{GAP_MS:g}" }} }}
+"""
+
+ECHO_CONFIG = """\
+backend: "python"
+max_batch_size: 0
+input [ { name: "INPUT_IDS", data_type: TYPE_INT32, dims: [ 8 ] } ]
+output [ { name: "OUTPUT", data_type: TYPE_INT32, dims: [ 8 ] } ]
+"""
+
+ECHO = """
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        out = []
+        for r in requests:
+            ids = pb_utils.get_input_tensor_by_name(r, "INPUT_IDS").as_numpy()
+            out.append(pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT", ids)]))
+        return out
+"""
+
+MODEL = """
+import json
+import time
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        params = json.loads(args["model_config"]).get("parameters", {})
+        value = lambda key: float(params[key]["string_value"])
+        self.tokens = int(value("TOKENS"))
+        self.first_s = value("FIRST_TOKEN_MS") / 1000
+        self.gap_s = value("TOKEN_MS") / 1000
+
+    def execute(self, requests):
+        for request in requests:
+            sender = request.get_response_sender()
+            time.sleep(self.first_s)
+            for i in range(self.tokens):
+                if i:
+                    time.sleep(self.gap_s)
+                token = pb_utils.Tensor("TOKEN", np.array([i], dtype=np.int32))
+                last = i == self.tokens - 1
+                flags = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL if last else 0
+                sender.send(pb_utils.InferenceResponse([token]), flags=flags)
+        return None
+"""
+
+QUICK = dict(warmup_s=0.3, window_s=1.0, stability_pct=25.0, max_trials=6, max_window_retries=0)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    repo = tmp_path_factory.mktemp("stream-models")
+    (repo / "token_stream" / "1").mkdir(parents=True)
+    (repo / "token_stream" / "config.pbtxt").write_text(CONFIG)
+    (repo / "token_stream" / "1" / "model.py").write_text(textwrap.dedent(MODEL))
+    (repo / "echo" / "1").mkdir(parents=True)
+    (repo / "echo" / "config.pbtxt").write_text(ECHO_CONFIG)
+    (repo / "echo" / "1" / "model.py").write_text(ECHO)
+    srv = LocalServer(
+        ServerSpec("local", model_repository=repo), tmp_path_factory.mktemp("stream-server")
+    )
+    with srv:
+        models = ModelController(srv.endpoints.http, repo)
+        for name in ("token_stream", "echo"):
+            models.load(ModelSpec(name))
+        yield srv
+
+
+def test_time_to_first_token_and_inter_token_latency_match_the_models_delays(
+    server: LocalServer,
+) -> None:
+    m = measure(
+        server.endpoints,
+        "token_stream",
+        None,
+        LoadSpec(concurrency=(1, 2), **QUICK),
+        SLO(ttft_p99_ms=200, itl_p50_ms=50),
+        is_alive=server.is_alive,
+    )
+    for step in m.steps:
+        stream = step.stream
+        assert stream is not None and step.errors == 0, step
+        # Stated tolerance: the model sleeps the set delays, and Triton, the python backend's
+        # IPC and a shared 2-core machine add a little on top, never take any off.
+        assert FIRST_MS <= stream.ttft_p50_ms <= FIRST_MS + 8, stream
+        assert GAP_MS <= stream.itl_p50_ms <= GAP_MS + 3, stream
+        assert stream.tokens_per_request == TOKENS
+        # the request ends with its last token: first token, then the gaps
+        expected = FIRST_MS + (TOKENS - 1) * GAP_MS
+        assert expected <= step.p50_ms <= expected + 12
+        # two instances each stream one request at a time: tokens/s follows the delays
+        per_request_s = expected / 1000
+        rate = TOKENS * step.concurrency / per_request_s
+        assert 0.75 * rate <= stream.output_tokens_per_s <= 1.02 * rate, stream
+
+
+def test_a_mismatch_between_the_load_and_the_model_is_refused_before_any_load(
+    server: LocalServer,
+) -> None:
+    with pytest.raises(ConfigError, match="'token_stream' is decoupled"):
+        measure(server.endpoints, "token_stream", None, LoadSpec(streaming=False, **QUICK))
+    with pytest.raises(ConfigError, match="ttft_p99_ms: model 'echo' is not decoupled"):
+        measure(server.endpoints, "echo", None, LoadSpec(**QUICK), SLO(ttft_p99_ms=10))
+    with pytest.raises(ConfigError, match="model 'echo' is not decoupled"):
+        measure(server.endpoints, "echo", None, LoadSpec(streaming=True, **QUICK))
