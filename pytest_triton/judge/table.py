@@ -23,7 +23,7 @@ def _number(value: float) -> str:
 
 
 def _value(value: float, metric: MetricDef) -> str:
-    return f"{_number(value)}/s" if metric.unit == "infer/s" else f"{_number(value)} ms"
+    return f"{_number(value)}/s" if metric.unit.endswith("/s") else f"{_number(value)} ms"
 
 
 def pct(row: Row) -> str:

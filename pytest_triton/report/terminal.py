@@ -17,8 +17,14 @@ def summary_lines(entries: Sequence[TestEntry]) -> list[str]:
             lines.append(f"  {entry.reason.strip().splitlines()[-1]}")
         for record in entry.results:
             m = record.measurement
+            streams = any(s.stream is not None for s in m.steps)
+            tokens_head = (
+                f" {'TTFT p50':>8} {'TTFT p99':>8} {'ITL p50':>8} {'tokens/s':>9}"
+                if streams
+                else ""
+            )
             lines.append(
-                f"  {'load':<6} {'infer/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
+                f"  {'load':<6} {'infer/s':>10} {'p50 ms':>8} {'p99 ms':>8}{tokens_head} "
                 f"{'queue us':>9} {'compute us':>10}  notes"
             )
             for s in m.steps:
@@ -33,9 +39,19 @@ def summary_lines(entries: Sequence[TestEntry]) -> list[str]:
                     notes.append(f"{s.timeouts} unanswered")
                 split = s.server
                 compute = split.compute_input_us + split.compute_infer_us + split.compute_output_us
+                tokens = ""
+                if s.stream is not None:
+                    st = s.stream
+                    tokens = (
+                        f" {st.ttft_p50_ms:>8.2f} {st.ttft_p99_ms:>8.2f} {st.itl_p50_ms:>8.2f} "
+                        f"{st.output_tokens_per_s:>9.1f}"
+                    )
+                elif streams:
+                    tokens = f" {'-':>8} {'-':>8} {'-':>8} {'-':>9}"
                 lines.append(
                     f"  {s.load_point:<6} {s.throughput:>10.1f} {s.p50_ms:>8.2f} "
-                    f"{s.p99_ms:>8.2f} {split.queue_us:>9.0f} {compute:>10.0f}  {', '.join(notes)}"
+                    f"{s.p99_ms:>8.2f}{tokens} {split.queue_us:>9.0f} {compute:>10.0f}  "
+                    f"{', '.join(notes)}"
                 )
             if m.capacity is not None:
                 lines.append(f"  capacity at SLO: {m.capacity:.1f} infer/s")

@@ -4,8 +4,11 @@ time to first token and inter-token latency have known right answers."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -60,6 +63,7 @@ class TritonPythonModel:
 
 MODEL = """
 import json
+import os
 import time
 
 import numpy as np
@@ -72,7 +76,8 @@ class TritonPythonModel:
         value = lambda key: float(params[key]["string_value"])
         self.tokens = int(value("TOKENS"))
         self.first_s = value("FIRST_TOKEN_MS") / 1000
-        self.gap_s = value("TOKEN_MS") / 1000
+        # a slower build, for the baseline gate's test: more time between tokens only
+        self.gap_s = (value("TOKEN_MS") + float(os.environ.get("EXTRA_GAP_MS", "0"))) / 1000
 
     def execute(self, requests):
         for request in requests:
@@ -147,3 +152,58 @@ def test_a_mismatch_between_the_load_and_the_model_is_refused_before_any_load(
         measure(server.endpoints, "echo", None, LoadSpec(**QUICK), SLO(ttft_p99_ms=10))
     with pytest.raises(ConfigError, match="model 'echo' is not decoupled"):
         measure(server.endpoints, "echo", None, LoadSpec(streaming=True, **QUICK))
+
+
+SUITE = """
+import pytest
+
+
+@pytest.mark.triton_model("token_stream")
+@pytest.mark.triton_load(concurrency=[1, 2], window_s=0.5, warmup_s=0.3, measured_windows=5)
+@pytest.mark.triton_slo(ttft_p99_ms=200, itl_p50_ms=40, min_output_tokens_per_s=50)
+def test_tokens(triton):
+    triton.measure()
+"""
+
+
+def _suite(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    repo = tmp_path / "models"
+    if not repo.exists():
+        (repo / "token_stream" / "1").mkdir(parents=True)
+        (repo / "token_stream" / "config.pbtxt").write_text(CONFIG)
+        (repo / "token_stream" / "1" / "model.py").write_text(textwrap.dedent(MODEL))
+        (tmp_path / "test_llm.py").write_text(SUITE)
+    return subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "test_llm.py", "-p", "no:cacheprovider",
+            f"--triton-model-repository={repo}", *args,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+
+
+def test_a_slower_token_stream_fails_on_its_inter_token_latency_not_its_first_token(
+    tmp_path: Path,
+) -> None:
+    recorded = _suite(tmp_path, "--triton-baseline=update")
+    out = recorded.stdout + recorded.stderr
+    assert recorded.returncode == 0, out
+    # the step lines and the summary table carry the stream's figures
+    assert "TTFT p50 " in out and "tokens/s" in out
+    assert "TTFT p50 TTFT p99  ITL p50  tokens/s" in out
+
+    # 10 ms between tokens becomes 16: ITL and tokens/s move, the first token does not
+    slower = _suite(tmp_path, "--triton-env", "EXTRA_GAP_MS=6", "-rA")
+    out = slower.stdout + slower.stderr
+    assert slower.returncode == 1, out
+    summary = out.split("triton baselines", 1)[1]
+    assert "REGRESSED" in summary and "itl_p50" in summary, summary
+    lines = [line for line in out.splitlines() if line.strip().startswith(("c1 ", "c2 "))]
+    ttft = [line for line in lines if "ttft_p50" in line]
+    itl = [line for line in lines if "itl_p50" in line]
+    assert ttft and itl, out
+    assert all("REGRESSION" not in line for line in ttft), ttft
+    assert all("REGRESSION" in line for line in itl), itl
