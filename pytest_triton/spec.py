@@ -150,6 +150,10 @@ class LoadSpec:
     processes: int = 0
     # "random" (seeded), "zero", or a path: perf_analyzer-style .json, or .npz/.npy arrays.
     input_data: str = "random"
+    # Text models (load/prompts.py): "synthetic:MEAN,SD" words or a prompt file, sent in the
+    # model's text input; and the output length asked for, in its max_tokens-like input.
+    prompts: str | None = None
+    output_tokens: int | None = None
     # Binary-search the highest throughput whose SLO latency bounds hold (also done whenever the
     # SLO sets min_capacity).
     find_capacity: bool = False

@@ -140,6 +140,13 @@ def validate_load_spec(load: LoadSpec) -> None:
         f"driver {load.driver!r} must be 'native' or 'perf_analyzer'",
     )
     _check(problems, load.batch_size >= 1, f"batch_size {load.batch_size} must be >= 1")
+    if load.prompts is not None or load.output_tokens is not None:
+        from .prompts import validate_text_load
+
+        try:
+            validate_text_load(load)
+        except ConfigError as exc:
+            problems.append(str(exc))
     _check(problems, load.warmup_s >= 0, f"warmup_s {load.warmup_s} must be >= 0")
     _check(problems, load.window_s > 0, f"window_s {load.window_s} must be > 0")
     _check(

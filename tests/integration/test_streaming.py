@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,47 @@ class TritonPythonModel:
         return None
 """
 
+# An LLM's interface: a prompt in, max_tokens words streamed out (the prompt's, cycling). Its
+# "prefill" takes 0.2 ms a prompt word, then the words come GAP_MS apart.
+LLM_CONFIG = """\
+backend: "python"
+max_batch_size: 0
+model_transaction_policy { decoupled: true }
+input [
+  { name: "text_input", data_type: TYPE_STRING, dims: [ 1 ] },
+  { name: "max_tokens", data_type: TYPE_INT32, dims: [ 1 ] }
+]
+output [ { name: "text_output", data_type: TYPE_STRING, dims: [ 1 ] } ]
+instance_group [ { kind: KIND_CPU, count: 2 } ]
+"""
+
+LLM = f"""
+import time
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        for request in requests:
+            sender = request.get_response_sender()
+            prompt = pb_utils.get_input_tensor_by_name(request, "text_input").as_numpy()
+            words = prompt.reshape(-1)[0].decode().split()
+            n = int(pb_utils.get_input_tensor_by_name(request, "max_tokens").as_numpy()[0])
+            time.sleep(0.0002 * len(words))
+            for i in range(n):
+                if i:
+                    time.sleep({GAP_MS / 1000})
+                word = np.array([words[i % len(words)].encode()], dtype=object)
+                flags = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL if i == n - 1 else 0
+                sender.send(
+                    pb_utils.InferenceResponse([pb_utils.Tensor("text_output", word)]),
+                    flags=flags,
+                )
+        return None
+"""
+
 QUICK = dict(warmup_s=0.3, window_s=1.0, stability_pct=25.0, max_trials=6, max_window_retries=0)
 
 
@@ -102,6 +144,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     (repo / "token_stream" / "1").mkdir(parents=True)
     (repo / "token_stream" / "config.pbtxt").write_text(CONFIG)
     (repo / "token_stream" / "1" / "model.py").write_text(textwrap.dedent(MODEL))
+    (repo / "llm" / "1").mkdir(parents=True)
+    (repo / "llm" / "config.pbtxt").write_text(LLM_CONFIG)
+    (repo / "llm" / "1" / "model.py").write_text(textwrap.dedent(LLM))
     (repo / "echo" / "1").mkdir(parents=True)
     (repo / "echo" / "config.pbtxt").write_text(ECHO_CONFIG)
     (repo / "echo" / "1" / "model.py").write_text(ECHO)
@@ -110,7 +155,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     )
     with srv:
         models = ModelController(srv.endpoints.http, repo)
-        for name in ("token_stream", "echo"):
+        for name in ("token_stream", "llm", "echo"):
             models.load(ModelSpec(name))
         yield srv
 
@@ -141,6 +186,24 @@ def test_time_to_first_token_and_inter_token_latency_match_the_models_delays(
         per_request_s = expected / 1000
         rate = TOKENS * step.concurrency / per_request_s
         assert 0.75 * rate <= stream.output_tokens_per_s <= 1.02 * rate, stream
+
+
+def test_synthetic_prompts_and_the_output_length_reach_an_llms_inputs(
+    server: LocalServer,
+) -> None:
+    # 400-word prompts take the model 80 ms to "prefill"; 12 words are asked for
+    load = LoadSpec(concurrency=(1,), prompts="synthetic:400,20", output_tokens=12, **QUICK)
+    (step,) = measure(server.endpoints, "llm", None, load, is_alive=server.is_alive).steps
+    stream = step.stream
+    assert stream is not None and step.errors == 0, step
+    assert stream.tokens_per_request == 12
+    # the prompts' own spread (SD 20 words: 4 ms) either side, the server's overhead above
+    assert 80 - 6 <= stream.ttft_p50_ms <= 80 + 12, stream
+    assert GAP_MS <= stream.itl_p50_ms <= GAP_MS + 3, stream
+    # a shorter prompt is a faster first token: the prompts really are what the model read
+    short = replace(load, prompts="synthetic:40,4")
+    (quick,) = measure(server.endpoints, "llm", None, short, is_alive=server.is_alive).steps
+    assert quick.stream is not None and quick.stream.ttft_p50_ms < stream.ttft_p50_ms - 50
 
 
 def test_a_mismatch_between_the_load_and_the_model_is_refused_before_any_load(

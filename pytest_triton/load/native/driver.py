@@ -23,7 +23,7 @@ from pytest_triton.result import StepResult
 from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import LoadSpec
 
-from .. import inputs, server_reads
+from .. import inputs, prompts, server_reads
 from ..step import STABLE_WINDOWS, LoadPoint, RawWindow, StepSettings, build_step
 from ..streaming import use_streaming
 from .h2grpc import ConnectionLost, H2Connection
@@ -63,6 +63,8 @@ def build_requests(
     io = inputs.model_io(model, version, config)
     if data is not None:
         samples = inputs.user_samples(io, data)
+    elif load.prompts is not None or load.output_tokens is not None:
+        samples = prompts.text_samples(io, load)
     elif load.input_data in ("random", "zero"):
         shapes = inputs.resolve_shapes(io, load.shapes)
         samples = inputs.generated_samples(io, shapes, load.input_data, load.seed)
