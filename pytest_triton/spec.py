@@ -121,6 +121,8 @@ class LoadSpec:
     # Each request a gRPC ModelStreamInfer call whose responses are timed (tokens: TTFT, ITL).
     # None: when the model is decoupled, which is the only kind that may be streamed.
     streaming: bool | None = None
+    # Sequence-batched models: requests per sequence (perf_analyzer's --sequence-length).
+    sequence_length: int = 20
     batch_size: int = 1
     warmup_s: float = 1.0
     window_s: float = 2.0

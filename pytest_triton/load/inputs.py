@@ -64,6 +64,8 @@ class ModelIO:
     outputs: tuple[str, ...]
     # model_transaction_policy { decoupled: true }: 0..n responses per request, over a stream
     decoupled: bool = False
+    # sequence_batching: requests come in sequences sharing a correlation id
+    sequence_batching: bool = False
 
 
 def model_io(model: str, version: str | None, config: Mapping[str, Any]) -> ModelIO:
@@ -91,6 +93,7 @@ def model_io(model: str, version: str | None, config: Mapping[str, Any]) -> Mode
         inputs,
         outputs,
         decoupled=bool(policy.get("decoupled", False)),
+        sequence_batching="sequence_batching" in config,
     )
 
 

@@ -39,8 +39,8 @@ from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import LoadSpec
 
 from . import inputs, server_reads
+from .model_kind import use_streaming
 from .step import LoadPoint, StepSettings
-from .streaming import use_streaming
 
 CLIENT_BOUND_CPU = 0.85
 _PASS_LINE = re.compile(r"Pass \[(\d+)\] throughput: ([0-9.]+) infer/sec\. Avg latency: (\d+) usec")

@@ -140,6 +140,11 @@ def validate_load_spec(load: LoadSpec) -> None:
         f"driver {load.driver!r} must be 'native' or 'perf_analyzer'",
     )
     _check(problems, load.batch_size >= 1, f"batch_size {load.batch_size} must be >= 1")
+    _check(
+        problems,
+        load.sequence_length >= 1,
+        f"sequence_length {load.sequence_length} must be >= 1",
+    )
     if load.prompts is not None or load.output_tokens is not None:
         from .prompts import validate_text_load
 

@@ -14,7 +14,7 @@ from pytest_triton.load.inputs import ModelIO
 from pytest_triton.load.native.windows import WindowAccumulator
 from pytest_triton.load.stats import stream_stats, window_sample
 from pytest_triton.load.step import LoadPoint, RawWindow, StepSettings, build_step
-from pytest_triton.load.streaming import use_streaming
+from pytest_triton.load.model_kind import use_streaming
 from pytest_triton.result import Measurement, metric_value
 from pytest_triton.spec import SLO, LoadSpec
 

@@ -24,11 +24,12 @@ from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import LoadSpec
 
 from .. import inputs, prompts, server_reads
+from ..model_kind import sequence_length, use_streaming
 from ..step import STABLE_WINDOWS, LoadPoint, RawWindow, StepSettings, build_step
-from ..streaming import use_streaming
-from .h2grpc import ConnectionLost, H2Connection
+from .h2grpc import ConnectionLost, H2Connection, grpc_message
 from .http1 import Http1Connection
 from .pool import Pool, WorkerFailed
+from .sequences import sequence_parameters
 from .windows import WindowRecord
 from .worker import StepCommand, WorkerConfig
 
@@ -40,6 +41,8 @@ CLIENT_BOUND_LATE = 0.05
 # How long a lost connection waits to see the server's death before it is called a failure of
 # its own.
 _DEATH_GRACE_S = 2.0
+# Sequence ids a worker may use in one step: far more sequences than a step can start.
+_SEQUENCE_IDS_PER_WORKER = 1_000_000
 # Time for a step command to reach the children before its clock starts.
 _START_SLACK_NS = 150_000_000
 
@@ -135,8 +138,11 @@ class NativeDriver:
         self._is_alive = is_alive
         self.io, messages = build_requests(endpoints, model, version, load, data)
         self.streaming = use_streaming(self.io, load)
+        length = sequence_length(self.io, load)
         address = endpoints.grpc if load.protocol == "grpc" else endpoints.http
         for message in messages[:1]:
+            if length:  # a sequence model takes a request only within a sequence: one of one
+                message = grpc_message(message[5:] + sequence_parameters(1, True, True))
             error = send_one(
                 load.protocol, address, message, load.request_timeout_s, self.streaming
             )
@@ -147,8 +153,17 @@ class NativeDriver:
                 )
         host, port = split_hostport(address)
         self._pool = Pool(
-            WorkerConfig(host, port, load.protocol, messages, streaming=self.streaming)
+            WorkerConfig(
+                host,
+                port,
+                load.protocol,
+                messages,
+                streaming=self.streaming,
+                sequence_length=length,
+            )
         )
+        # sequence ids: each worker's own block, fresh every step (sequences.py)
+        self._next_sequence_id = 2  # 1 was the first request's
         self._auto_processes = load.processes == 0
         self._processes = load.processes or 1
         # Leave half the cores to a local server: more load processes than that steal its CPU.
@@ -219,8 +234,10 @@ class NativeDriver:
                     seed=settings.seed + i,
                     max_outstanding=max(1, settings.max_outstanding // n),
                     request_timeout_ns=int(settings.request_timeout_s * 1e9),
+                    first_sequence_id=self._next_sequence_id + i * _SEQUENCE_IDS_PER_WORKER,
                 )
             )
+        self._next_sequence_id += n * _SEQUENCE_IDS_PER_WORKER
         return cmds
 
     def _run_step(self, point: LoadPoint, settings: StepSettings) -> StepResult:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from .schedule import send_times
+from .sequences import Sequences
 from .windows import WindowAccumulator
 
 if TYPE_CHECKING:
@@ -99,9 +100,12 @@ class Sends:
         self._responses = responses
         self.started: dict[int, int] = {}  # token -> when it was sent (or due, open loop)
 
-    def send(self, conn: Conn, token: int, at: int) -> None:
+    def send(self, conn: Conn, token: int, at: int, sequences: Sequences | None = None) -> None:
         self.started[token] = at
-        conn.send(token, next(self._messages))
+        message = next(self._messages)
+        if sequences is not None:
+            message = sequences.request(token, message[5:])  # the slot's next in its sequence
+        conn.send(token, message)
         self._window.sent += 1
 
     def answered(self, done: list[tuple[int, str | None]], now: int) -> None:
@@ -116,12 +120,16 @@ class Sends:
 
 class ClosedLoop:
     """`slots` requests outstanding: each answer sends its slot's next request at once, on the
-    slot's own connection."""
+    slot's own connection. With `sequences`, each slot sends sequences (sequences.py), and
+    once stopped still finishes the one it is in."""
 
     next_send = math.inf  # never on a schedule
 
-    def __init__(self, slots: int, conns: Connections, sends: Sends):
+    def __init__(
+        self, slots: int, conns: Connections, sends: Sends, sequences: Sequences | None = None
+    ):
         self._sends = sends
+        self._sequences = sequences
         self._stopped = False
         self._slot_conn: list[Conn] = []
         for i in range(slots):
@@ -131,16 +139,17 @@ class ClosedLoop:
 
     def start(self, now: int) -> None:
         for token, conn in enumerate(self._slot_conn):
-            self._sends.send(conn, token, now)
+            self._sends.send(conn, token, now, self._sequences)
 
     def send_due(self, now: int) -> None:
         return
 
     def answered(self, done: list[tuple[int, str | None]], now: int) -> None:
-        if self._stopped:
-            return
+        sequences = self._sequences
         for token, _ in done:
-            self._sends.send(self._slot_conn[token], token, now)
+            if self._stopped and (sequences is None or not sequences.open(token)):
+                continue
+            self._sends.send(self._slot_conn[token], token, now, sequences)
 
     def stop(self) -> None:
         self._stopped = True

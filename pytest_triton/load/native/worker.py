@@ -21,6 +21,7 @@ from pytest_triton.process import die_with_parent
 from .h2grpc import ConnectionLost, H2Connection
 from .http1 import Http1Connection
 from .senders import ClosedLoop, Conn, Connections, OpenLoop, Sends
+from .sequences import Sequences
 from .windows import WindowAccumulator
 
 # An open-loop send later than this (or than one gap between sends, if longer) counts as late:
@@ -44,6 +45,8 @@ class WorkerConfig:
     streams_per_connection: int = 16
     # gRPC only: each request its own ModelStreamInfer call, responses timed (decoupled models)
     streaming: bool = False
+    # gRPC only: requests per sequence of a sequence-batched model (sequences.py); 0: none
+    sequence_length: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class StepCommand:
     seed: int = 0
     max_outstanding: int = 1024
     request_timeout_ns: int = 30_000_000_000
+    first_sequence_id: int = 1  # sequence models: this worker's ids, for this step, start here
 
 
 class Stalled(Exception):
@@ -137,7 +141,10 @@ class LoadLoop:
         sends = Sends(self._messages, window, self._responses)
         sender: ClosedLoop | OpenLoop
         if closed_loop:
-            sender = ClosedLoop(int(cmd.value), conns, sends)
+            sequences = None
+            if self.config.sequence_length:
+                sequences = Sequences(self.config.sequence_length, cmd.first_sequence_id)
+            sender = ClosedLoop(int(cmd.value), conns, sends, sequences)
         else:
             sender = OpenLoop(cmd, conns, sends, window, reuse_when_idle=not grpc)
         control_fd = control.fileno()

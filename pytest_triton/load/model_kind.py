@@ -1,5 +1,6 @@
-"""Whether a model is driven over gRPC streams (decoupled models) or unary calls, checked
-against what the user asked before any load starts."""
+"""How a kind of model is driven, checked against what the user asked before any load starts:
+over gRPC streams (decoupled models) or unary calls, and in sequences (sequence-batched
+models)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,25 @@ def use_streaming(io: ModelIO, load: LoadSpec) -> bool:
             f"use protocol='grpc' (not {load.protocol!r})"
         )
     return wanted
+
+
+def sequence_length(io: ModelIO, load: LoadSpec) -> int:
+    """Requests per sequence for a sequence-batched model (0 for any other): each load slot
+    sends whole sequences, so concurrency is concurrent sequences."""
+    if not io.sequence_batching:
+        return 0
+    if load.request_rate:
+        raise ConfigError(
+            f"model {io.name!r} is sequence-batched: load it with concurrency (concurrent "
+            "sequences), not request_rate"
+        )
+    if load.protocol != "grpc":
+        raise ConfigError(
+            f"model {io.name!r} is sequence-batched: its sequences are sent over gRPC; use "
+            f"protocol='grpc' (not {load.protocol!r})"
+        )
+    if load.driver != "native":
+        raise ConfigError(
+            f"model {io.name!r} is sequence-batched: use the native driver (the default)"
+        )
+    return load.sequence_length
