@@ -11,10 +11,10 @@ from pytest_triton.baseline import codec
 from pytest_triton.errors import ConfigError
 from pytest_triton.judge.slo import check_slo
 from pytest_triton.load.inputs import ModelIO
+from pytest_triton.load.model_kind import use_streaming
 from pytest_triton.load.native.windows import WindowAccumulator
 from pytest_triton.load.stats import stream_stats, window_sample
 from pytest_triton.load.step import LoadPoint, RawWindow, StepSettings, build_step
-from pytest_triton.load.model_kind import use_streaming
 from pytest_triton.result import Measurement, metric_value
 from pytest_triton.spec import SLO, LoadSpec
 
