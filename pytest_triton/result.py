@@ -108,6 +108,9 @@ class StepResult:
     errors_outside: int = 0
     error_samples: tuple[str, ...] = ()  # Triton's error texts (a few), for the failure message
     stream: StreamStats | None = None  # decoupled models only: tokens, TTFT, ITL
+    # Ensembles and BLS: per model that served this model's requests, its split (per request
+    # it served), from the statistics extension.
+    composing: dict[str, ServerSplit] = field(default_factory=dict)
 
     @property
     def load_point(self) -> str:

@@ -121,10 +121,13 @@ def step_to_dict(step: StepResult) -> dict[str, Any]:
     for name in ("timeouts", "errors_outside", "error_samples"):
         if not data[name]:
             del data[name]
-    # Only decoupled models stream: other models' files stay as they were before it existed.
+    # Only decoupled models stream, only ensembles and BLS models have composing models: other
+    # models' files stay as they were before these existed.
     for part in (data, *data["windows"]):
         if part["stream"] is None:
             del part["stream"]
+    if not data["composing"]:
+        del data["composing"]
     return data
 
 
@@ -154,6 +157,7 @@ def step_from(data: Mapping[str, Any]) -> StepResult:
         errors_outside=int(data.get("errors_outside") or 0),
         error_samples=tuple(str(e) for e in data.get("error_samples") or ()),
         stream=stream_from(data.get("stream")),
+        composing={str(k): split_from(v) for k, v in (data.get("composing") or {}).items()},
     )
 
 

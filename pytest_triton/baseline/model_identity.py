@@ -61,6 +61,48 @@ def hash_model_dir(directory: Path) -> ModelFiles:
     return files_digest({rel: sha256_file(path) for rel, path in model_files(directory)})
 
 
+def hash_with_composing(repository: Path, model: str, config: Mapping[str, Any]) -> ModelFiles:
+    """A model's files and, for an ensemble, each composing model's files under its name
+    ('preprocess/1/model.py'), nested ensembles included: a change in a step is named."""
+    files = dict(hash_model_dir(repository / model).files)
+    seen = {model}
+    pending = list(ensemble_steps(config))
+    while pending:
+        name = pending.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        for rel, digest in hash_model_dir(repository / name).files.items():
+            files[f"{name}/{rel}"] = digest
+        pending.extend(ensemble_steps(_repository_config(repository / name)))
+    return files_digest(files)
+
+
+def ensemble_steps(config: Mapping[str, Any]) -> list[str]:
+    """The models an ensemble's scheduling steps run (none for any other model)."""
+    steps = (config.get("ensemble_scheduling") or {}).get("step") or []
+    return [str(s["model_name"]) for s in steps if isinstance(s, Mapping) and s.get("model_name")]
+
+
+def _repository_config(directory: Path) -> Mapping[str, Any]:
+    """A model directory's config.pbtxt as Triton's JSON form ({} when absent or unreadable):
+    only a nested ensemble's steps are read from it."""
+    path = directory / "config.pbtxt"
+    if not path.is_file():
+        return {}
+    try:
+        from google.protobuf import json_format, text_format
+        from tritonclient.grpc import model_config_pb2
+
+        message = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
+        parsed: dict[str, Any] = json_format.MessageToDict(
+            message, preserving_proto_field_name=True
+        )
+    except Exception:  # a config Triton would refuse fails its load, with Triton's words
+        return {}
+    return parsed
+
+
 def files_digest(files: Mapping[str, str]) -> ModelFiles:
     """ModelFiles from the sha256 of each file (relative posix path -> hex digest)."""
     if not files:

@@ -37,7 +37,7 @@ from pytest_triton.baseline.gate import (
     machine_to_dict,
 )
 from pytest_triton.baseline.measurement_size import size_measurement
-from pytest_triton.baseline.model_identity import ModelFiles, Subject, hash_model_dir
+from pytest_triton.baseline.model_identity import ModelFiles, Subject, hash_with_composing
 from pytest_triton.baseline.store import BaselineStore
 from pytest_triton.errors import BaselineError
 from pytest_triton.judge.guard import MachineLoad
@@ -109,7 +109,9 @@ class BaselineSession:
         """Model files are hashed once a session: weights can be large and do not change."""
         if model.name not in self._files:
             repo = self.model_repository
-            self._files[model.name] = hash_model_dir(repo / model.name) if repo else ModelFiles()
+            self._files[model.name] = (
+                hash_with_composing(repo, model.name, effective) if repo else ModelFiles()
+            )
         return Subject(
             model.name,
             model.version,

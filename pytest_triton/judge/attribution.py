@@ -1,9 +1,10 @@
-"""Where a latency change happened: queue, compute, server overhead or the client side."""
+"""Where a latency change happened: queue, compute, server overhead or the client side, and
+for an ensemble or BLS model, in which of the models it ran."""
 
 from __future__ import annotations
 
 from pytest_triton.judge.table import signed
-from pytest_triton.result import StepResult
+from pytest_triton.result import ServerSplit, StepResult
 
 
 def attribution(base: StepResult, cur: StepResult) -> str:
@@ -13,12 +14,9 @@ def attribution(base: StepResult, cur: StepResult) -> str:
     if base.server.requests == 0 or cur.server.requests == 0:
         return f"{head}; the server split is unavailable (statistics extension off?)"
 
-    def compute(s: StepResult) -> float:
-        return s.server.compute_input_us + s.server.compute_infer_us + s.server.compute_output_us
-
     parts = {
         "queue": (base.server.queue_us, cur.server.queue_us),
-        "compute": (compute(base), compute(cur)),
+        "compute": (_compute(base.server), _compute(cur.server)),
         "server overhead": (base.server.overhead_us, cur.server.overhead_us),
         "client side": (base.client_overhead_us, cur.client_overhead_us),
     }
@@ -31,4 +29,27 @@ def attribution(base: StepResult, cur: StepResult) -> str:
     share = ""
     if abs(total_us) > 0 and moved_us * total_us > 0:
         share = f", {min(abs(moved_us / total_us), 1.0) * 100.0:.0f}% of the change"
-    return f"{head}: " + ", ".join(described) + f" -> mostly {mover}{share}"
+    return f"{head}: " + ", ".join(described) + f" -> mostly {mover}{share}" + _composing(base, cur)
+
+
+def _compute(split: ServerSplit) -> float:
+    return split.compute_input_us + split.compute_infer_us + split.compute_output_us
+
+
+def _composing(base: StepResult, cur: StepResult) -> str:
+    """The composing model whose queue or compute moved most ('; compute in preprocess +0.21
+    ms (+21%)'), '' when the step ran no other model."""
+    moves: list[tuple[float, str]] = []
+    for name in sorted(set(base.composing) & set(cur.composing)):
+        old, new = base.composing[name], cur.composing[name]
+        for part, before, after in (
+            ("compute", _compute(old), _compute(new)),
+            ("queue", old.queue_us, new.queue_us),
+        ):
+            rel = f" ({(after / before - 1.0) * 100.0:+.0f}%)" if before > 0 else ""
+            moves.append(
+                (after - before, f"{part} in {name} {signed((after - before) / 1000.0, 'ms')}{rel}")
+            )
+    if not moves:
+        return ""
+    return "; of the models it ran, most: " + max(moves, key=lambda m: abs(m[0]))[1]

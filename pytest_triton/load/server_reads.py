@@ -38,6 +38,12 @@ def model_stats(
     return data
 
 
+def all_model_stats(http: str, timeout_s: float = 5.0) -> dict[str, Any]:
+    """Statistics of every loaded model (GET /v2/models/stats)."""
+    data: dict[str, Any] = get_json(http, "/v2/models/stats", timeout_s)
+    return data
+
+
 def server_live(http: str, timeout_s: float = 2.0) -> bool:
     """GET /v2/health/live answered 200 (a fallback liveness check when no callable is given)."""
     try:

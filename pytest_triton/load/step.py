@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pytest_triton.load.stats import (
     client_overhead_us,
@@ -13,7 +13,7 @@ from pytest_triton.load.stats import (
     summarize_ns,
 )
 from pytest_triton.observe.metrics import summarise
-from pytest_triton.result import StepResult, WindowSample
+from pytest_triton.result import ServerSplit, StepResult, WindowSample
 from pytest_triton.spec import SLO, LoadSpec
 
 from .points import judged_latency
@@ -100,6 +100,8 @@ class RawWindow:
     # streaming: per request, time to first response and mean gap between responses (ns)
     ttft_ns: Sequence[int] = ()
     itl_ns: Sequence[int] = ()
+    # ensembles and BLS: the split of each other model that served requests in the window
+    composing: Mapping[str, ServerSplit] = field(default_factory=dict)
 
 
 def build_step(
@@ -128,6 +130,10 @@ def build_step(
     errors = sum(w.sample.errors for w in measured)
     throughput = requests * settings.batch_size / duration if duration > 0 else 0.0
     split = merge_splits([w.sample.server for w in measured])
+    composing = {
+        name: merge_splits([w.composing[name] for w in measured if name in w.composing])
+        for name in sorted({n for w in measured for n in w.composing})
+    }
     bound_votes = sum(1 for w in measured if w.client_bound)
     metrics = summarise([w.gauges for w in measured])
     if measured:
@@ -166,6 +172,7 @@ def build_step(
         errors_outside=earlier_errors + sum(w.sample.errors for w in windows) - errors,
         error_samples=tuple(dict.fromkeys(e for w in windows for e in w.error_samples))[:3],
         stream=stream,
+        composing=composing,
     )
 
 

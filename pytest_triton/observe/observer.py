@@ -2,27 +2,35 @@
 
 A window's server-side split is the difference of two cumulative statistics snapshots (what
 perf_analyzer does); metrics and NVML readings at the same instants give the step's resource use.
+
+The statistics of every loaded model are read, so the models an ensemble or a BLS model ran
+for it (any other model whose count of successes rose during the window: nothing else is
+measured at the same time) get splits of their own.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from pytest_triton.errors import MeasurementError
-from pytest_triton.load.server_reads import model_stats
+from pytest_triton.load.server_reads import all_model_stats
 from pytest_triton.load.stats import inference_counters, server_split
 from pytest_triton.observe.metrics import scrape
 from pytest_triton.observe.nvml import NvmlReader
 from pytest_triton.result import ServerSplit
 from pytest_triton.server.base import Endpoints
 
+Counters = dict[str, tuple[int, int]]
+
 
 @dataclass(frozen=True)
 class Snapshot:
     t_ns: int
-    counters: dict[str, tuple[int, int]] | None  # None: statistics could not be read
+    counters: Counters | None  # None: statistics could not be read
     gauges: dict[str, float] = field(default_factory=dict)
+    others: dict[str, Counters] = field(default_factory=dict)  # every other loaded model
 
 
 class Observer:
@@ -42,10 +50,16 @@ class Observer:
 
     def snapshot(self) -> Snapshot:
         t = time.monotonic_ns()
-        counters: dict[str, tuple[int, int]] | None
+        counters: Counters | None
+        others: dict[str, Counters] = {}
         try:
-            stats = model_stats(self._endpoints.http, self._model, self._version)
-            counters = inference_counters(stats, self._version)
+            entries = all_model_stats(self._endpoints.http).get("model_stats", [])
+            by_model: dict[str, list[Any]] = {}
+            for entry in entries:
+                by_model.setdefault(str(entry.get("name", "")), []).append(entry)
+            own = by_model.pop(self._model, [])
+            counters = inference_counters({"model_stats": own}, self._version)
+            others = {n: inference_counters({"model_stats": e}) for n, e in by_model.items()}
         except MeasurementError as exc:
             counters = None  # the split of this window is unknown; liveness is checked elsewhere
             self.failures.append(str(exc))
@@ -53,7 +67,7 @@ class Observer:
         if self._metrics:
             gauges.update(scrape(self._metrics))
         gauges.update(self._nvml.read())
-        return Snapshot(t, counters, gauges)
+        return Snapshot(t, counters, gauges, others)
 
     def close(self) -> None:
         self._nvml.close()
@@ -63,3 +77,14 @@ def split_between(before: Snapshot, after: Snapshot) -> ServerSplit:
     if before.counters is None or after.counters is None:
         return ServerSplit()
     return server_split(before.counters, after.counters)
+
+
+def composing_between(before: Snapshot, after: Snapshot) -> dict[str, ServerSplit]:
+    """The splits of the other models that served requests between the snapshots."""
+    out: dict[str, ServerSplit] = {}
+    for name, counters in after.others.items():
+        earlier = before.others.get(name)
+        if earlier is None or counters["success"][0] <= earlier["success"][0]:
+            continue
+        out[name] = server_split(earlier, counters)
+    return out

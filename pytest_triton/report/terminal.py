@@ -53,6 +53,9 @@ def summary_lines(entries: Sequence[TestEntry]) -> list[str]:
                     f"{s.p99_ms:>8.2f}{tokens} {split.queue_us:>9.0f} {compute:>10.0f}  "
                     f"{', '.join(notes)}"
                 )
+                for name, part in s.composing.items():  # an ensemble's or BLS model's steps
+                    used = part.compute_input_us + part.compute_infer_us + part.compute_output_us
+                    lines.append(f"    {name}: queue {part.queue_us:.0f} us, compute {used:.0f} us")
             if m.capacity is not None:
                 lines.append(f"  capacity at SLO: {m.capacity:.1f} infer/s")
             if record.search is not None:

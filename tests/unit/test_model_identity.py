@@ -99,3 +99,25 @@ def test_a_load_field_added_since_a_record_was_written_is_not_a_change() -> None
     assert subject_changes(old, new) == []
     more = Subject("m", load=load_spec_dict(LoadSpec(concurrency=(4,), block_pairs=8)))
     assert subject_changes(old, more) == ["load block_pairs 4 → 8"]
+
+
+def test_an_ensembles_identity_covers_its_composing_models_files(tmp_path: Path) -> None:
+    from pytest_triton.baseline.model_identity import hash_with_composing
+
+    steps = [{"model_name": "pre"}, {"model_name": "inner"}]
+    for name, text in (("pipe", "ensemble"), ("pre", "x = 1\n"), ("post", "y = 1\n")):
+        _model(tmp_path / name, text)
+    # a nested ensemble, read from its config.pbtxt
+    (tmp_path / "inner").mkdir()
+    (tmp_path / "inner" / "config.pbtxt").write_text(
+        'platform: "ensemble"\nensemble_scheduling { step [ { model_name: "post" } ] }\n'
+    )
+    config = {"platform": "ensemble", "ensemble_scheduling": {"step": steps}}
+    before = hash_with_composing(tmp_path, "pipe", config)
+    assert {"pre/1/model.py", "inner/config.pbtxt", "post/1/model.py"} <= set(before.files)
+    (tmp_path / "post" / "1" / "model.py").write_text("y = 2\n")
+    after = hash_with_composing(tmp_path, "pipe", config)
+    assert file_changes(before, after) == ["post/1/model.py changed"]
+    # any other model: its own files only, as before
+    plain = hash_with_composing(tmp_path, "pre", {})
+    assert plain == hash_model_dir(tmp_path / "pre")

@@ -18,7 +18,7 @@ from typing import Any
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
 from pytest_triton.load.stats import is_stable, stream_stats, window_sample
-from pytest_triton.observe.observer import Observer, Snapshot, split_between
+from pytest_triton.observe.observer import Observer, Snapshot, composing_between, split_between
 from pytest_triton.result import StepResult
 from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import LoadSpec
@@ -360,7 +360,15 @@ class NativeDriver:
         if point.rate is not None and sent:
             bound = bound or late / sent > CLIENT_BOUND_LATE
         return RawWindow(
-            sample, latencies, cpu, bound, dict(after.gauges), tuple(samples), ttft, itl
+            sample,
+            latencies,
+            cpu,
+            bound,
+            dict(after.gauges),
+            tuple(samples),
+            ttft,
+            itl,
+            composing_between(before, after),
         )
 
 
