@@ -79,6 +79,25 @@ class TritonPythonModel:
 
 PRE_MS, CLASSIFY_MS = 6.0, 2.0
 
+# A BLS model: its python code calls classify itself (Triton's config does not say so).
+BLS = """
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        out = []
+        for r in requests:
+            x = pb_utils.get_input_tensor_by_name(r, "INPUT0")
+            call = pb_utils.InferenceRequest(
+                model_name="classify", requested_output_names=["OUTPUT0"], inputs=[x]
+            )
+            answer = call.exec()
+            y = pb_utils.get_output_tensor_by_name(answer, "OUTPUT0")
+            out.append(pb_utils.InferenceResponse([y]))
+        return out
+"""
+
 
 def _repository(root: Path) -> Path:
     (root / "pipeline" / "1").mkdir(parents=True)
@@ -88,6 +107,9 @@ def _repository(root: Path) -> Path:
         (root / name / "config.pbtxt").write_text(STEP_CONFIG)
         code = STEP % {"ms": ms, "name": name.upper()}
         (root / name / "1" / "model.py").write_text(textwrap.dedent(code))
+    (root / "router" / "1").mkdir(parents=True)
+    (root / "router" / "config.pbtxt").write_text(STEP_CONFIG)
+    (root / "router" / "1" / "model.py").write_text(textwrap.dedent(BLS))
     return root
 
 
@@ -98,7 +120,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
         ServerSpec("local", model_repository=repo), tmp_path_factory.mktemp("ensemble-server")
     )
     with srv:
-        ModelController(srv.endpoints.http, repo).load(ModelSpec("pipeline"))
+        models = ModelController(srv.endpoints.http, repo)
+        for name in ("pipeline", "router"):
+            models.load(ModelSpec(name))
         yield srv
 
 
@@ -118,6 +142,20 @@ def test_each_step_of_an_ensemble_has_its_own_queue_and_compute(server: LocalSer
         edge = 2 * step.measured_windows * (step.concurrency or 1)
         assert abs(pre.requests - step.server.requests) <= edge
         assert abs(classify.requests - step.server.requests) <= edge
+
+
+def test_a_bls_models_calls_are_split_out_too(server: LocalServer) -> None:
+    quick = dict(warmup_s=0.3, window_s=0.5, stability_pct=25.0, max_trials=6)
+    m = measure(
+        server.endpoints, "router", None, LoadSpec(concurrency=(1,), **quick),
+        is_alive=server.is_alive,
+    )  # fmt: skip
+    (step,) = m.steps
+    assert set(step.composing) == {"classify"}
+    classify = step.composing["classify"].compute_infer_us
+    assert CLASSIFY_MS * 1000 <= classify <= CLASSIFY_MS * 1000 + 1500
+    # the BLS model's own compute includes the call it waited for
+    assert step.server.compute_infer_us >= classify
 
 
 SUITE = """
