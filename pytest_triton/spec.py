@@ -123,6 +123,8 @@ class LoadSpec:
     streaming: bool | None = None
     # Sequence-batched models: requests per sequence (perf_analyzer's --sequence-length).
     sequence_length: int = 20
+    # "system": tensors pass through registered POSIX shared memory (load/shared_memory.py).
+    shared_memory: Literal["none", "system"] = "none"
     batch_size: int = 1
     warmup_s: float = 1.0
     window_s: float = 2.0

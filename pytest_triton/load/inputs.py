@@ -66,6 +66,11 @@ class ModelIO:
     decoupled: bool = False
     # sequence_batching: requests come in sequences sharing a correlation id
     sequence_batching: bool = False
+    output_tensors: tuple[TensorSpec, ...] = ()  # the outputs' types and dims, from the config
+
+    @property
+    def output_specs(self) -> dict[str, TensorSpec]:
+        return {t.name: t for t in self.output_tensors}
 
 
 def model_io(model: str, version: str | None, config: Mapping[str, Any]) -> ModelIO:
@@ -94,6 +99,9 @@ def model_io(model: str, version: str | None, config: Mapping[str, Any]) -> Mode
         outputs,
         decoupled=bool(policy.get("decoupled", False)),
         sequence_batching="sequence_batching" in config,
+        output_tensors=tuple(
+            TensorSpec(str(o["name"]), dtype(o), dims(o)) for o in config.get("output", [])
+        ),
     )
 
 

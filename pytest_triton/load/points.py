@@ -140,6 +140,13 @@ def validate_load_spec(load: LoadSpec) -> None:
         f"driver {load.driver!r} must be 'native' or 'perf_analyzer'",
     )
     _check(problems, load.batch_size >= 1, f"batch_size {load.batch_size} must be >= 1")
+    if load.shared_memory not in ("none", "system"):
+        problems.append(
+            f"shared_memory {load.shared_memory!r}: 'system' or 'none' (CUDA shared memory "
+            "is not supported yet)"
+        )
+    elif load.shared_memory == "system" and (load.protocol != "grpc" or load.driver != "native"):
+        problems.append("shared_memory='system' needs protocol='grpc' and the native driver")
     _check(
         problems,
         load.sequence_length >= 1,

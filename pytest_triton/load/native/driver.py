@@ -25,6 +25,7 @@ from pytest_triton.spec import LoadSpec
 
 from .. import inputs, prompts, server_reads
 from ..model_kind import sequence_length, use_streaming
+from ..shared_memory import SystemSharedMemory, check_reachable
 from ..step import STABLE_WINDOWS, LoadPoint, RawWindow, StepSettings, build_step
 from .h2grpc import ConnectionLost, H2Connection, grpc_message
 from .http1 import Http1Connection
@@ -60,8 +61,10 @@ def build_requests(
     version: str | None,
     load: LoadSpec,
     data: Any = None,
+    shared: SystemSharedMemory | None = None,
 ) -> tuple[inputs.ModelIO, tuple[bytes, ...]]:
-    """The model's I/O and the pre-built requests for the chosen protocol."""
+    """The model's I/O and the pre-built requests for the chosen protocol (with `shared`, their
+    tensors in its shared memory regions)."""
     config = server_reads.model_config(endpoints.http, model, version)
     io = inputs.model_io(model, version, config)
     if data is not None:
@@ -74,6 +77,8 @@ def build_requests(
     else:
         samples = inputs.user_samples(io, load.input_data)
     requests = inputs.batched(io, samples, load.batch_size)
+    if shared is not None:
+        return io, shared.messages(io, requests)
     if load.protocol == "grpc":
         return io, inputs.grpc_messages(io, requests)
     return io, inputs.http_messages(io, requests, endpoints.http)
@@ -136,7 +141,20 @@ class NativeDriver:
         self._load = load
         self._observer = observer
         self._is_alive = is_alive
-        self.io, messages = build_requests(endpoints, model, version, load, data)
+        self._shared: SystemSharedMemory | None = None
+        if load.shared_memory == "system":
+            check_reachable(endpoints.grpc)
+            self._shared = SystemSharedMemory(endpoints.http, model)
+        try:
+            self._start(endpoints, model, version, load, data)
+        except BaseException:
+            self.close()  # no region left registered or on /dev/shm
+            raise
+
+    def _start(
+        self, endpoints: Endpoints, model: str, version: str | None, load: LoadSpec, data: Any
+    ) -> None:
+        self.io, messages = build_requests(endpoints, model, version, load, data, self._shared)
         self.streaming = use_streaming(self.io, load)
         length = sequence_length(self.io, load)
         address = endpoints.grpc if load.protocol == "grpc" else endpoints.http
@@ -172,7 +190,11 @@ class NativeDriver:
         )
 
     def close(self) -> None:
-        self._pool.close()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.close()
+        if self._shared is not None:
+            self._shared.close()
 
     def _check_alive(self, point: LoadPoint) -> Callable[[], None]:
         def check() -> None:
