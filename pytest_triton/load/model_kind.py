@@ -9,6 +9,9 @@ from pytest_triton.spec import LoadSpec
 
 from .inputs import ModelIO
 
+# What sequence models' control inputs are called in Triton's docs and examples.
+SEQUENCE_CONTROLS = frozenset({"START", "END", "READY", "CORRID", "SEQUENCE_START", "SEQUENCE_END"})
+
 
 def use_streaming(io: ModelIO, load: LoadSpec) -> bool:
     """True for a decoupled model. A decoupled model answers a request with any number of
@@ -39,6 +42,14 @@ def sequence_length(io: ModelIO, load: LoadSpec) -> int:
     sends whole sequences, so concurrency is concurrent sequences."""
     if not io.sequence_batching:
         return 0
+    looks_like_control = [t.name for t in io.inputs if t.name.upper() in SEQUENCE_CONTROLS]
+    if looks_like_control:
+        raise ConfigError(
+            f"model {io.name!r} is sequence-batched, and its input(s) "
+            f"{', '.join(looks_like_control)} look like the sequence batcher's controls: declare "
+            "them under sequence_batching { control_input [...] } so Triton sets them from each "
+            "request's sequence flags; as plain inputs they would get generated data"
+        )
     if load.request_rate:
         raise ConfigError(
             f"model {io.name!r} is sequence-batched: load it with concurrency (concurrent "

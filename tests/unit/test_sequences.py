@@ -55,3 +55,27 @@ def test_each_slot_sends_whole_sequences_with_ids_no_other_open_sequence_has() -
 def test_a_sequence_of_one_is_both_start_and_end() -> None:
     params = _parameters(Sequences(length=1, first_id=7).request(0, _body()))
     assert params == {"sequence_id": 7, "sequence_start": True, "sequence_end": True}
+
+
+def test_a_sequence_model_whose_controls_are_plain_inputs_is_refused() -> None:
+    import pytest
+
+    from pytest_triton.errors import ConfigError
+    from pytest_triton.load.inputs import ModelIO, TensorSpec
+    from pytest_triton.load.model_kind import sequence_length
+    from pytest_triton.spec import LoadSpec
+
+    controls_declared = ModelIO(
+        "acc", None, 0, (TensorSpec("INPUT0", "INT32", (1,)),), (), sequence_batching=True
+    )
+    assert sequence_length(controls_declared, LoadSpec(sequence_length=7)) == 7
+    undeclared = ModelIO(
+        "acc",
+        None,
+        0,
+        (TensorSpec("INPUT0", "INT32", (1,)), TensorSpec("START", "INT32", (1,))),
+        (),
+        sequence_batching=True,
+    )
+    with pytest.raises(ConfigError, match=r"START look like the sequence batcher's controls"):
+        sequence_length(undeclared, LoadSpec())
