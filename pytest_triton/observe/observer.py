@@ -40,9 +40,12 @@ class Observer:
         model: str,
         version: str | None,
         nvml: NvmlReader | None = None,
+        others_measured: frozenset[str] = frozenset(),
     ) -> None:
         self._endpoints = endpoints
         self._model = model
+        # models measured at the same time (load/together.py): loaded beside it, not by it
+        self._ignored = others_measured | {model}
         self._version = version
         self._nvml = nvml if nvml is not None else NvmlReader()
         self._metrics = endpoints.metrics
@@ -57,9 +60,13 @@ class Observer:
             by_model: dict[str, list[Any]] = {}
             for entry in entries:
                 by_model.setdefault(str(entry.get("name", "")), []).append(entry)
-            own = by_model.pop(self._model, [])
+            own = by_model.get(self._model, [])
             counters = inference_counters({"model_stats": own}, self._version)
-            others = {n: inference_counters({"model_stats": e}) for n, e in by_model.items()}
+            others = {
+                n: inference_counters({"model_stats": e})
+                for n, e in by_model.items()
+                if n not in self._ignored
+            }
         except MeasurementError as exc:
             counters = None  # the split of this window is unknown; liveness is checked elsewhere
             self.failures.append(str(exc))

@@ -135,6 +135,53 @@ class Triton:
         self.records.append(record)
         return record.measurement
 
+    def measure_together(self, models: Mapping[str, Mapping[str, Any]]) -> dict[str, Measurement]:
+        """Measure several models at once (load/together.py): `models` maps each model's name
+        to its load settings, and optionally its own "slo" (the SLO marker's arguments;
+        default: the test's @triton_slo). Each model's measurement is recorded, judged and
+        baselined as if measured alone; step i of every model runs at the same time."""
+        from pytest_triton.load.together import Member, measure_together
+
+        from .markers import slo_from
+
+        members: list[Member] = []
+        specs: list[tuple[ModelSpec, str, dict[str, Any]]] = []
+        for name, settings in models.items():
+            spec = self._model_spec(name)
+            if self._build_pair(spec) is not None:
+                raise ConfigError(
+                    "measure_together is not paired with --triton-baseline-build: measure the "
+                    "models on their own to compare builds"
+                )
+            load = {k: v for k, v in settings.items() if k != "slo"}
+            slo = (
+                slo_from(settings["slo"], f"measure_together {name!r} slo")
+                if "slo" in settings
+                else self.slo
+            )
+            members.append(
+                Member(spec.name, spec.version, build_load_spec(*self._load_layers, load), slo)
+            )
+            specs.append((spec, self._next_key(spec.name), self._models.ensure(spec)))
+        with self._server_death(), measuring():
+            measured = measure_together(
+                self.server.endpoints,
+                members,
+                is_alive=self.server.is_alive,
+                progress=lambda _, step: self._on_step(step),
+            )
+        out: dict[str, Measurement] = {}
+        for member, (spec, key, effective), measurement in zip(
+            members, specs, measured, strict=True
+        ):
+            self.records.append(
+                MeasurementRecord(
+                    self._item.nodeid, key, measurement, spec, member.load, member.slo, effective
+                )
+            )
+            out[spec.name] = measurement
+        return out
+
     def search(self, model: str | None = None, **arguments: Any) -> SearchResult:
         """Search configs of a model (search/): @triton_search's arguments, overridden by
         `arguments` (the same names). Each config is loaded through the load request's config

@@ -55,7 +55,7 @@ def _model_spec(item: pytest.Item, default_load_timeout: float) -> ModelSpec | N
         if key in kwargs:
             raise ConfigError(f"@triton_model got {key!r} twice")
         kwargs[key] = value
-    _reject_unknown("triton_model", kwargs, MODEL_ARGS)
+    _reject_unknown("@triton_model", kwargs, MODEL_ARGS)
     name = kwargs.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError("@triton_model needs a model name: @pytest.mark.triton_model('my_model')")
@@ -68,7 +68,7 @@ def _model_spec(item: pytest.Item, default_load_timeout: float) -> ModelSpec | N
 
         validate_config_override(name, override)
     timeout = kwargs.get("load_timeout", default_load_timeout)
-    _require_positive("triton_model", "load_timeout", timeout)
+    _require_positive("@triton_model", "load_timeout", timeout)
     return ModelSpec(
         name=name,
         version=str(version) if version is not None else None,
@@ -85,15 +85,22 @@ def _slo(item: pytest.Item) -> SLO | None:
         raise ConfigError(
             "@triton_slo takes keyword arguments only, e.g. @pytest.mark.triton_slo(p99_ms=10)"
         )
-    _reject_unknown("triton_slo", marker.kwargs, SLO_ARGS)
-    if not marker.kwargs:
-        raise ConfigError(f"@triton_slo needs at least one bound: {', '.join(SLO_ARGS)}")
-    for key, value in marker.kwargs.items():
-        _require_positive("triton_slo", key, value)
-    rate = marker.kwargs.get("max_error_rate")
+    return slo_from(marker.kwargs, "@triton_slo")
+
+
+def slo_from(bounds: Mapping[str, Any], where: str) -> SLO:
+    """An SLO from the marker's keyword arguments (or the same given elsewhere), validated."""
+    if not isinstance(bounds, Mapping):
+        raise ConfigError(f"{where}: an SLO is a mapping of bounds, e.g. {{'p99_ms': 10}}")
+    _reject_unknown(where, bounds, SLO_ARGS)
+    if not bounds:
+        raise ConfigError(f"{where} needs at least one bound: {', '.join(SLO_ARGS)}")
+    for key, value in bounds.items():
+        _require_positive(where, key, value)
+    rate = bounds.get("max_error_rate")
     if rate is not None and rate > 1:
-        raise ConfigError(f"@triton_slo max_error_rate is a fraction in [0, 1], got {rate}")
-    return SLO(**{k: float(v) for k, v in marker.kwargs.items()})
+        raise ConfigError(f"{where} max_error_rate is a fraction in [0, 1], got {rate}")
+    return SLO(**{k: float(v) for k, v in bounds.items()})
 
 
 def _load_overrides(item: pytest.Item) -> Mapping[str, Any]:
@@ -102,7 +109,7 @@ def _load_overrides(item: pytest.Item) -> Mapping[str, Any]:
         return frozen_mapping()
     if marker.args:
         raise ConfigError("@triton_load takes keyword arguments only, e.g. concurrency=[1, 4]")
-    _reject_unknown("triton_load", marker.kwargs, LOAD_ARGS)
+    _reject_unknown("@triton_load", marker.kwargs, LOAD_ARGS)
     return frozen_mapping(marker.kwargs)
 
 
@@ -130,16 +137,16 @@ def _search(item: pytest.Item) -> Mapping[str, Any] | None:
     return frozen_mapping(marker.kwargs)
 
 
-def _reject_unknown(marker: str, kwargs: Mapping[str, Any], valid: tuple[str, ...]) -> None:
+def _reject_unknown(where: str, kwargs: Mapping[str, Any], valid: tuple[str, ...]) -> None:
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
         raise ConfigError(
-            f"@{marker} got unknown argument(s) {', '.join(unknown)}; valid: {', '.join(valid)}"
+            f"{where} got unknown argument(s) {', '.join(unknown)}; valid: {', '.join(valid)}"
         )
 
 
-def _require_positive(marker: str, key: str, value: Any) -> None:
+def _require_positive(where: str, key: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"@{marker} {key} must be a number, got {value!r}")
+        raise ConfigError(f"{where} {key} must be a number, got {value!r}")
     if value < 0 or (value == 0 and key != "max_error_rate"):
-        raise ConfigError(f"@{marker} {key} must be positive, got {value!r}")
+        raise ConfigError(f"{where} {key} must be positive, got {value!r}")
