@@ -9,6 +9,12 @@ import html
 from collections.abc import Sequence
 
 from pytest_triton.record import MeasurementRecord
+from pytest_triton.report.model_parts import (
+    COMPOSING_HEADER,
+    STREAM_HEADER,
+    composing_rows,
+    stream_rows,
+)
 from pytest_triton.report.outcome import TestEntry, counts
 from pytest_triton.search.fragment import describe_point
 from pytest_triton.search.result import SearchResult
@@ -132,14 +138,30 @@ def _section(record: MeasurementRecord) -> str:
         for s in steps
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in record.notes)
+    parts = "".join(
+        _plain_table(title, header, rows)
+        for title, header, rows in (
+            ("Token stream", STREAM_HEADER, stream_rows(steps)),
+            ("Models it ran", COMPOSING_HEADER, composing_rows(steps)),
+        )
+        if rows
+    )
     return (
         f"<h3>{html.escape(m.model)}</h3>"
         f'<div class="charts">{throughput}{latency}</div>'
         "<table><tr><th>load</th><th>infer/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th>"
         "<th>queue µs</th><th>compute µs</th><th>client µs</th><th>stable</th><th>errors</th></tr>"
-        f"{rows}</table>{'<ul>' + notes + '</ul>' if notes else ''}"
+        f"{rows}</table>{parts}{'<ul>' + notes + '</ul>' if notes else ''}"
         + (_search(record.search, record.slo) if record.search is not None else "")
     )
+
+
+def _plain_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<h4>{html.escape(title)}</h4><table><tr>{head}</tr>{body}</table>"
 
 
 def _search(result: SearchResult, slo: SLO | None) -> str:

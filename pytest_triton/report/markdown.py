@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pytest_triton.report.model_parts import (
+    COMPOSING_HEADER,
+    STREAM_HEADER,
+    composing_rows,
+    stream_rows,
+)
 from pytest_triton.report.outcome import TestEntry, counts
 from pytest_triton.search.result import SearchResult
 from pytest_triton.server.base import ServerIdentity
@@ -50,6 +56,13 @@ def render_markdown(entries: Sequence[TestEntry], server: ServerIdentity | None)
             lines.append(f"| `{entry.nodeid}` | | | | | | | | {status} |")
     for entry in entries:
         for r in entry.results:
+            for title, header, rows in (
+                ("Token stream", STREAM_HEADER, stream_rows(r.measurement.steps)),
+                ("Models it ran", COMPOSING_HEADER, composing_rows(r.measurement.steps)),
+            ):
+                if rows:
+                    lines += ["", f"### {title}: `{r.model.name}` in `{entry.nodeid}`", ""]
+                    lines += _table(header, rows)
             if r.search is not None:
                 lines += ["", f"### Search of `{r.model.name}` in `{entry.nodeid}`", ""]
                 lines += _search_table(r.search)
@@ -77,3 +90,15 @@ def _search_table(result: SearchResult) -> list[str]:
         rank = row.rank if row.rank is not None else ""
         out.append(f"| {rank} | {config} | {thr} | {p99} | {row.load_point} | {row.status} |")
     return out
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    aligns = ["---"] + [
+        "---:" if c.endswith(("ms", "/s", "µs", "requests", "request")) else "---"
+        for c in header[1:]
+    ]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(aligns) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]

@@ -115,3 +115,32 @@ def test_an_empty_session_never_claims_success(tmp_path: Path):
     write_reports([], SERVER, {"md": tmp_path / "r.md"})
     md = (tmp_path / "r.md").read_text()
     assert "0 Triton test(s): no Triton test ran" in md and "passed" not in md
+
+
+def test_a_token_stream_and_an_ensembles_steps_are_in_the_reports(tmp_path: Path):
+    from dataclasses import replace
+
+    from pytest_triton.result import StreamStats
+
+    stream = StreamStats(60, 31.0, 31.1, 32.0, 32.5, 33.5, 10.7, 10.6, 10.9, 11.0, 11.1, 70.0, 6.0)
+    llm = Measurement("llm", None, (replace(_step(1, 11.7, 90.0), stream=stream),), 3.0)
+    split = ServerSplit(queue_us=27, compute_infer_us=10575, requests=220)
+    pipe = Measurement(
+        "pipeline", None, (replace(_step(1, 73.6, 15.9), composing={"preprocess": split}),), 3.0
+    )
+    entries = []
+    for nodeid, m in (("t.py::test_llm", llm), ("t.py::test_pipe", pipe)):
+        record = MeasurementRecord(nodeid, m.model, m, ModelSpec(m.model), LoadSpec(), None)
+        entries.append(TestEntry(nodeid, "passed", "", [record]))
+    targets = {"json": tmp_path / "r.json", "md": tmp_path / "r.md", "html": tmp_path / "r.html"}
+    write_reports(entries, SERVER, targets)
+    md = targets["md"].read_text()
+    assert "### Token stream: `llm` in `t.py::test_llm`" in md
+    assert "| c1 | 31.10 | 33.50 | 10.60 | 11.10 | 70.0 | 6.0 |" in md
+    assert "### Models it ran: `pipeline` in `t.py::test_pipe`" in md
+    assert "| c1 | preprocess | 27 | 10575 | 220 |" in md
+    page = targets["html"].read_text()
+    assert "<h4>Token stream</h4>" in page and "<td>preprocess</td>" in page
+    llm_result, pipe_result = json.loads(targets["json"].read_text())["results"]
+    assert llm_result["measurement"]["steps"][0]["stream"]["ttft_p50_ms"] == 31.1
+    assert pipe_result["measurement"]["steps"][0]["composing"]["preprocess"]["queue_us"] == 27
