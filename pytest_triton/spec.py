@@ -121,8 +121,10 @@ class LoadSpec:
     # Each request a gRPC ModelStreamInfer call whose responses are timed (tokens: TTFT, ITL).
     # None: when the model is decoupled, which is the only kind that may be streamed.
     streaming: bool | None = None
-    # Sequence-batched models: requests per sequence (perf_analyzer's --sequence-length).
+    # Sequence-batched models: requests per sequence (perf_analyzer's --sequence-length), each
+    # sequence's drawn within this percentage of it (--sequence-length-variation).
     sequence_length: int = 20
+    sequence_length_variation: float = 0.0
     # "system": tensors pass through registered POSIX shared memory (load/shared_memory.py).
     shared_memory: Literal["none", "system"] = "none"
     batch_size: int = 1

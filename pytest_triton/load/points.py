@@ -152,6 +152,11 @@ def validate_load_spec(load: LoadSpec) -> None:
         load.sequence_length >= 1,
         f"sequence_length {load.sequence_length} must be >= 1",
     )
+    _check(
+        problems,
+        0 <= load.sequence_length_variation < 100,
+        f"sequence_length_variation {load.sequence_length_variation} is a percentage in [0, 100)",
+    )
     if load.prompts is not None or load.output_tokens is not None:
         from .prompts import validate_text_load
 

@@ -79,3 +79,17 @@ def test_a_sequence_model_whose_controls_are_plain_inputs_is_refused() -> None:
     )
     with pytest.raises(ConfigError, match=r"START look like the sequence batcher's controls"):
         sequence_length(undeclared, LoadSpec())
+
+
+def test_sequence_lengths_vary_within_the_asked_percentage() -> None:
+    sequences = Sequences(length=10, first_id=1, variation=50, seed=3)
+    lengths: list[int] = []
+    for _ in range(40):
+        params = _parameters(sequences.request(0, _body()))
+        n = 1
+        while not params.get("sequence_end"):
+            params = _parameters(sequences.request(0, _body()))
+            n += 1
+        lengths.append(n)
+    assert min(lengths) >= 5 and max(lengths) <= 15 and len(set(lengths)) > 3
+    assert Sequences(length=10, first_id=1).length == 10

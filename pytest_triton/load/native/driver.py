@@ -178,6 +178,7 @@ class NativeDriver:
                 messages,
                 streaming=self.streaming,
                 sequence_length=length,
+                sequence_length_variation=load.sequence_length_variation,
             )
         )
         # sequence ids: each worker's own block, fresh every step (sequences.py)

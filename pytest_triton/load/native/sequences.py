@@ -14,6 +14,8 @@ the message's other fields, so only these few bytes are built per send.
 
 from __future__ import annotations
 
+import random
+
 from .h2grpc import grpc_message
 
 _PARAMETERS_FIELD = 0x22  # ModelInferRequest.parameters (field 4, length-delimited)
@@ -52,13 +54,25 @@ def sequence_parameters(sequence_id: int, start: bool, end: bool) -> bytes:
 
 
 class Sequences:
-    """Per slot, the sequence it is in: which id, how far along."""
+    """Per slot, the sequence it is in: which id, how long, how far along.
 
-    def __init__(self, length: int, first_id: int) -> None:
+    With `variation` (a percentage, perf_analyzer's --sequence-length-variation), each
+    sequence's length is drawn uniformly within that much of `length` (at least 1)."""
+
+    def __init__(self, length: int, first_id: int, variation: float = 0.0, seed: int = 0) -> None:
         self.length = length
+        self._variation = variation / 100.0
+        self._random = random.Random(seed)
         self._next_id = first_id
         self._ids: dict[int, int] = {}  # slot -> its open sequence's id
+        self._lengths: dict[int, int] = {}  # slot -> its open sequence's length
         self._sent: dict[int, int] = {}  # slot -> requests of it sent so far
+
+    def _draw_length(self) -> int:
+        if not self._variation:
+            return self.length
+        spread = self.length * self._variation
+        return max(1, round(self.length + self._random.uniform(-spread, spread)))
 
     def request(self, slot: int, body: bytes) -> bytes:
         """The slot's next request (a pre-built ModelInferRequest without its gRPC prefix)."""
@@ -66,7 +80,8 @@ class Sequences:
         if sent == 0:
             self._ids[slot] = self._next_id
             self._next_id += 1
-        last = sent + 1 == self.length
+            self._lengths[slot] = self._draw_length()
+        last = sent + 1 == self._lengths[slot]
         self._sent[slot] = 0 if last else sent + 1
         return grpc_message(body + sequence_parameters(self._ids[slot], sent == 0, last))
 

@@ -47,6 +47,7 @@ class WorkerConfig:
     streaming: bool = False
     # gRPC only: requests per sequence of a sequence-batched model (sequences.py); 0: none
     sequence_length: int = 0
+    sequence_length_variation: float = 0.0  # percent either side
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,12 @@ class LoadLoop:
         if closed_loop:
             sequences = None
             if self.config.sequence_length:
-                sequences = Sequences(self.config.sequence_length, cmd.first_sequence_id)
+                sequences = Sequences(
+                    self.config.sequence_length,
+                    cmd.first_sequence_id,
+                    self.config.sequence_length_variation,
+                    cmd.seed,
+                )
             sender = ClosedLoop(int(cmd.value), conns, sends, sequences)
         else:
             sender = OpenLoop(cmd, conns, sends, window, reuse_when_idle=not grpc)
