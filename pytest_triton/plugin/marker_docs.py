@@ -16,7 +16,8 @@ MARKERS: dict[str, str] = {
     ),
     "triton_slo": (
         "triton_slo(p50_ms, p90_ms, p95_ms, p99_ms, avg_ms, min_throughput, max_error_rate, "
-        "min_capacity, max_gpu_memory_mb): bounds the test's measurement must meet"
+        "min_capacity, max_gpu_memory_mb, ttft_p50_ms..ttft_p99_ms, itl_p50_ms..itl_p99_ms, "
+        "min_output_tokens_per_s): bounds the test's measurement must meet"
     ),
     "triton_search": (
         "triton_search(space=None, parameters=None, mode='brute', objectives=None, "
