@@ -7,11 +7,11 @@ values so they can be compared, stored in baselines and used as cache keys.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 ServerMode = Literal["local", "docker", "remote"]
 WireProtocol = Literal["grpc", "http"]
@@ -169,3 +169,42 @@ class LoadSpec:
     request_timeout_s: float = 30.0
     # perf_analyzer binary; None: $PERF_ANALYZER, then PATH, then .tools/ (provision script).
     perf_analyzer_path: str | None = None
+
+
+class LoadSettings(TypedDict, total=False):
+    """LoadSpec's fields as `triton.measure()` and @triton_load take them (a misspelt or
+    ill-typed one is a type error); build_load_spec turns them into a LoadSpec."""
+
+    concurrency: Sequence[int] | int | str | Mapping[str, int]
+    auto: bool
+    max_concurrency: int
+    request_rate: Sequence[float] | float | str
+    rate_distribution: Literal["constant", "poisson"]
+    protocol: WireProtocol
+    streaming: bool | None
+    sequence_length: int
+    sequence_length_variation: float
+    shared_memory: Literal["none", "system"]
+    batch_size: int
+    warmup_s: float
+    window_s: float
+    window_requests: int | None
+    stability_pct: float
+    measured_windows: int
+    max_trials: int
+    block_pairs: int
+    plateau_steps: int
+    plateau_gain_pct: float
+    shapes: Mapping[str, Sequence[int]]
+    seed: int
+    driver: Literal["native", "perf_analyzer"]
+    stability_latency: str | None
+    max_window_retries: int
+    processes: int
+    input_data: str
+    prompts: str | None
+    output_tokens: int | None
+    find_capacity: bool
+    max_outstanding: int
+    request_timeout_s: float
+    perf_analyzer_path: str | None

@@ -15,11 +15,13 @@ from pytest_triton.record import MeasurementRecord, Paired, measurement_key
 from pytest_triton.result import Measurement, StepResult
 from pytest_triton.server.base import Endpoints, Server
 from pytest_triton.server.models import effective_config
-from pytest_triton.spec import SLO, LoadSpec, ModelSpec
+from pytest_triton.spec import SLO, LoadSettings, LoadSpec, ModelSpec
 
 from .loadspec import build_load_spec
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from pytest_triton.baseline.build import BaselineBuild, BuildPair
     from pytest_triton.search.result import SearchResult
     from pytest_triton.search.settings import SearchSettings
@@ -88,7 +90,7 @@ class Triton:
         """Load (or reuse) a model with an optional config override; returns its config."""
         return self._models.ensure(ModelSpec(name=name, config=dict(config or {})))
 
-    def measure(self, model: str | None = None, **load: Any) -> Measurement:
+    def measure(self, model: str | None = None, **load: Unpack[LoadSettings]) -> Measurement:
         """Measure a model at the configured load points; `load` overrides any LoadSpec field."""
         spec = self._model_spec(model)
         load_spec = build_load_spec(*self._load_layers, load)
