@@ -161,10 +161,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE_KEY, None)
     if state is None or hasattr(session.config, "workerinput"):
         return  # a pytest-xdist worker: the controller writes the reports, once
+    from pytest_triton.report.files import OPTIONS as REPORT_OPTIONS
     from pytest_triton.report.files import write_reports
 
     targets = {
-        kind: get_option(session.config, f"triton_report_{kind}") for kind in ("json", "md", "html")
+        kind: get_option(session.config, option.lstrip("-").replace("-", "_"))
+        for kind, option in REPORT_OPTIONS.items()
     }
     state.reports_written, state.report_errors = write_reports(
         reported(state), state.server, targets

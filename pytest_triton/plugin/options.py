@@ -121,6 +121,11 @@ OPTIONS: tuple[Option, ...] = (
         "int",
     ),
     Option(
+        "triton_max_step_s",
+        "seconds one step may take before it is reported unstable (default 120)",
+        "float",
+    ),
+    Option(
         "triton_stability_latency",
         "latency statistic stability is judged on (default: the one the SLO bounds, else avg)",
         "string",
@@ -145,6 +150,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "triton_report_html",
         "write an HTML report with throughput/latency curves to this path",
+        "path",
+    ),
+    Option(
+        "triton_benchmark_json",
+        "write every measured step as a pytest-benchmark JSON benchmark to this path (read by "
+        "pytest-benchmark compare and github-action-benchmark's pytest tool)",
         "path",
     ),
 )

@@ -13,12 +13,27 @@ from pytest_triton.server.base import ServerIdentity
 Renderer = Callable[[Sequence[TestEntry], ServerIdentity | None], str]
 
 
+# Report kind -> the option that asks for it.
+OPTIONS = {
+    "json": "--triton-report-json",
+    "md": "--triton-report-md",
+    "html": "--triton-report-html",
+    "benchmark_json": "--triton-benchmark-json",
+}
+
+
 def _renderers() -> dict[str, Renderer]:
+    from .benchmark_json import render_benchmark_json
     from .html_report import render_html
     from .json_report import render_json
     from .markdown import render_markdown
 
-    return {"json": render_json, "md": render_markdown, "html": render_html}
+    return {
+        "json": render_json,
+        "md": render_markdown,
+        "html": render_html,
+        "benchmark_json": render_benchmark_json,
+    }
 
 
 def write_reports(
@@ -45,7 +60,7 @@ def write_reports(
             else:
                 _replace(path, text)
         except OSError as exc:
-            errors.append(f"--triton-report-{kind} {path}: {exc.strerror or exc}")
+            errors.append(f"{OPTIONS[kind]} {path}: {exc.strerror or exc}")
             continue
         written.append(str(path))
     return written, errors

@@ -144,3 +144,36 @@ def test_a_token_stream_and_an_ensembles_steps_are_in_the_reports(tmp_path: Path
     llm_result, pipe_result = json.loads(targets["json"].read_text())["results"]
     assert llm_result["measurement"]["steps"][0]["stream"]["ttft_p50_ms"] == 31.1
     assert pipe_result["measurement"]["steps"][0]["composing"]["preprocess"]["queue_us"] == 27
+
+
+def test_steps_are_pytest_benchmark_benchmarks_that_its_compare_reads(tmp_path: Path):
+    import shutil
+    import subprocess
+    import sys
+
+    target = tmp_path / "0001_triton.json"
+    written, errors = write_reports(_entries(), SERVER, {"benchmark_json": target})
+    assert written == [str(target)] and errors == []
+    data = json.loads(target.read_text())
+    names = [b["name"] for b in data["benchmarks"]]
+    assert names == ["test_ok[tiny c1]", "test_ok[tiny c4]", "test_slow[numpy_compute c1]"]
+    first = data["benchmarks"][0]
+    # rounds are the step's measured windows: their mean latency, in seconds
+    assert first["stats"]["rounds"] == 3 and first["stats"]["mean"] == 0.001
+    assert first["extra_info"]["throughput_infer_per_s"] == 900
+    assert first["extra_info"]["p99_ms"] == 2.0
+    assert data["machine_info"]["python_version"] and "commit_info" in data
+
+    cli = shutil.which("pytest-benchmark", path=str(Path(sys.executable).parent))
+    if cli is None:
+        import pytest
+
+        pytest.skip("pytest-benchmark is not installed (the test extra has it)")
+    shown = subprocess.run(
+        [cli, "compare", str(target), "--columns=min,mean,max,rounds"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "Failed to load" not in shown.stdout + shown.stderr
+    for name in names:
+        assert name in shown.stdout, shown.stdout
