@@ -152,6 +152,9 @@ class LoadSpec:
     # A step that does not stabilise within max_trials windows is retried with windows twice as
     # long, at most this many times, then reported unstable.
     max_window_retries: int = 2
+    # However it is going, a step ends after this long and, unless stable by then, is reported
+    # unstable: on a busy machine window growth alone took a step 2.5 minutes.
+    max_step_s: float = 120.0
     # Load-generator processes for the native driver; 0: one, more when it is the bottleneck.
     processes: int = 0
     # "random" (seeded), "zero", or a path: perf_analyzer-style .json, or .npz/.npy arrays.
@@ -200,6 +203,7 @@ class LoadSettings(TypedDict, total=False):
     driver: Literal["native", "perf_analyzer"]
     stability_latency: str | None
     max_window_retries: int
+    max_step_s: float
     processes: int
     input_data: str
     prompts: str | None

@@ -273,9 +273,16 @@ class PerfAnalyzerDriver:
     def run_step(self, point: LoadPoint, settings: StepSettings) -> StepResult:
         window_s = settings.window_s
         retries = 0
+        deadline = time.monotonic() + settings.max_step_s  # checked between its runs
         while True:
             step = self._run_once(point, settings, window_s)
-            if step.stable or settings.probe or retries >= settings.max_window_retries:
+            out_of_time = time.monotonic() >= deadline
+            if (
+                step.stable
+                or settings.probe
+                or retries >= settings.max_window_retries
+                or out_of_time
+            ):
                 if not step.stable and not settings.probe:
                     self.notes.append(f"{point.label}: perf_analyzer did not stabilise")
                 return step

@@ -147,6 +147,7 @@ def validate_load_spec(load: LoadSpec) -> None:
         )
     elif load.shared_memory == "system" and (load.protocol != "grpc" or load.driver != "native"):
         problems.append("shared_memory='system' needs protocol='grpc' and the native driver")
+    _check(problems, load.max_step_s > 0, f"max_step_s {load.max_step_s} must be > 0")
     _check(
         problems,
         load.sequence_length >= 1,

@@ -43,6 +43,7 @@ class StepSettings:
     latency_stat: str
     max_trials: int
     max_window_retries: int
+    max_step_s: float
     batch_size: int
     distribution: str
     seed: int
@@ -65,6 +66,7 @@ class StepSettings:
             latency_stat=judged_latency(load, slo.latency_bounds() if slo else None),
             max_trials=load.max_trials,
             max_window_retries=load.max_window_retries,
+            max_step_s=load.max_step_s,
             batch_size=load.batch_size,
             distribution=load.rate_distribution,
             seed=load.seed,

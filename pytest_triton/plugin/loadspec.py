@@ -28,6 +28,7 @@ _FROM_OPTIONS = {
     "max_trials": "triton_max_trials",
     "block_pairs": "triton_block_pairs",
     "max_window_retries": "triton_max_window_retries",
+    "max_step_s": "triton_max_step_s",
     "stability_latency": "triton_stability_latency",
     "window_requests": "triton_window_requests",
     "driver": "triton_load_driver",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bundled_support import NEEDS_BUNDLED_SERVER, QUICK, serving
 
 from pytest_triton.errors import MeasurementError, ServerDiedError
 from pytest_triton.load.engine import measure
@@ -20,35 +21,19 @@ from pytest_triton.load.native.worker import LoadLoop, StepCommand, WorkerConfig
 from pytest_triton.load.server_reads import model_stats
 from pytest_triton.load.stats import inference_counters
 from pytest_triton.result import StepResult
-from pytest_triton.server.bundled import bundled_server_root
 from pytest_triton.server.local import LocalServer
 from pytest_triton.server.models import ModelController
 from pytest_triton.spec import SLO, LoadSpec, ModelSpec, ServerSpec
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        bundled_server_root() is None,
-        reason="no bundled tritonserver: pip install 'pytest-triton[server]'",
-    ),
-]
-
-# Short windows keep the suite quick; stability at 25% because CI shares two cores.
-QUICK = dict(warmup_s=0.3, window_s=0.5, stability_pct=25.0, max_trials=6, max_window_retries=0)
+pytestmark = NEEDS_BUNDLED_SERVER
 
 
 @pytest.fixture(scope="module")
 def server(
     example_repository: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalServer]:
-    srv = LocalServer(
-        ServerSpec("local", model_repository=example_repository),
-        tmp_path_factory.mktemp("engine-server"),
-    )
-    with srv:
-        models = ModelController(srv.endpoints.http, example_repository)
-        for name in ("tiny", "numpy_compute", "dynamic_batch"):
-            models.load(ModelSpec(name))
+    workdir = tmp_path_factory.mktemp("engine-server")
+    with serving(example_repository, workdir, ("tiny", "numpy_compute", "dynamic_batch")) as srv:
         yield srv
 
 
@@ -345,3 +330,18 @@ def test_perf_analyzer_driver_reports_its_numbers(server: LocalServer):
     rebuilt = sum(w.requests for w in measured) / sum(w.duration_s for w in measured)
     assert rebuilt == pytest.approx(step.throughput, rel=0.15)
     assert step.server.compute_infer_us > 0 and step.server.queue_us >= 0
+
+
+def test_a_step_that_cannot_stabilise_ends_at_max_step_s(server: LocalServer):
+    # 0.01 % stability is out of reach: only the step's time bound ends it
+    load = LoadSpec(
+        concurrency=(2,), warmup_s=0.2, window_s=0.3, stability_pct=0.01, max_trials=100,
+        max_window_retries=5, max_step_s=2.0,
+    )  # fmt: skip
+    started = time.monotonic()
+    m = measure(server.endpoints, "tiny", None, load, is_alive=server.is_alive)
+    (step,) = m.steps
+    assert not step.stable and step.requests > 0
+    assert any("did not stabilise within max_step_s (2 s)" in n for n in m.notes), m.notes
+    # 100 windows of 0.3 s, then five retries of doubled windows, would take many minutes
+    assert time.monotonic() - started < 30

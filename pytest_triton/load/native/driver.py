@@ -274,6 +274,8 @@ class NativeDriver:
         # Workers wait up to the request timeout for their requests in flight when told to stop.
         stop_timeout_s = settings.request_timeout_s + 10.0
         earlier_errors = 0  # failed requests of attempts retried with longer windows
+        deadline = time.monotonic() + settings.max_step_s
+        out_of_time = False
         while True:
             windows: list[RawWindow] = []
             cmds = self._commands(point, settings, window_s, n)
@@ -307,6 +309,9 @@ class NativeDriver:
                         break
                     if len(windows) >= settings.max_trials:
                         break
+                    if time.monotonic() >= deadline:
+                        out_of_time = True
+                        break
                 unanswered = self._pool.stop(stop_timeout_s)
             except WorkerFailed as exc:
                 self._pool.stop(stop_timeout_s)
@@ -327,8 +332,15 @@ class NativeDriver:
                     earlier_errors=earlier_errors,
                 )  # fmt: skip
             done = stable or settings.probe or not settings.until_stable
-            if done or retries >= settings.max_window_retries:
-                if not done:
+            out_of_time = out_of_time or time.monotonic() >= deadline
+            if done or retries >= settings.max_window_retries or out_of_time:
+                if not done and out_of_time:
+                    self.notes.append(
+                        f"{point.label} did not stabilise within max_step_s "
+                        f"({settings.max_step_s:g} s): reported unstable after {len(windows)} "
+                        f"windows of {window_s:g} s"
+                    )
+                elif not done:
                     self.notes.append(
                         f"{point.label} did not stabilise: {settings.latency_stat} latency and "
                         f"throughput of the last 3 of {len(windows)} windows ({window_s:g} s) "
