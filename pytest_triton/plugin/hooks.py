@@ -161,13 +161,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE_KEY, None)
     if state is None or hasattr(session.config, "workerinput"):
         return  # a pytest-xdist worker: the controller writes the reports, once
+    from pytest_triton.report.files import GITHUB_FILES, write_reports
     from pytest_triton.report.files import OPTIONS as REPORT_OPTIONS
-    from pytest_triton.report.files import write_reports
 
     targets = {
         kind: get_option(session.config, option.lstrip("-").replace("-", "_"))
         for kind, option in REPORT_OPTIONS.items()
+        if kind not in GITHUB_FILES
     }
+    github = get_option(session.config, "triton_github_benchmark")
+    for kind, name in GITHUB_FILES.items():
+        targets[kind] = github / name if github is not None else None
     state.reports_written, state.report_errors = write_reports(
         reported(state), state.server, targets
     )

@@ -158,6 +158,12 @@ OPTIONS: tuple[Option, ...] = (
         "pytest-benchmark compare and github-action-benchmark's pytest tool)",
         "path",
     ),
+    Option(
+        "triton_github_benchmark",
+        "write github-action-benchmark's custom formats into this directory: "
+        "smaller_is_better.json (latencies) and bigger_is_better.json (throughputs)",
+        "path",
+    ),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}

@@ -19,11 +19,19 @@ OPTIONS = {
     "md": "--triton-report-md",
     "html": "--triton-report-html",
     "benchmark_json": "--triton-benchmark-json",
+    "github_smaller": "--triton-github-benchmark",
+    "github_bigger": "--triton-github-benchmark",
+}
+# --triton-github-benchmark DIR: one file per github-action-benchmark tool.
+GITHUB_FILES = {
+    "github_smaller": "smaller_is_better.json",
+    "github_bigger": "bigger_is_better.json",
 }
 
 
 def _renderers() -> dict[str, Renderer]:
     from .benchmark_json import render_benchmark_json
+    from .github_benchmark import render_bigger, render_smaller
     from .html_report import render_html
     from .json_report import render_json
     from .markdown import render_markdown
@@ -33,6 +41,8 @@ def _renderers() -> dict[str, Renderer]:
         "md": render_markdown,
         "html": render_html,
         "benchmark_json": render_benchmark_json,
+        "github_smaller": render_smaller,
+        "github_bigger": render_bigger,
     }
 
 

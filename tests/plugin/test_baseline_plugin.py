@@ -406,6 +406,22 @@ def test_a_report_path_that_cannot_be_written_fails_the_session_but_not_the_rest
     assert "1 Triton test(s): 1 passed ✅." in (suite.path / "report.md").read_text()
 
 
+def test_the_ci_formats_are_written_where_asked(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--triton-benchmark-json=bench.json", "--triton-github-benchmark=gh")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*report written: *bench.json",
+            "*report written: *gh/smaller_is_better.json",
+            "*report written: *gh/bigger_is_better.json",
+        ]
+    )
+    bench = json.loads((suite.path / "bench.json").read_text())
+    assert [b["param"] for b in bench["benchmarks"]] == ["tiny c1", "tiny c4"]
+    bigger = json.loads((suite.path / "gh" / "bigger_is_better.json").read_text())
+    assert [e["unit"] for e in bigger] == ["infer/s", "infer/s"]
+
+
 def test_a_runner_that_cannot_see_the_tolerance_says_so_and_can_fail(
     suite: pytest.Pytester,
 ) -> None:

@@ -177,3 +177,28 @@ def test_steps_are_pytest_benchmark_benchmarks_that_its_compare_reads(tmp_path: 
     assert "Failed to load" not in shown.stdout + shown.stderr
     for name in names:
         assert name in shown.stdout, shown.stdout
+
+
+def test_github_action_benchmark_gets_latencies_and_throughputs_in_its_custom_formats(
+    tmp_path: Path,
+):
+    targets = {
+        "github_smaller": tmp_path / "gh" / "smaller_is_better.json",
+        "github_bigger": tmp_path / "gh" / "bigger_is_better.json",
+    }
+    written, errors = write_reports(_entries(), SERVER, targets)
+    assert len(written) == 2 and errors == []
+    smaller = json.loads(targets["github_smaller"].read_text())
+    bigger = json.loads(targets["github_bigger"].read_text())
+    # the action's schema: name, unit, value (and optional range, extra)
+    assert all(set(e) == {"name", "unit", "value", "range", "extra"} for e in smaller + bigger)
+    assert {"name": "test_ok[tiny c4] p99", "unit": "ms", "value": 4.0}.items() <= smaller[
+        3
+    ].items()
+    assert [e["name"] for e in bigger] == [
+        "test_ok[tiny c1] throughput", "test_ok[tiny c4] throughput",
+        "test_slow[numpy_compute c1] throughput",
+    ]  # fmt: skip
+    # no token stream, so no TTFT or tokens/s entries
+    assert not [e for e in smaller + bigger if "TTFT" in e["name"] or "tokens" in e["name"]]
+    assert bigger[0]["range"] == "± 0" and "passed" in bigger[0]["extra"]
