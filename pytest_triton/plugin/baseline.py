@@ -261,6 +261,7 @@ def pytest_triton_step(item: pytest.Item, step: StepResult) -> None:
 def pytest_triton_judge(item: pytest.Item, records: list[MeasurementRecord]) -> None:
     """Checkpoint the test's measurements and gate them against their baselines."""
     from pytest_triton.baseline.gate import Status
+    from pytest_triton.judge.table import pct
 
     bsession = item.config.stash.get(SESSION_KEY, None)
     if bsession is None:
@@ -295,6 +296,12 @@ def pytest_triton_judge(item: pytest.Item, records: list[MeasurementRecord]) -> 
             record.fail(kind, judgement.message)
         elif judgement.verdict is not None:
             record.notes.append(f"baseline: {judgement.verdict.summary()}")
+        if judgement.verdict is not None:
+            # the change of every gated row, beside the step figures in JUnit XML
+            for row in judgement.verdict.rows:
+                item.user_properties.append(
+                    (f"triton {record.key} {row.name} change", f"{pct(row)} {row.outcome.value}")
+                )
         elif judgement.message:
             record.notes.append(judgement.message)
     if gate.notes():

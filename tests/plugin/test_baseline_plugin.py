@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -420,6 +421,26 @@ def test_the_ci_formats_are_written_where_asked(suite: pytest.Pytester) -> None:
     assert [b["param"] for b in bench["benchmarks"]] == ["tiny c1", "tiny c4"]
     bigger = json.loads((suite.path / "gh" / "bigger_is_better.json").read_text())
     assert [e["unit"] for e in bigger] == ["infer/s", "infer/s"]
+
+
+def test_junit_xml_carries_each_steps_figures_and_its_baseline_change(
+    suite: pytest.Pytester,
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    _record(suite)
+    result = suite.runpytest("--junitxml=junit.xml")
+    result.assert_outcomes(passed=1)
+    case = ET.parse(suite.path / "junit.xml").getroot().find(".//testcase")
+    assert case is not None
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert {"triton tiny c1 p50_ms", "triton tiny c4 throughput", "triton tiny c4 p99_ms"} <= set(
+        properties
+    ), properties
+    assert float(properties["triton tiny c1 p50_ms"]) > 0
+    # the same fake server measured again: a small change, judged
+    change = properties["triton tiny c4 p50 change"]
+    assert re.fullmatch(r"[+-]\d+\.\d% (ok|inconclusive)", change), change
 
 
 def test_a_runner_that_cannot_see_the_tolerance_says_so_and_can_fail(
