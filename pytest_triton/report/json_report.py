@@ -3,13 +3,16 @@ measurement with its specs, steps and windows."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from collections.abc import Sequence
 from typing import Any
 
 from pytest_triton.baseline.codec import dumps, load_spec_dict, measurement_to_dict, plain, slo_dict
+from pytest_triton.baseline.fingerprint import collect
 from pytest_triton.record import MeasurementRecord
 from pytest_triton.report.outcome import OUTCOMES, TestEntry
+from pytest_triton.report.provenance import commit_info
 from pytest_triton.server.base import ServerIdentity
 
 SCHEMA = "pytest-triton-report/2"
@@ -18,6 +21,10 @@ SCHEMA = "pytest-triton-report/2"
 def report_data(entries: Sequence[TestEntry], server: ServerIdentity | None) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
+        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit_info() or None,  # None outside a git checkout
+        # the environment fingerprint baselines are keyed by
+        "machine": collect(server).to_dict(),
         "server": plain(server) if server else None,
         "summary": {o: sum(e.outcome == o for e in entries) for o in OUTCOMES},
         "tests": [

@@ -66,6 +66,10 @@ def test_reports_are_written_in_every_format(tmp_path: Path):
     assert data["summary"]["error"] == 1
     assert [t["outcome"] for t in data["tests"]] == ["passed", "failed", "error"]
     assert data["server"]["version"] == "2.51.0"
+    # when, from which commit, on which machine (the fingerprint baselines are keyed by)
+    assert data["time"].endswith("+00:00") and data["machine"]["cpu_count"] > 0
+    assert data["machine"]["server_version"] == "2.51.0"
+    assert data["commit"] is None or len(data["commit"]["id"]) == 40
     ok, slow = data["results"]
     assert ok["passed"] and not slow["passed"]
     assert [s["load_point"] for s in ok["measurement"]["steps"]] == ["c1", "c4"]
