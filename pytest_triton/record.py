@@ -16,6 +16,7 @@ from pytest_triton.spec import SLO, LoadSpec, ModelSpec
 
 if TYPE_CHECKING:
     from pytest_triton.baseline.build import BuildCopy
+    from pytest_triton.judge.rows import Row
     from pytest_triton.search.result import SearchResult
 
 
@@ -55,6 +56,8 @@ class MeasurementRecord:
     # triton.search(): the winner's (or the closest config's) measurement, and the search
     search: SearchResult | None = None
     slo_check: SLOCheck | None = None
+    # The baseline gate's rows for this measurement ("c4 p50": its change and verdict).
+    baseline_rows: tuple[Row, ...] = ()
     failures: list[str] = field(default_factory=list)
     # What failed, in a few words each ("SLO not met", "baseline regression", ...).
     kinds: list[str] = field(default_factory=list)

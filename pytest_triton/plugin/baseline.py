@@ -297,6 +297,7 @@ def pytest_triton_judge(item: pytest.Item, records: list[MeasurementRecord]) -> 
         elif judgement.verdict is not None:
             record.notes.append(f"baseline: {judgement.verdict.summary()}")
         if judgement.verdict is not None:
+            record.baseline_rows = judgement.verdict.rows
             # the change of every gated row, beside the step figures in JUnit XML
             for row in judgement.verdict.rows:
                 item.user_properties.append(

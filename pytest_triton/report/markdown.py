@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+from pytest_triton.judge.table import pct
 from pytest_triton.report.model_parts import (
     COMPOSING_HEADER,
     STREAM_HEADER,
@@ -17,10 +19,17 @@ from pytest_triton.server.base import ServerIdentity
 _ICONS = {"passed": "✅", "failed": "❌", "error": "❌", "interrupted": "⏹", "xpassed": "⚠️"}
 
 
+# A table longer than this many rows is folded into <details>: a pull-request comment stays
+# readable with a large suite.
+FOLD_ROWS = 20
+
+
 def render_markdown(entries: Sequence[TestEntry], server: ServerIdentity | None) -> str:
     lines = ["## Triton performance gate", ""]
     if server:
-        lines.append(f"Triton {server.version} ({server.kind}: `{server.source}`)")
+        # the binary's name, not its path: a report is shared beyond the machine it ran on
+        source = Path(server.source).name if server.kind == "local" else server.source
+        lines.append(f"Triton {server.version} ({server.kind}: `{source}`)")
         lines.append("")
     everything_passed = bool(entries) and all(e.outcome == "passed" for e in entries)
     verdict = counts(list(entries)) + (" ✅" if everything_passed else "")
@@ -28,15 +37,19 @@ def render_markdown(entries: Sequence[TestEntry], server: ServerIdentity | None)
         verdict += " in this process: nothing was measured or judged here"
     lines.append(f"{len(entries)} Triton test(s): {verdict}.")
     lines.append("")
-    lines.append(
-        "| test | model | load | infer/s | p50 ms | p99 ms | queue µs | compute µs | result |"
-    )
-    lines.append("|---|---|---|---:|---:|---:|---:|---:|---|")
+    # failures first: what a reviewer must look at
+    entries = sorted(entries, key=lambda e: e.outcome == "passed")
+    table = [
+        "| test | model | load | infer/s | p50 ms | p99 ms | queue µs | compute µs "
+        "| change vs baseline | result |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---|",
+    ]
     for entry in entries:
         status = f"{_ICONS.get(entry.outcome, '')} {entry.outcome}{_why(entry)}".strip()
         first = True
         for r in entry.results:
             m = r.measurement
+            changes = {row.name: row for row in r.baseline_rows}
             for i, s in enumerate(m.steps):
                 split = s.server
                 compute = split.compute_input_us + split.compute_infer_us + split.compute_output_us
@@ -45,15 +58,22 @@ def render_markdown(entries: Sequence[TestEntry], server: ServerIdentity | None)
                     for f, on in (("unstable", not s.stable), ("client-bound", s.client_bound))
                     if on
                 ]
-                lines.append(
+                moved = ", ".join(
+                    f"{metric} {pct(row)} {row.outcome.value}"
+                    for metric in ("p50", "throughput")
+                    if (row := changes.get(f"{s.load_point} {metric}")) is not None
+                )
+                table.append(
                     f"| {'`' + entry.nodeid + '`' if first else ''} | {m.model if i == 0 else ''} "
                     f"| {s.load_point}{' (' + ', '.join(flags) + ')' if flags else ''} "
                     f"| {s.throughput:.1f} | {s.p50_ms:.2f} | {s.p99_ms:.2f} "
-                    f"| {split.queue_us:.0f} | {compute:.0f} | {status if first else ''} |"
+                    f"| {split.queue_us:.0f} | {compute:.0f} | {moved} "
+                    f"| {status if first else ''} |"
                 )
                 first = False
         if first:  # nothing measured: errored, skipped or failed before measuring
-            lines.append(f"| `{entry.nodeid}` | | | | | | | | {status} |")
+            table.append(f"| `{entry.nodeid}` | | | | | | | | | {status} |")
+    lines += _folded(table, "measurements")
     for entry in entries:
         for r in entry.results:
             for title, header, rows in (
@@ -62,7 +82,7 @@ def render_markdown(entries: Sequence[TestEntry], server: ServerIdentity | None)
             ):
                 if rows:
                     lines += ["", f"### {title}: `{r.model.name}` in `{entry.nodeid}`", ""]
-                    lines += _table(header, rows)
+                    lines += _folded(_table(header, rows), title.lower())
             if r.search is not None:
                 lines += ["", f"### Search of `{r.model.name}` in `{entry.nodeid}`", ""]
                 lines += _search_table(r.search)
@@ -101,4 +121,17 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
         "| " + " | ".join(header) + " |",
         "|" + "|".join(aligns) + "|",
         *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _folded(table: list[str], what: str) -> list[str]:
+    """A long table inside <details> (its header and alignment rows are not counted)."""
+    if len(table) - 2 <= FOLD_ROWS:
+        return table
+    return [
+        f"<details><summary>{len(table) - 2} rows of {what}</summary>",
+        "",
+        *table,
+        "",
+        "</details>",
     ]

@@ -12,20 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bundled_support import NEEDS_BUNDLED_SERVER, serving
 
 from pytest_triton.load.engine import measure
-from pytest_triton.server.bundled import bundled_server_root
 from pytest_triton.server.local import LocalServer
-from pytest_triton.server.models import ModelController
-from pytest_triton.spec import LoadSpec, ModelSpec, ServerSpec
+from pytest_triton.spec import LoadSpec
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        bundled_server_root() is None,
-        reason="no bundled tritonserver: pip install 'pytest-triton[server]'",
-    ),
-]
+pytestmark = NEEDS_BUNDLED_SERVER
 
 ENSEMBLE = """\
 platform: "ensemble"
@@ -116,13 +109,7 @@ def _repository(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     repo = _repository(tmp_path_factory.mktemp("ensemble-models"))
-    srv = LocalServer(
-        ServerSpec("local", model_repository=repo), tmp_path_factory.mktemp("ensemble-server")
-    )
-    with srv:
-        models = ModelController(srv.endpoints.http, repo)
-        for name in ("pipeline", "router"):
-            models.load(ModelSpec(name))
+    with serving(repo, tmp_path_factory.mktemp("ensemble-server"), ("pipeline", "router")) as srv:
         yield srv
 
 

@@ -10,21 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bundled_support import NEEDS_BUNDLED_SERVER, QUICK, serving
 
 from pytest_triton.errors import ConfigError
 from pytest_triton.load.engine import measure
-from pytest_triton.server.bundled import bundled_server_root
 from pytest_triton.server.local import LocalServer
-from pytest_triton.server.models import ModelController
-from pytest_triton.spec import LoadSpec, ModelSpec, ServerSpec
+from pytest_triton.spec import LoadSpec
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        bundled_server_root() is None,
-        reason="no bundled tritonserver: pip install 'pytest-triton[server]'",
-    ),
-]
+pytestmark = NEEDS_BUNDLED_SERVER
 
 CONFIG = """\
 backend: "python"
@@ -89,8 +82,6 @@ class TritonPythonModel:
         return responses
 """
 
-QUICK = dict(warmup_s=0.3, window_s=0.5, stability_pct=25.0, max_trials=6, max_window_retries=0)
-
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServer, Path]]:
@@ -99,11 +90,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServ
     (repo / "accumulate" / "1").mkdir(parents=True)
     (repo / "accumulate" / "config.pbtxt").write_text(CONFIG % log)
     (repo / "accumulate" / "1" / "model.py").write_text(textwrap.dedent(MODEL))
-    srv = LocalServer(
-        ServerSpec("local", model_repository=repo), tmp_path_factory.mktemp("sequence-server")
-    )
-    with srv:
-        ModelController(srv.endpoints.http, repo).load(ModelSpec("accumulate"))
+    with serving(repo, tmp_path_factory.mktemp("sequence-server"), ("accumulate",)) as srv:
         yield srv, log
 
 

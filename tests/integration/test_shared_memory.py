@@ -8,38 +8,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bundled_support import NEEDS_BUNDLED_SERVER, QUICK, serving
 
 from pytest_triton import triton_http
 from pytest_triton.errors import ConfigError
 from pytest_triton.load.engine import measure
 from pytest_triton.result import StepResult
 from pytest_triton.server.base import Endpoints
-from pytest_triton.server.bundled import bundled_server_root
 from pytest_triton.server.local import LocalServer
-from pytest_triton.server.models import ModelController
-from pytest_triton.spec import LoadSpec, ModelSpec, ServerSpec
+from pytest_triton.spec import LoadSpec
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        bundled_server_root() is None,
-        reason="no bundled tritonserver: pip install 'pytest-triton[server]'",
-    ),
-]
-
-QUICK = dict(warmup_s=0.3, window_s=0.5, stability_pct=25.0, max_trials=6, max_window_retries=0)
+pytestmark = NEEDS_BUNDLED_SERVER
 
 
 @pytest.fixture(scope="module")
 def server(
     example_repository: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalServer]:
-    srv = LocalServer(
-        ServerSpec("local", model_repository=example_repository),
-        tmp_path_factory.mktemp("shm-server"),
-    )
-    with srv:
-        ModelController(srv.endpoints.http, example_repository).load(ModelSpec("tiny"))
+    with serving(example_repository, tmp_path_factory.mktemp("shm-server"), ("tiny",)) as srv:
         yield srv
 
 

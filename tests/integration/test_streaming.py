@@ -12,21 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from bundled_support import NEEDS_BUNDLED_SERVER, serving
 
 from pytest_triton.errors import ConfigError
 from pytest_triton.load.engine import measure
-from pytest_triton.server.bundled import bundled_server_root
 from pytest_triton.server.local import LocalServer
-from pytest_triton.server.models import ModelController
-from pytest_triton.spec import SLO, LoadSpec, ModelSpec, ServerSpec
+from pytest_triton.spec import SLO, LoadSpec
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        bundled_server_root() is None,
-        reason="no bundled tritonserver: pip install 'pytest-triton[server]'",
-    ),
-]
+pytestmark = NEEDS_BUNDLED_SERVER
 
 TOKENS, FIRST_MS, GAP_MS = 6, 30.0, 10.0
 
@@ -150,13 +143,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     (repo / "echo" / "1").mkdir(parents=True)
     (repo / "echo" / "config.pbtxt").write_text(ECHO_CONFIG)
     (repo / "echo" / "1" / "model.py").write_text(ECHO)
-    srv = LocalServer(
-        ServerSpec("local", model_repository=repo), tmp_path_factory.mktemp("stream-server")
-    )
-    with srv:
-        models = ModelController(srv.endpoints.http, repo)
-        for name in ("token_stream", "llm", "echo"):
-            models.load(ModelSpec(name))
+    workdir = tmp_path_factory.mktemp("stream-server")
+    with serving(repo, workdir, ("token_stream", "llm", "echo")) as srv:
         yield srv
 
 

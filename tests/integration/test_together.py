@@ -9,21 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from bundled_support import NEEDS_BUNDLED_SERVER, serving
 
 from pytest_triton.errors import ConfigError
 from pytest_triton.load.together import Member, measure_together
-from pytest_triton.server.bundled import bundled_server_root
-from pytest_triton.server.local import LocalServer
-from pytest_triton.server.models import ModelController
-from pytest_triton.spec import LoadSpec, ModelSpec, ServerSpec
+from pytest_triton.spec import LoadSpec
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        bundled_server_root() is None,
-        reason="no bundled tritonserver: pip install 'pytest-triton[server]'",
-    ),
-]
+pytestmark = NEEDS_BUNDLED_SERVER
 
 QUICK = dict(warmup_s=0.3, window_s=0.5, max_trials=6)
 
@@ -31,10 +23,7 @@ QUICK = dict(warmup_s=0.3, window_s=0.5, max_trials=6)
 def test_each_model_gets_its_own_steps_and_none_counts_the_other_as_its_own(
     example_repository: Path, tmp_path: Path
 ) -> None:
-    with LocalServer(ServerSpec("local", model_repository=example_repository), tmp_path) as srv:
-        models = ModelController(srv.endpoints.http, example_repository)
-        for name in ("tiny", "numpy_compute"):
-            models.load(ModelSpec(name))
+    with serving(example_repository, tmp_path, ("tiny", "numpy_compute")) as srv:
         seen: list[tuple[int, str]] = []
         tiny, numpy_compute = measure_together(
             srv.endpoints,

@@ -443,6 +443,21 @@ def test_junit_xml_carries_each_steps_figures_and_its_baseline_change(
     assert re.fullmatch(r"[+-]\d+\.\d% (ok|inconclusive)", change), change
 
 
+def test_the_markdown_report_has_each_steps_change_against_the_baseline(
+    suite: pytest.Pytester,
+) -> None:
+    _record(suite)
+    result = suite.runpytest("--triton-report-md=r.md")
+    result.assert_outcomes(passed=1)
+    md = (suite.path / "r.md").read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| ") and " c4 " in line]
+    assert len(rows) == 1, md
+    assert re.search(
+        r"\| p50 [+-]\d+\.\d% (ok|inconclusive), throughput [+-]\d+\.\d% (ok|inconclusive) \|",
+        rows[0],
+    ), rows[0]
+
+
 def test_a_runner_that_cannot_see_the_tolerance_says_so_and_can_fail(
     suite: pytest.Pytester,
 ) -> None:

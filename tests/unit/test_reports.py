@@ -79,10 +79,13 @@ def test_reports_are_written_in_every_format(tmp_path: Path):
     md = targets["md"].read_text()
     assert (
         "| `t.py::test_slow` | numpy_compute | c1 (unstable) | 300.0 | 6.00 | 12.00 "
-        "| 120 | 800 | ❌ failed (SLO not met) |" in md
+        "| 120 | 800 |  | ❌ failed (SLO not met) |" in md
     )
     assert "3 Triton test(s): 1 failed, 1 passed, 1 error." in md
-    assert "| `t.py::test_broken` | | | | | | | | ❌ error |" in md
+    assert "| `t.py::test_broken` | | | | | | | | | ❌ error |" in md
+    # failures first; the server's binary by name, not by its path on this machine
+    assert md.index("test_slow") < md.index("test_broken") < md.index("test_ok")
+    assert "(local: `tritonserver`)" in md and "/opt/" not in md
     assert "SLO NOT met for model 'numpy_compute'" in md
 
     page = targets["html"].read_text()
@@ -206,3 +209,14 @@ def test_github_action_benchmark_gets_latencies_and_throughputs_in_its_custom_fo
     # no token stream, so no TTFT or tokens/s entries
     assert not [e for e in smaller + bigger if "TTFT" in e["name"] or "tokens" in e["name"]]
     assert bigger[0]["range"] == "± 0" and "passed" in bigger[0]["extra"]
+
+
+def test_a_long_markdown_table_is_folded(tmp_path: Path):
+    steps = tuple(_step(c, 100.0 * c, 1.0 + c) for c in range(1, 26))
+    m = Measurement("tiny", None, steps, 60.0)
+    record = MeasurementRecord("t.py::test_many", "tiny", m, ModelSpec("tiny"), LoadSpec(), None)
+    entries = [TestEntry("t.py::test_many", "passed", "", [record])]
+    write_reports(entries, SERVER, {"md": tmp_path / "r.md"})
+    md = (tmp_path / "r.md").read_text()
+    assert "<details><summary>25 rows of measurements</summary>" in md
+    assert md.index("<details>") < md.index("| c25 |") < md.index("</details>")
