@@ -305,7 +305,9 @@ def pytest_triton_judge(item: pytest.Item, records: list[MeasurementRecord]) -> 
                 )
         elif judgement.message:
             record.notes.append(judgement.message)
-    if gate.notes():
+    # A verdict table is worth a section of the test's report (-rP); a lone "no baseline" note
+    # is in the session summary already.
+    if gate.notes() and any(j.verdict is not None for j in gate.judgements):
         item.add_report_section("call", "triton baseline", "\n\n".join(gate.notes()))
 
 
@@ -350,33 +352,44 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     from pytest_triton.baseline.gate import Mode
 
     mode = bsession.settings.mode
-    root = bsession.store.show(bsession.store.root)
-    shown = "calibrate" if bsession.calibrating else mode.value
-    terminalreporter.write_sep("=", f"triton baselines ({shown}, {root})")
+    lines: list[tuple[str, dict[str, bool]]] = []  # (line, its colour)
     for gate in bsession.gates:
         for line in gate.summary_lines():
             failed = line.startswith("FAIL")
             warned = line.lstrip().startswith("warning:")
-            terminalreporter.write_line(
-                line, red=failed, yellow=warned, green=not (failed or warned) and "compared" in line
-            )
+            lines.append(
+                (line, {"red": failed, "yellow": warned,
+                        "green": not (failed or warned) and "compared" in line})
+            )  # fmt: skip
     if mode is not Mode.OFF:
         known = config.stash.get(_TESTS_KEY, {})
         for orphan in bsession.store.orphans(known, set(known.values())):
-            terminalreporter.write_line(
-                f"orphaned baseline {bsession.store.show(orphan.path)} (test "
-                f"{orphan.test_id!r} no longer exists; kept: rename its 'test' field or delete "
-                "the file)",
-                yellow=True,
+            lines.append(
+                (
+                    f"orphaned baseline {bsession.store.show(orphan.path)} (test "
+                    f"{orphan.test_id!r} no longer exists; kept: rename its 'test' field or "
+                    "delete the file)",
+                    {"yellow": True},
+                )
             )
         for stored in bsession.store.scan():
             if stored.test_id is None:
-                terminalreporter.write_line(f"unreadable baseline: {stored.error}", red=True)
+                lines.append((f"unreadable baseline: {stored.error}", {"red": True}))
     checkpoints = bsession.checkpoints
     if checkpoints is not None and bsession.reused and checkpoints.loaded_from is not None:
-        terminalreporter.write_line(
-            f"resumed from {bsession.store.show(checkpoints.loaded_from)}: "
-            f"{len(bsession.reused)} measurement(s) reused"
+        lines.append(
+            (
+                f"resumed from {bsession.store.show(checkpoints.loaded_from)}: "
+                f"{len(bsession.reused)} measurement(s) reused",
+                {},
+            )
         )
     if checkpoints is not None and checkpoints.path.exists():
-        terminalreporter.write_line(f"checkpoint: {bsession.store.show(checkpoints.path)}")
+        lines.append((f"checkpoint: {bsession.store.show(checkpoints.path)}", {}))
+    if not lines:
+        return  # nothing to say: no empty section
+    root = bsession.store.show(bsession.store.root)
+    shown = "calibrate" if bsession.calibrating else mode.value
+    terminalreporter.write_sep("=", f"triton baselines ({shown}, {root})")
+    for line, colour in lines:
+        terminalreporter.write_line(line, **colour)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from pytest_triton.report.outcome import TestEntry, counts
 
+NO_BASELINE = "no baseline for "
+
 
 def summary_lines(entries: Sequence[TestEntry]) -> list[str]:
     lines: list[str] = [f"{len(entries)} Triton test(s): {counts(list(entries))}"]
@@ -63,7 +65,10 @@ def summary_lines(entries: Sequence[TestEntry]) -> list[str]:
 
                 lines.append(f"  search of {m.model!r}, best first (its winner's steps above):")
                 lines.extend(f"  {line}" for line in render(record.search))
-            lines.extend(f"  note: {note}" for note in record.notes)
+            # "no baseline" is the baselines section's to say, once per test
+            lines.extend(
+                f"  note: {note}" for note in record.notes if not note.startswith(NO_BASELINE)
+            )
     return lines
 
 

@@ -45,7 +45,7 @@ def _record(suite: pytest.Pytester) -> None:
 
 
 def test_no_baseline_passes_with_a_visible_note_and_writes_nothing(suite: pytest.Pytester) -> None:
-    result = suite.runpytest()
+    result = suite.runpytest("-rP")  # -rP: the test's own report sections too
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
@@ -53,7 +53,19 @@ def test_no_baseline_passes_with_a_visible_note_and_writes_nothing(suite: pytest
             "ok   test_perf.py::test_tiny [[]tiny] no baseline: no baseline for 'tiny'*",
         ]
     )
+    # said once, not again in the test's section and the performance summary
+    assert result.stdout.str().count("no baseline for 'tiny'") == 1
     assert not (suite.path / "triton-baselines").exists()
+
+
+def test_a_session_without_triton_tests_prints_no_triton_sections(
+    suite: pytest.Pytester,
+) -> None:
+    suite.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    result = suite.runpytest("test_plain.py")
+    result.assert_outcomes(passed=1)
+    assert "triton baselines" not in result.stdout.str()
+    assert "triton performance" not in result.stdout.str()
 
 
 def test_required_fails_a_test_without_baseline(suite: pytest.Pytester) -> None:
