@@ -167,6 +167,10 @@ def metric_value(sample: StepResult | WindowSample, metric: str) -> float:
     return float(getattr(sample, f"{metric}_ms"))
 
 
+# Measurement.extra key: the capacity is a lower bound (the SLO held at every measured step).
+CAPACITY_LOWER_BOUND = "capacity_lower_bound"
+
+
 @dataclass(frozen=True)
 class Measurement:
     """What one test measured for one model."""
@@ -183,6 +187,10 @@ class Measurement:
     def best(self) -> StepResult:
         """The step with the highest throughput."""
         return max(self.steps, key=lambda s: s.throughput)
+
+    @property
+    def capacity_is_lower_bound(self) -> bool:
+        return bool(self.extra.get(CAPACITY_LOWER_BOUND))
 
     def step(self, load_point: str) -> StepResult | None:
         return next((s for s in self.steps if s.load_point == load_point), None)

@@ -203,6 +203,16 @@ def compare(
             out_notes.append(f"{point} is in the baseline but was not measured now")
     cap_tolerance = tolerances.gated().get("capacity")
     if cap_tolerance is not None and baseline.capacity is not None and current.capacity is not None:
+        bounded = [
+            side
+            for side, m in (("baseline", baseline), ("current run", current))
+            if m.capacity_is_lower_bound
+        ]
+        if bounded:
+            out_notes.append(
+                f"capacity of the {' and the '.join(bounded)} is a lower bound: the SLO held at "
+                "every step up to where the ramp stopped"
+            )
         rows.append(
             metric_row(
                 "",

@@ -26,7 +26,7 @@ from typing import Any
 
 from pytest_triton.errors import ConfigError
 from pytest_triton.observe.observer import Observer
-from pytest_triton.result import BlockPair, Measurement
+from pytest_triton.result import CAPACITY_LOWER_BOUND, BlockPair, Measurement
 from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import SLO, LoadSpec
 
@@ -146,6 +146,8 @@ def _measure(
     extra: dict[str, Any] = {"driver": drivers[0].name if drivers else load.driver}
     if ramp.probes and not probes_only:
         extra["probes"] = tuple(ramp.probes)
+    if ramp.capacity_lower_bound:
+        extra[CAPACITY_LOWER_BOUND] = True
     elapsed = time.monotonic() - started
     current = Measurement(
         model=model,

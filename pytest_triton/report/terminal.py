@@ -59,7 +59,11 @@ def summary_lines(entries: Sequence[TestEntry]) -> list[str]:
                     used = part.compute_input_us + part.compute_infer_us + part.compute_output_us
                     lines.append(f"    {name}: queue {part.queue_us:.0f} us, compute {used:.0f} us")
             if m.capacity is not None:
-                lines.append(f"  capacity at SLO: {m.capacity:.1f} infer/s")
+                bound = " (a lower bound: the SLO held at every step)"
+                lines.append(
+                    f"  capacity at SLO: {m.capacity:.1f} infer/s"
+                    f"{bound if m.capacity_is_lower_bound else ''}"
+                )
             if record.search is not None:
                 from pytest_triton.search.table import render
 

@@ -95,6 +95,40 @@ def test_a_look_is_the_auto_ramps_probes_alone():
         Ramp(server, LoadSpec(concurrency=(1, 2)), None, None, True)
 
 
+class SlowOnce(FakeServer):
+    """A stretch of a busy machine: the first stable step at `point` reads `factor` slow."""
+
+    def __init__(self, point: str, factor: float, **kw):
+        super().__init__(**kw)
+        self.point, self.factor = point, factor
+
+    def __call__(self, point: LoadPoint, settings: StepSettings) -> StepResult:
+        step = super().__call__(point, settings)
+        stable_calls = [c for c in self.calls if c == (self.point, False)]
+        if point.label == self.point and not settings.probe and len(stable_calls) == 1:
+            lat = step.p50_ms / self.factor
+            return StepResult(
+                step.concurrency, None, step.windows, True, step.throughput * self.factor,
+                lat, lat, lat, lat, lat * 1.5, step.requests, 0,
+            )  # fmt: skip
+        return step
+
+
+def test_a_stable_step_far_below_its_probe_is_measured_again():
+    # capacity at p99 <= 25 ms: 400/s at c4; the first stable c4 reads at half speed
+    server = SlowOnce("c4", 0.5)
+    r, _ = ramp(LoadSpec(concurrency=(), auto=True, find_capacity=True), SLO(p99_ms=25.0), server)
+    steps, capacity, notes = r.run()
+    assert [c for c in server.calls if c == ("c4", False)] == [("c4", False)] * 2
+    assert capacity == 400.0
+    assert any("step c4 read far below its probe (200 vs 400 infer/s" in n for n in notes), notes
+    # a step a little below its probe is what probes do: measured once
+    steady = SlowOnce("c4", 0.9)
+    r, _ = ramp(LoadSpec(concurrency=(), auto=True), None, steady)
+    r.run()
+    assert [c for c in steady.calls if c == ("c4", False)] == [("c4", False)]
+
+
 def test_auto_climbs_past_a_lucky_probe():
     """A probe that happened to be fast at c1 fakes a plateau; stable steps climb past it."""
 
@@ -160,7 +194,7 @@ def test_capacity_is_zero_when_nothing_meets_the_slo_and_ignores_unstable_steps(
     assert capacity == pytest.approx(200.0)  # c4 (400/s) is unstable: never silently used
     assert any("ignores unstable" in n for n in notes)
     assert any("c4 did not stabilise" in n for n in notes)
-    assert any("lower bound" in n for n in notes)
+    assert any("lower bound" in n for n in notes) and r.capacity_lower_bound
 
 
 def test_rate_mode_capacity_bisects_rates():

@@ -151,6 +151,9 @@ def test_capacity_is_compared_with_the_spread_of_its_step() -> None:
     slow = Measurement(slow.model, None, slow.steps, 1.0, capacity=slow.steps[0].throughput)
     row = next(r for r in compare(base, slow).rows if r.metric == "capacity")
     assert row.outcome is Outcome.REGRESSION and row.change is not None
+    # a capacity the ramp only bounded from below says so wherever it is compared
+    bounded = replace(slow, extra={"capacity_lower_bound": True})
+    assert "capacity of the current run is a lower bound" in " ".join(compare(base, bounded).notes)
 
 
 # --- laws -------------------------------------------------------------------------------------
