@@ -126,9 +126,10 @@ def read_checkpoint(path: Path) -> dict[str, CheckpointRecord]:
 class Checkpoints:
     """The checkpoint directory, as seen by one session."""
 
-    def __init__(self, directory: Path, *, resume: bool = False) -> None:
+    def __init__(self, directory: Path, *, resume: bool = False, keep: int = 0) -> None:
         self.directory = directory
         self.resume = resume
+        self.keep = keep  # files kept once this session writes its own (0: all)
         present = indices(directory)
         self.loaded_from: Path | None = None
         self._records: dict[str, CheckpointRecord] = {}
@@ -202,4 +203,15 @@ class Checkpoints:
                     f"cannot create checkpoint {self.path}: {exc.strerror or exc}"
                 ) from exc
             self._claimed = True
+            self._prune()
             return
+
+    def _prune(self) -> None:
+        """Delete the oldest checkpoints beyond `keep`, this session's own among those kept.
+        Only a session that wrote one prunes, so a directory is never emptied by reading it;
+        with `keep` above the sessions that run at once, none deletes another's file."""
+        if self.keep <= 0:
+            return
+        older = [i for i in indices(self.directory) if i < self.index]
+        for index in older[: max(0, len(older) - (self.keep - 1))]:
+            (self.directory / f"{index}.ckpt").unlink(missing_ok=True)

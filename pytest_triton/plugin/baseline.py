@@ -184,7 +184,9 @@ def _open(config: pytest.Config, bsession: BaselineSession) -> None:
         directory = checkpoint_dir(config)
         if directory is not None and bsession.checkpoints is None:
             bsession.checkpoints = Checkpoints(
-                directory, resume=bool(get_option(config, "triton_resume"))
+                directory,
+                resume=bool(get_option(config, "triton_resume")),
+                keep=int(get_option(config, "triton_keep_checkpoints")),
             )
     except BaselineError as exc:
         raise pytest.UsageError(str(exc)) from None

@@ -144,6 +144,13 @@ BASELINE_OPTIONS: tuple[Option, ...] = (
         "bool",
         False,
     ),
+    Option(
+        "triton_keep_checkpoints",
+        "checkpoint files kept: a session that writes one deletes the oldest beyond this "
+        "many (0: keep all; default 20)",
+        "int",
+        20,
+    ),
 )
 
 MARKER = (

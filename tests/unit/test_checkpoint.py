@@ -33,6 +33,21 @@ def test_each_session_writes_the_next_index_and_never_touches_older_ones(tmp_pat
     assert indices(tmp_path) == [0, 1]
 
 
+def test_old_checkpoints_beyond_the_kept_number_are_pruned_by_a_writing_session(
+    tmp_path: Path,
+) -> None:
+    for _ in range(5):
+        Checkpoints(tmp_path).record("t::a", "k", M, complete=True)
+    assert indices(tmp_path) == [0, 1, 2, 3, 4]
+    reader = Checkpoints(tmp_path, resume=True, keep=2)  # records nothing: deletes nothing
+    assert reader.loaded_from == tmp_path / "4.ckpt" and indices(tmp_path) == [0, 1, 2, 3, 4]
+    writer = Checkpoints(tmp_path, keep=3)
+    writer.record("t::a", "k", M, complete=True)
+    assert indices(tmp_path) == [3, 4, 5]  # its own and the two newest before it
+    Checkpoints(tmp_path, keep=0).record("t::a", "k", M, complete=True)
+    assert indices(tmp_path) == [3, 4, 5, 6]  # 0: keep all
+
+
 def test_a_session_that_records_nothing_writes_no_checkpoint(tmp_path: Path) -> None:
     Checkpoints(tmp_path, resume=True)
     assert indices(tmp_path) == []
