@@ -14,7 +14,10 @@ from .fixtures import HANDLE_KEY
 from .marker_docs import MARKERS, register_markers
 from .options import get_option, validate_all
 from .outcomes import TRITON_TEST_PROPERTY, OutcomeRecorder, reported
-from .state import SPECS_KEY, STATE_KEY, SessionState
+from .state import SESSION_KEY, SPECS_KEY, STATE_KEY, SessionState
+from .xdist_channel import ControllerReceiver, is_worker, send_to_controller
+
+XDIST_RECEIVER = "triton-xdist-receiver"
 
 if TYPE_CHECKING:
     from pytest_triton.record import MeasurementRecord
@@ -29,6 +32,8 @@ def pytest_configure(config: pytest.Config) -> None:
     validate_all(config)
     state = config.stash[STATE_KEY] = SessionState()
     config.pluginmanager.register(OutcomeRecorder(state), "triton-outcomes")
+    if not is_worker(config):
+        config.pluginmanager.register(ControllerReceiver(config), XDIST_RECEIVER)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -181,8 +186,14 @@ def pytest_exception_interact(
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Write the requested report files (also when tests failed: that is when they matter)."""
     state = session.config.stash.get(STATE_KEY, None)
-    if state is None or hasattr(session.config, "workerinput"):
-        return  # a pytest-xdist worker: the controller writes the reports, once
+    if state is None:
+        return
+    if is_worker(session.config):
+        # a pytest-xdist worker: the controller writes the reports, once, from what it sends
+        bsession = session.config.stash.get(SESSION_KEY, None)
+        lines = [line for g in bsession.gates for line in g.summary_lines()] if bsession else []
+        send_to_controller(session.config, lines)
+        return
     from pytest_triton.report.files import GITHUB_FILES, write_reports
     from pytest_triton.report.files import OPTIONS as REPORT_OPTIONS
 
@@ -207,6 +218,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     from pytest_triton.report.terminal import summary_lines
 
+    receiver = terminalreporter.config.pluginmanager.get_plugin(XDIST_RECEIVER)
+    if receiver is not None and receiver.baseline_lines:
+        terminalreporter.write_sep("=", "triton baselines (from the pytest-xdist workers)")
+        for line in receiver.baseline_lines:
+            terminalreporter.write_line(line, red=line.startswith("FAIL"))
     terminalreporter.write_sep("=", "triton performance")
     for line in summary_lines(reported(state)):
         terminalreporter.write_line(line)

@@ -1,6 +1,5 @@
-"""Under pytest-xdist (-n 2) the reports state each test's outcome as pytest decided it: they
-were empty yet said '0 measurement(s), all passed'. (The measurements themselves stay in the
-workers until pytest-xdist is supported as a whole.)"""
+"""Under pytest-xdist (-n 2) the reports state each test's outcome as pytest decided it (they
+were empty yet said '0 measurement(s), all passed'), with every worker's measurements."""
 
 from __future__ import annotations
 
@@ -52,4 +51,7 @@ def test_reports_under_xdist_never_claim_an_empty_success(tmp_path: Path):
     data = json.loads(js.read_text())
     outcomes = {t["test"].split("::")[-1]: t["outcome"] for t in data["tests"]}
     assert outcomes == {"test_pass": "passed", "test_breach": "failed"}
+    # each worker's measurement, sent to the controller that wrote the report
+    measured = sorted(r["test"].split("::")[-1] for r in data["results"])
+    assert measured == ["test_breach", "test_pass"] and data["server"]["kind"] == "local"
     assert "SLO NOT met for model 'tiny'" in text  # pytest's own failure text, from the worker

@@ -470,6 +470,37 @@ def test_the_markdown_report_has_each_steps_change_against_the_baseline(
     ), rows[0]
 
 
+def test_under_xdist_the_workers_measurements_reach_the_controllers_reports(
+    suite: pytest.Pytester,
+) -> None:
+    suite.makepyfile(
+        test_more="""
+import pytest
+
+@pytest.mark.triton_model("tiny")
+@pytest.mark.triton_load(concurrency=[2])
+def test_other(triton):
+    triton.measure()
+"""
+    )
+    result = suite.runpytest("-n", "2", "--triton-report-json=r.json", "--triton-report-md=r.md")
+    result.assert_outcomes(passed=2)
+    data = json.loads((suite.path / "r.json").read_text())
+    assert sorted(r["test"] for r in data["results"]) == [
+        "test_more.py::test_other", "test_perf.py::test_tiny"
+    ]  # fmt: skip
+    md = (suite.path / "r.md").read_text()
+    assert "| c4 |" in md and "| c2 |" in md
+    result.stdout.fnmatch_lines(
+        [
+            "*= triton baselines (from the pytest-xdist workers) =*",
+            "ok   test_*.py::test_* [[]tiny] no baseline*",
+            "*= triton performance =*",
+            "2 Triton test(s): 2 passed",
+        ]
+    )
+
+
 def test_a_runner_that_cannot_see_the_tolerance_says_so_and_can_fail(
     suite: pytest.Pytester,
 ) -> None:
