@@ -26,7 +26,7 @@ from typing import Any
 
 from pytest_triton.errors import ConfigError
 from pytest_triton.observe.observer import Observer
-from pytest_triton.result import CAPACITY_LOWER_BOUND, BlockPair, Measurement
+from pytest_triton.result import CAPACITY_LOWER_BOUND, BlockPair, Measurement, StepResult
 from pytest_triton.server.base import Endpoints
 from pytest_triton.spec import SLO, LoadSpec
 
@@ -35,6 +35,8 @@ from .driver import Driver, make_driver
 from .paired import PairedRunner
 from .points import validate_load_spec
 from .ramp import Progress, Ramp, StepRunner
+from .step import LoadPoint, StepSettings
+from .step_lock import StepLock
 
 
 def measure(
@@ -48,6 +50,7 @@ def measure(
     progress: Progress | None = None,
     data: Any = None,
     probes_only: bool = False,
+    step_lock: StepLock | None = None,
 ) -> Measurement:
     """Measure `model` on a running server at the load points of `load`.
 
@@ -56,11 +59,13 @@ def measure(
     is asked. `progress` receives every finished step, probes included. `data` optionally
     gives input tensors (a mapping name -> array, a list of them, or a file path).
     `probes_only` (an `auto` load only): stop after the probes, which are then the steps.
+    `step_lock`: held around every step (pytest-xdist workers take turns, step_lock.py).
     Raises ConfigError / MeasurementError / ServerDiedError.
     """
     current, _ = _measure(
-        endpoints, model, None, version, load, slo, is_alive, progress, data, probes_only
-    )
+        endpoints, model, None, version, load, slo, is_alive, progress, data, probes_only,
+        step_lock,
+    )  # fmt: skip
     return current
 
 
@@ -84,13 +89,15 @@ def measure_paired(
     is_alive: Callable[[], bool] | None = None,
     progress: Progress | None = None,
     data: Any = None,
+    step_lock: StepLock | None = None,
 ) -> PairedMeasurement:
     """Measure `model` and `baseline_model` (the baseline build's copy, loaded beside it) in
     alternation at every load point (load/paired.py). The ramp's decisions (auto, capacity)
     follow the current model."""
     _, paired = _measure(
-        endpoints, model, baseline_model, version, load, slo, is_alive, progress, data
-    )
+        endpoints, model, baseline_model, version, load, slo, is_alive, progress, data,
+        step_lock=step_lock,
+    )  # fmt: skip
     assert paired is not None
     return paired
 
@@ -106,6 +113,7 @@ def _measure(
     progress: Progress | None,
     data: Any,
     probes_only: bool = False,
+    step_lock: StepLock | None = None,
 ) -> tuple[Measurement, PairedMeasurement | None]:
     validate_load_spec(load)
     started = time.monotonic()
@@ -128,6 +136,8 @@ def _measure(
             )
             paired = PairedRunner(drivers[0], drivers[1])
             run = paired.run_step
+        if step_lock is not None:
+            run = _holding(step_lock, run)
         ramp = Ramp(run, load, slo, progress, probes_only)
         steps, capacity, notes = ramp.run()
         for driver in drivers:
@@ -171,3 +181,11 @@ def _measure(
         extra={"driver": extra["driver"]},
     )
     return current, PairedMeasurement(current, baseline, {p: paired.pairs[p] for p in order})
+
+
+def _holding(lock: StepLock, run: StepRunner) -> StepRunner:
+    def locked(point: LoadPoint, settings: StepSettings) -> StepResult:
+        with lock.held():
+            return run(point, settings)
+
+    return locked

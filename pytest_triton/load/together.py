@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 from pytest_triton.errors import ConfigError
@@ -24,6 +25,7 @@ from . import server_reads
 from .driver import Driver, make_driver
 from .points import validate_load_spec
 from .step import LoadPoint, StepSettings
+from .step_lock import StepLock
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ def measure_together(
     *,
     is_alive: Callable[[], bool] | None = None,
     progress: TogetherProgress | None = None,
+    step_lock: StepLock | None = None,
 ) -> list[Measurement]:
     """Each member's measurement, in the members' order (module docstring)."""
     if len(members) < 2:
@@ -93,7 +96,8 @@ def measure_together(
                 replace(StepSettings.from_load(m.load, m.slo), until_stable=False) for m in members
             ]
             for i in range(len(points[0])):
-                done = _run_at_once(threads, drivers, [p[i] for p in points], settings)
+                with step_lock.held() if step_lock is not None else nullcontext():
+                    done = _run_at_once(threads, drivers, [p[i] for p in points], settings)
                 for j, step in enumerate(done):
                     steps[j].append(step)
                     if progress is not None:

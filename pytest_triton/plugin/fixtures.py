@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,6 +15,8 @@ from .options import get_option
 from .state import SESSION_KEY, SPECS_KEY, STATE_KEY
 
 if TYPE_CHECKING:
+    from pytest_triton.load.step_lock import StepLock
+
     # The core is imported when a triton fixture runs, not when pytest loads the plugin: a
     # suite without triton tests pays nothing for it.
     from pytest_triton.result import StepResult
@@ -113,6 +116,7 @@ def triton(
         build=bsession.build if bsession is not None else None,
         search=specs.search if specs else None,
         say=say,
+        step_lock=xdist_step_lock(request.config),
     )
     failure = None
     try:
@@ -126,3 +130,17 @@ def triton(
 
 
 HANDLE_KEY = pytest.StashKey["Triton"]()
+
+
+def xdist_step_lock(config: pytest.Config) -> StepLock | None:
+    """Under pytest-xdist, the lock the workers of this run take turns with for each step
+    (load/step_lock.py); None outside xdist or with --triton-xdist-parallel."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None or get_option(config, "triton_xdist_parallel"):
+        return None
+    import tempfile
+
+    from pytest_triton.load.step_lock import StepLock
+
+    run = workerinput.get("testrunuid", "run")
+    return StepLock(Path(tempfile.gettempdir()) / f"pytest-triton-steps-{run}.lock")

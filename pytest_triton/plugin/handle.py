@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from pytest_triton.baseline.build import BaselineBuild, BuildPair
+    from pytest_triton.load.step_lock import StepLock
     from pytest_triton.search.result import SearchResult
     from pytest_triton.search.settings import SearchSettings
     from pytest_triton.search.strategy import Trial
@@ -52,6 +53,7 @@ class Triton:
         build: BaselineBuild | None = None,
         search: Mapping[str, Any] | None = None,
         say: Callable[[str], None] | None = None,
+        step_lock: StepLock | None = None,
     ) -> None:
         self._item = item
         self.server = server
@@ -66,6 +68,7 @@ class Triton:
         self._search = search  # @triton_search's arguments
         self._say = say  # a live line in the terminal
         self._from_checkpoint: set[int] = set()  # search points reused by --triton-resume
+        self._step_lock = step_lock  # pytest-xdist workers take turns to measure a step
 
     @property
     def endpoints(self) -> Endpoints:
@@ -171,6 +174,7 @@ class Triton:
                 members,
                 is_alive=self.server.is_alive,
                 progress=lambda _, step: self._on_step(step),
+                step_lock=self._step_lock,
             )
         out: dict[str, Measurement] = {}
         for member, (spec, key, effective), measurement in zip(
@@ -315,6 +319,7 @@ class Triton:
                 is_alive=self.server.is_alive,
                 progress=self._on_step,
                 probes_only=probes_only,
+                step_lock=self._step_lock,
             )
 
     def _measure_paired(
@@ -333,6 +338,7 @@ class Triton:
                 self.slo,
                 is_alive=self.server.is_alive,
                 progress=self._on_step,
+                step_lock=self._step_lock,
             )
         # The test measured its model: reports and baselines name it, not the served copy.
         current = replace(measured.current, model=spec.name)

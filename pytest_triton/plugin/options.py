@@ -153,6 +153,14 @@ OPTIONS: tuple[Option, ...] = (
         "path",
     ),
     Option(
+        "triton_xdist_parallel",
+        "let pytest-xdist workers measure at the same time (default: they take turns step by "
+        "step, so none measures while another loads the machine); for workers with CPUs and "
+        "GPUs of their own",
+        "bool",
+        False,
+    ),
+    Option(
         "triton_benchmark_json",
         "write every measured step as a pytest-benchmark JSON benchmark to this path (read by "
         "pytest-benchmark compare and github-action-benchmark's pytest tool)",

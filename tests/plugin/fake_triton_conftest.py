@@ -54,6 +54,7 @@ def fake_measure(
     is_alive: Any = None,
     progress: Any = None,
     probes_only: bool = False,
+    step_lock: Any = None,
 ) -> Measurement:
     base = float(os.environ.get("FAKE_LATENCY_MS", "5")) * float(
         os.environ.get("FAKE_LATENCY_FACTOR", "1")
