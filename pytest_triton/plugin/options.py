@@ -36,12 +36,20 @@ OPTIONS: tuple[Option, ...] = (
         "tritonserver binary (default: the one in the nvidia-pytriton wheel)",
         "path",
     ),
-    Option("triton_url", "gRPC host:port of an already running Triton (remote mode)"),
-    Option("triton_http_url", "HTTP host:port of the remote Triton (default: gRPC port - 1)"),
+    Option(
+        "triton_url",
+        "gRPC host:port of an already running Triton (remote mode); under pytest-xdist a "
+        "comma-separated list gives worker i the i-th",
+    ),
+    Option(
+        "triton_http_url",
+        "HTTP host:port of the remote Triton (default: gRPC port - 1); a list as --triton-url",
+    ),
     Option("triton_image", "run Triton from this container image (docker mode)"),
     Option(
         "triton_gpus",
-        "GPUs for the docker-mode container: all, none, or comma separated ids/UUIDs",
+        "GPUs for the server: all, none, comma separated ids/UUIDs (docker mode), or "
+        "per-worker: under pytest-xdist each worker its own share of them",
         "string",
         "none",
     ),

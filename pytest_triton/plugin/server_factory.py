@@ -15,6 +15,7 @@ from pytest_triton.server.base import Server
 from pytest_triton.spec import ServerMode, ServerSpec, frozen_mapping
 
 from .options import get_option
+from .xdist_split import PER_WORKER, pick_url, visible_gpus, worker_gpus, worker_slot
 
 
 def server_mode(config: pytest.Config) -> ServerMode:
@@ -33,17 +34,25 @@ def server_spec(config: pytest.Config, log_dir: Path) -> ServerSpec:
     flags: dict[str, str] = {}
     for item in get_option(config, "triton_server_flags"):
         flags.update(parse_flag_pairs(item))
+    mode = server_mode(config)
+    slot = worker_slot(config)  # under pytest-xdist, this worker's share (xdist_split.py)
+    env = env_assignments(get_option(config, "triton_env"))
+    gpus = get_option(config, "triton_gpus")
+    if gpus.strip() == PER_WORKER:
+        gpus = worker_gpus(gpus, slot, visible_gpus)
+        if mode == "local":
+            env.setdefault("CUDA_VISIBLE_DEVICES", gpus)
     return ServerSpec(
-        mode=server_mode(config),
+        mode=mode,
         model_repository=get_option(config, "triton_model_repository"),
         server_path=get_option(config, "triton_server_path"),
         image=get_option(config, "triton_image"),
-        url=get_option(config, "triton_url"),
-        http_url=get_option(config, "triton_http_url"),
-        gpus=get_option(config, "triton_gpus"),
+        url=pick_url(get_option(config, "triton_url"), slot),
+        http_url=pick_url(get_option(config, "triton_http_url"), slot),
+        gpus=gpus,
         shm_size=get_option(config, "triton_shm_size"),
         mounts=docker_mounts(config),
-        env=frozen_mapping(env_assignments(get_option(config, "triton_env"))),
+        env=frozen_mapping(env),
         flags=frozen_mapping(flags),
         startup_timeout_s=get_option(config, "triton_startup_timeout"),
         log_dir=log_dir,
