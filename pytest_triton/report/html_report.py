@@ -1,4 +1,7 @@
-"""A self-contained HTML report with curves: throughput vs load, latency vs throughput.
+"""A self-contained HTML report: a summary linking what failed or regressed, then per test its
+curves (throughput vs load; latency vs throughput with the SLO bounds, the baseline curve and
+the comparison's band, the auto ramp's probes; GPU memory and utilisation where read) and a
+bar per step of where a request's time went.
 
 Inline SVG, no JavaScript, no external assets: the file opens from a CI artifact as it is.
 """
@@ -6,8 +9,13 @@ Inline SVG, no JavaScript, no external assets: the file opens from a CI artifact
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from pytest_triton.judge.rows import Outcome
+from pytest_triton.judge.table import pct
 from pytest_triton.record import MeasurementRecord
 from pytest_triton.report.model_parts import (
     COMPOSING_HEADER,
@@ -16,7 +24,9 @@ from pytest_triton.report.model_parts import (
     stream_rows,
 )
 from pytest_triton.report.outcome import TestEntry, counts
+from pytest_triton.result import StepResult
 from pytest_triton.search.fragment import describe_point
+from pytest_triton.search.objectives import GPU_MEMORY_METRIC, NVML_MEMORY_METRIC
 from pytest_triton.search.result import SearchResult
 from pytest_triton.server.base import ServerIdentity
 from pytest_triton.spec import SLO
@@ -36,19 +46,41 @@ svg { margin-right: 1.5em; } .charts { display: flex; flex-wrap: wrap; }
 """
 
 
+@dataclass(frozen=True)
+class Series:
+    name: str
+    points: list[tuple[float, float]]
+    dashed: bool = False  # a baseline: drawn dashed
+    hollow: bool = False  # probes: hollow markers, no line
+    # an interval band per x: (x, low, high)
+    band: list[tuple[float, float, float]] = field(default_factory=list)
+
+
+def _ticks(top: float, n: int = 4) -> list[float]:
+    """Round tick values from 0 to about `top`."""
+    if top <= 0:
+        return [0.0]
+    raw = top / n
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return [i * step for i in range(int(top / step) + 1)]
+
+
 def _chart(
     title: str,
     x_label: str,
     y_label: str,
-    series: list[tuple[str, list[tuple[float, float]]]],
+    series: Sequence[Series],
     bounds: Sequence[tuple[str, float]] = (),
 ) -> str:
-    """A line chart; `bounds` are horizontal lines (an SLO's latency bound) with their label."""
-    points = [p for _, pts in series for p in pts]
+    """A chart with ticked axes; `bounds` are horizontal lines (an SLO's latency bound)."""
+    points = [p for s in series for p in s.points] + [
+        (x, hi) for s in series for x, _, hi in s.band
+    ]
     if not points:
         return ""
-    x_max = max(x for x, _ in points) or 1.0
-    y_max = max([y for _, y in points] + [b for _, b in bounds]) or 1.0
+    x_max = max(x for x, _ in points) * 1.05 or 1.0
+    y_max = max([y for _, y in points] + [b for _, b in bounds]) * 1.1 or 1.0
 
     def sx(x: float) -> float:
         return _PAD + (x / x_max) * (_W - 2 * _PAD)
@@ -57,34 +89,59 @@ def _chart(
         return _H - _PAD - (y / y_max) * (_H - 2 * _PAD)
 
     out = [
-        f'<svg width="{_W}" height="{_H}" role="img" aria-label="{html.escape(title)}">',
+        f'<svg class="chart" width="{_W}" height="{_H}" role="img" '
+        f'aria-label="{html.escape(title)}">',
         f'<text x="{_W / 2}" y="16" text-anchor="middle" font-size="13">'
         f"{html.escape(title)}</text>",
         f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" stroke="#888"/>',
         f'<line x1="{_PAD}" y1="{_PAD}" x2="{_PAD}" y2="{_H - _PAD}" stroke="#888"/>',
-        f'<text x="{_W / 2}" y="{_H - 8}" text-anchor="middle" font-size="11">'
+        f'<text x="{_W / 2}" y="{_H - 6}" text-anchor="middle" font-size="11">'
         f"{html.escape(x_label)}</text>",
         f'<text x="12" y="{_H / 2}" font-size="11" transform="rotate(-90 12 {_H / 2})" '
         f'text-anchor="middle">{html.escape(y_label)}</text>',
-        f'<text x="{_PAD - 4}" y="{_PAD + 4}" text-anchor="end" font-size="10">{y_max:.4g}</text>',
-        f'<text x="{_W - _PAD}" y="{_H - _PAD + 14}" text-anchor="end" font-size="10">'
-        f"{x_max:.4g}</text>",
     ]
-    for i, (name, pts) in enumerate(series):
+    for t in _ticks(y_max):
+        out.append(
+            f'<line class="tick" x1="{_PAD - 4}" y1="{sy(t):.1f}" x2="{_W - _PAD}" '
+            f'y2="{sy(t):.1f}" stroke="#eee"/>'
+            f'<text x="{_PAD - 6}" y="{sy(t) + 3:.1f}" text-anchor="end" font-size="9">'
+            f"{t:.4g}</text>"
+        )
+    for t in _ticks(x_max):
+        out.append(
+            f'<line class="tick" x1="{sx(t):.1f}" y1="{_H - _PAD}" x2="{sx(t):.1f}" '
+            f'y2="{_H - _PAD + 4}" stroke="#888"/>'
+            f'<text x="{sx(t):.1f}" y="{_H - _PAD + 14}" text-anchor="middle" font-size="9">'
+            f"{t:.4g}</text>"
+        )
+    for i, s in enumerate(series):
         colour = _COLOURS[i % len(_COLOURS)]
-        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
-        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
+        if s.band:
+            upper = " ".join(f"{sx(x):.1f},{sy(hi):.1f}" for x, _, hi in s.band)
+            lower = " ".join(f"{sx(x):.1f},{sy(lo):.1f}" for x, lo, _ in reversed(s.band))
+            out.append(
+                f'<polygon class="band" points="{upper} {lower}" fill="{colour}" '
+                'fill-opacity="0.15" stroke="none"/>'
+            )
+        if not s.hollow:
+            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in s.points)
+            dash = ' stroke-dasharray="6,3"' if s.dashed else ""
+            out.append(
+                f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="{path}"/>'
+            )
+        fill = "none" if s.hollow else colour
         out += [
-            f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"/>' for x, y in pts
+            f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{fill}" stroke="{colour}"/>'
+            for x, y in s.points
         ]
         out.append(
             f'<text x="{_W - _PAD}" y="{_PAD + 14 * i}" text-anchor="end" font-size="11" '
-            f'fill="{colour}">{html.escape(name)}</text>'
+            f'fill="{colour}">{html.escape(s.name)}</text>'
         )
     for name, bound in bounds:
         out.append(
-            f'<line x1="{_PAD}" y1="{sy(bound):.1f}" x2="{_W - _PAD}" y2="{sy(bound):.1f}" '
-            'stroke="#b00020" stroke-dasharray="5,3"/>'
+            f'<line class="bound" x1="{_PAD}" y1="{sy(bound):.1f}" x2="{_W - _PAD}" '
+            f'y2="{sy(bound):.1f}" stroke="#b00020" stroke-dasharray="5,3"/>'
         )
         out.append(
             f'<text x="{_PAD + 4}" y="{sy(bound) - 4:.1f}" font-size="10" fill="#b00020">'
@@ -94,13 +151,111 @@ def _chart(
     return "\n".join(out)
 
 
-def _entry(entry: TestEntry) -> str:
+def _breakdown(steps: Sequence[StepResult]) -> str:
+    """Per step, a bar of where a request's time went: queue, compute, the rest of Triton,
+    and the client side (network and client), from the statistics extension."""
+    split = [s for s in steps if s.server.requests]
+    if not split:
+        return ""
+    width, row, left = 420, 18, 60
+    total = max(s.avg_ms * 1000 for s in split) or 1.0
+    parts = (("queue", "#ff7f0e"), ("compute", "#1f77b4"), ("Triton", "#9467bd"),
+             ("client", "#7f7f7f"))  # fmt: skip
+    height = row * len(split) + 30
+    out = [
+        f'<svg class="breakdown" width="{width + left + 10}" height="{height}" role="img" '
+        'aria-label="Latency breakdown per step">',
+        f'<text x="{left}" y="12" font-size="12">Where a request\'s time went (µs)</text>',
+    ]
+    for i, s in enumerate(split):
+        server = s.server
+        compute = server.compute_input_us + server.compute_infer_us + server.compute_output_us
+        values = (server.queue_us, compute, server.overhead_us, s.client_overhead_us)
+        y = 20 + i * row
+        out.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end" font-size="10">'
+                   f"{html.escape(s.load_point)}</text>")  # fmt: skip
+        x = float(left)
+        for (name, colour), value in zip(parts, values, strict=True):
+            w = max(0.0, value) / total * width
+            out.append(
+                f'<rect class="part" x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row - 4}" '
+                f'fill="{colour}"><title>{name} {value:.0f} µs</title></rect>'
+            )
+            x += w
+    legend = " ".join(f'<tspan fill="{colour}">■ {name}</tspan>' for name, colour in parts)
+    out.append(f'<text x="{left}" y="{height - 2}" font-size="10">{legend}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _latency_series(record: MeasurementRecord, steps: Sequence[StepResult]) -> list[Series]:
+    """p50 and p99 against throughput; the baseline's p50 curve (dashed) with the 95 % band
+    the comparison gave the current p50; the auto ramp's probes (hollow)."""
+    out = [
+        Series("p50", [(s.throughput, s.p50_ms) for s in steps]),
+        Series("p99", [(s.throughput, s.p99_ms) for s in steps]),
+    ]
+    rows = {row.name: row for row in record.baseline_rows}
+    baseline: list[tuple[float, float]] = []
+    band: list[tuple[float, float, float]] = []
+    for s in steps:
+        p50, thr = rows.get(f"{s.load_point} p50"), rows.get(f"{s.load_point} throughput")
+        if p50 is None or thr is None:
+            continue
+        baseline.append((thr.baseline, p50.baseline))
+        if p50.change is not None:
+            band.append(
+                (s.throughput, p50.baseline * p50.change.low, p50.baseline * p50.change.high)
+            )
+    if baseline:
+        out.append(
+            Series("baseline p50 (band: 95 % interval now)", baseline, dashed=True, band=band)
+        )
+    probes = [p for p in record.measurement.extra.get("probes", ()) if isinstance(p, StepResult)]
+    if probes:
+        out.append(Series("auto ramp probes (p50)", [(p.throughput, p.p50_ms) for p in probes],
+                          hollow=True))  # fmt: skip
+    return out
+
+
+def _slo_bounds(slo: SLO | None) -> list[tuple[str, float]]:
+    if slo is None:
+        return []
+    return [(f"SLO {stat} {bound:g} ms", bound) for stat, bound in slo.latency_bounds().items()
+            if stat in ("p50", "p90", "p95", "p99", "avg")]  # fmt: skip
+
+
+def _gpu_chart(steps: Sequence[StepResult]) -> str:
+    """GPU memory and utilisation against latency, where a GPU was read."""
+    memory = []
+    for s in steps:
+        used = s.metrics.get(GPU_MEMORY_METRIC, s.metrics.get(NVML_MEMORY_METRIC))
+        if used is not None:
+            memory.append((s.p50_ms, used))
+    utilisation = [
+        (s.p50_ms, 100.0 * s.metrics["nvml_gpu_utilization"])
+        for s in steps
+        if "nvml_gpu_utilization" in s.metrics
+    ]
+    if not memory and not utilisation:
+        return ""
+    series = [Series("GPU memory (MB)", memory)] if memory else []
+    if utilisation:
+        series.append(Series("GPU utilisation (%)", utilisation))
+    return _chart("GPU vs latency", "p50 latency (ms)", "MB / %", series)
+
+
+def _anchor(index: int) -> str:
+    return f"test-{index}"
+
+
+def _entry(index: int, entry: TestEntry) -> str:
     kind = "pass" if entry.outcome == "passed" else "fail"
     why = f" ({entry.why})" if entry.outcome == "failed" else ""
     status = f'<span class="{kind}">{html.escape(entry.outcome + why)}</span>'
     reason = f"<pre>{html.escape(entry.reason.strip())}</pre>" if entry.reason else ""
     return (
-        f"<h2>{html.escape(entry.nodeid)} {status}</h2>"
+        f'<h2 id="{_anchor(index)}">{html.escape(entry.nodeid)} {status}</h2>'
         + "".join(_section(r) for r in entry.results)
         + reason
     )
@@ -119,17 +274,16 @@ def _section(record: MeasurementRecord) -> str:
         "Throughput vs load",
         x_name,
         "infer/s",
-        [("throughput", [(x, s.throughput) for x, s in zip(load, steps, strict=True)])],
+        [Series("throughput", [(x, s.throughput) for x, s in zip(load, steps, strict=True)])],
     )
     latency = _chart(
         "Latency vs throughput",
-        "infer/s",
-        "ms",
-        [
-            ("p50", [(s.throughput, s.p50_ms) for s in steps]),
-            ("p99", [(s.throughput, s.p99_ms) for s in steps]),
-        ],
+        "throughput (infer/s)",
+        "latency (ms)",
+        _latency_series(record, steps),
+        _slo_bounds(record.slo),
     )
+    gpu = _gpu_chart(steps)
     rows = "".join(
         f"<tr><td>{html.escape(s.load_point)}</td><td>{s.throughput:.1f}</td><td>{s.p50_ms:.2f}</td>"
         f"<td>{s.p95_ms:.2f}</td><td>{s.p99_ms:.2f}</td><td>{s.server.queue_us:.0f}</td>"
@@ -148,7 +302,7 @@ def _section(record: MeasurementRecord) -> str:
     )
     return (
         f"<h3>{html.escape(m.model)}</h3>"
-        f'<div class="charts">{throughput}{latency}</div>'
+        f'<div class="charts">{throughput}{latency}{gpu}</div>{_breakdown(steps)}'
         "<table><tr><th>load</th><th>infer/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th>"
         "<th>queue µs</th><th>compute µs</th><th>client µs</th><th>stable</th><th>errors</th></tr>"
         f"{rows}</table>{parts}{'<ul>' + notes + '</ul>' if notes else ''}"
@@ -169,13 +323,13 @@ def _search(result: SearchResult, slo: SLO | None) -> str:
     from pytest_triton.search.table import rows
 
     top = [e for e in result.entries if e.measured][: len(_COLOURS)]
-    series = []
+    series: list[Series] = []
     for entry in top:
         measurement = entry.trial.measurement
         assert measurement is not None
         steps = sorted(measurement.steps, key=lambda s: s.throughput)
         name = describe_point(entry.trial.point) + (" (committed)" if entry.committed else "")
-        series.append((name, [(s.throughput, s.p99_ms) for s in steps]))
+        series.append(Series(name, [(s.throughput, s.p99_ms) for s in steps]))
     budget = slo.p99_ms if slo is not None else None
     bounds = [(f"p99 bound {budget:g} ms", budget)] if budget is not None else []
     chart = _chart("p99 vs throughput of the top configs", "infer/s", "p99 ms", series, bounds)
@@ -195,15 +349,39 @@ def _search(result: SearchResult, slo: SLO | None) -> str:
     )
 
 
-def render_html(entries: Sequence[TestEntry], server: ServerIdentity | None) -> str:
-    where = (
-        f"<p>Triton {html.escape(server.version)} ({html.escape(server.kind)}: "
-        f"<code>{html.escape(server.source)}</code>)</p>"
-        if server
-        else ""
-    )
+def _summary(entries: Sequence[TestEntry]) -> str:
+    """Counts, then every test that did not pass and every regression, each linked."""
     tally = f"<p>{len(entries)} Triton test(s): {html.escape(counts(list(entries)))}</p>"
-    body = tally + "".join(_entry(e) for e in entries)
+    items = []
+    for i, entry in enumerate(entries):
+        regressions = [
+            f"{row.name} {pct(row)}"
+            for r in entry.results
+            for row in r.baseline_rows
+            if row.outcome is Outcome.REGRESSION
+        ]
+        if entry.outcome == "passed" and not regressions:
+            continue
+        what = entry.why or entry.outcome
+        moved = f": regressed {', '.join(regressions)}" if regressions else ""
+        items.append(
+            f'<li class="fail"><a href="#{_anchor(i)}">{html.escape(entry.nodeid)}</a> '
+            f"{html.escape(what + moved)}</li>"
+        )
+    listed = f'<ul class="summary">{"".join(items)}</ul>' if items else ""
+    return f'<div id="summary">{tally}{listed}</div>'
+
+
+def render_html(entries: Sequence[TestEntry], server: ServerIdentity | None) -> str:
+    where = ""
+    if server:
+        # the binary's name, not its path: a report is shared beyond the machine it ran on
+        source = Path(server.source).name if server.kind == "local" else server.source
+        where = (
+            f"<p>Triton {html.escape(server.version)} ({html.escape(server.kind)}: "
+            f"<code>{html.escape(source)}</code>)</p>"
+        )
+    body = _summary(entries) + "".join(_entry(i, e) for i, e in enumerate(entries))
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>pytest-triton report</title>"
         f"<style>{_STYLE}</style></head><body><h1>Triton performance report</h1>{where}{body}"

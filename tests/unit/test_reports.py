@@ -89,8 +89,15 @@ def test_reports_are_written_in_every_format(tmp_path: Path):
     assert "SLO NOT met for model 'numpy_compute'" in md
 
     page = targets["html"].read_text()
-    assert page.count("<svg") == 4 and "<polyline" in page
-    assert "t.py::test_slow" in page and 'class="fail"' in page
+    assert page.count('class="chart"') == 4 and "<polyline" in page
+    assert page.count('class="breakdown"') == 2  # a bar per step of where the time went
+    assert page.count('class="tick"') > 8  # axes with ticks
+    # the summary links what did not pass to its section
+    summary = page.split('<div id="summary">', 1)[1].split("</div>", 1)[0]
+    assert '<a href="#test-1">t.py::test_slow</a>' in summary, summary
+    assert '<a href="#test-2">t.py::test_broken</a>' in summary and "test_ok" not in summary
+    assert '<h2 id="test-1">t.py::test_slow' in page
+    assert 'class="bound"' in page and "SLO p99 10 ms" in page  # the SLO bound drawn
 
 
 def test_nothing_is_written_unless_asked(tmp_path: Path):
