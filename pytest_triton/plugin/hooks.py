@@ -146,14 +146,19 @@ def _judge_serving(record: MeasurementRecord) -> None:
         record.fail("model did not serve", served.render(record.model.name, unserved))
     if record.slo_check is not None and not record.slo_check.passed:
         record.fail("SLO not met", record.slo_check.render())
-    unstable = [s.load_point for s in record.measurement.steps if not s.stable]
+    unstable = [s for s in record.measurement.steps if not s.stable]
     if unstable:
+        from pytest_triton.judge.unstable import likely_cause
+
         # Never used silently: the note reaches the summary and reports, the warning the
         # warnings summary. Not a failure by itself: on a busy CI box that would cry wolf.
+        causes = "; ".join(dict.fromkeys(c for s in unstable if (c := likely_cause(s))))
+        advice = (
+            f"likely: {causes}" if causes else "raise --triton-window or the stability percentage"
+        )
         note = (
-            f"step(s) {', '.join(unstable)} of {record.model.name!r} did not stabilise "
-            "within the trial limit; its numbers are less certain (raise --triton-window "
-            "or the stability percentage)"
+            f"step(s) {', '.join(s.load_point for s in unstable)} of {record.model.name!r} did "
+            f"not stabilise within the trial limit; its numbers are less certain ({advice})"
         )
         record.notes.append(note)
         warnings.warn(TritonUnstableWarning(note), stacklevel=1)
