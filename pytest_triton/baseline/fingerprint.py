@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from pytest_triton.errors import ConfigError
+from pytest_triton.observe.nvml import selected_gpus
 from pytest_triton.server.base import ServerIdentity
 
 # Identity fields in the order messages name them (hardware first: the likeliest cause).
@@ -222,21 +223,6 @@ def _text(value: object) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def _selected(count: int, selection: str) -> list[int]:
-    """GPU indices chosen by a 'all' / 'none' / '0,2' selection (docker's --gpus spelling)."""
-    value = selection.strip().lower()
-    if value in ("", "all"):
-        return list(range(count))
-    if value == "none":
-        return []
-    indices: list[int] = []
-    for part in value.replace("device=", "").split(","):
-        part = part.strip()
-        if part.isdigit() and int(part) < count:
-            indices.append(int(part))
-    return indices
-
-
 def read_gpus(
     selection: str = "all", import_nvml: Callable[[], ModuleType | None] | None = None
 ) -> GpuInfo:
@@ -252,7 +238,7 @@ def read_gpus(
     except Exception:  # NVMLError_LibraryNotFound / DriverNotLoaded: a machine without GPUs
         return GpuInfo()
     try:
-        indices = _selected(int(nvml.nvmlDeviceGetCount()), selection)
+        indices = selected_gpus(int(nvml.nvmlDeviceGetCount()), selection)
         if not indices:
             return GpuInfo()
         names = sorted(

@@ -51,6 +51,7 @@ def measure(
     data: Any = None,
     probes_only: bool = False,
     step_lock: StepLock | None = None,
+    gpus: str = "all",
 ) -> Measurement:
     """Measure `model` on a running server at the load points of `load`.
 
@@ -60,11 +61,12 @@ def measure(
     gives input tensors (a mapping name -> array, a list of them, or a file path).
     `probes_only` (an `auto` load only): stop after the probes, which are then the steps.
     `step_lock`: held around every step (pytest-xdist workers take turns, step_lock.py).
+    `gpus`: the GPUs NVML readings are of ('all', 'none', '0,2'): those the server uses.
     Raises ConfigError / MeasurementError / ServerDiedError.
     """
     current, _ = _measure(
         endpoints, model, None, version, load, slo, is_alive, progress, data, probes_only,
-        step_lock,
+        step_lock, gpus,
     )  # fmt: skip
     return current
 
@@ -90,13 +92,14 @@ def measure_paired(
     progress: Progress | None = None,
     data: Any = None,
     step_lock: StepLock | None = None,
+    gpus: str = "all",
 ) -> PairedMeasurement:
     """Measure `model` and `baseline_model` (the baseline build's copy, loaded beside it) in
     alternation at every load point (load/paired.py). The ramp's decisions (auto, capacity)
     follow the current model."""
     _, paired = _measure(
         endpoints, model, baseline_model, version, load, slo, is_alive, progress, data,
-        step_lock=step_lock,
+        step_lock=step_lock, gpus=gpus,
     )  # fmt: skip
     assert paired is not None
     return paired
@@ -114,11 +117,12 @@ def _measure(
     data: Any,
     probes_only: bool = False,
     step_lock: StepLock | None = None,
+    gpus: str = "all",
 ) -> tuple[Measurement, PairedMeasurement | None]:
     validate_load_spec(load)
     started = time.monotonic()
     alive = is_alive if is_alive is not None else (lambda: server_reads.server_live(endpoints.http))
-    observers = [Observer(endpoints, model, version)]
+    observers = [Observer(endpoints, model, version, gpus=gpus)]
     drivers: list[Driver] = []
     paired: PairedRunner | None = None
     try:
@@ -130,7 +134,7 @@ def _measure(
             )
         run: StepRunner = drivers[0].run_step
         if baseline_model is not None:
-            observers.append(Observer(endpoints, baseline_model, version))
+            observers.append(Observer(endpoints, baseline_model, version, gpus=gpus))
             drivers.append(
                 make_driver(endpoints, baseline_model, version, load, observers[1], alive, data)
             )

@@ -61,6 +61,7 @@ def measure_together(
     is_alive: Callable[[], bool] | None = None,
     progress: TogetherProgress | None = None,
     step_lock: StepLock | None = None,
+    gpus: str = "all",
 ) -> list[Measurement]:
     """Each member's measurement, in the members' order (module docstring)."""
     if len(members) < 2:
@@ -78,7 +79,9 @@ def measure_together(
         validate_load_spec(member.load)
     alive = is_alive if is_alive is not None else (lambda: server_reads.server_live(endpoints.http))
     names = frozenset(m.model for m in members)
-    observers = [Observer(endpoints, m.model, m.version, others_measured=names) for m in members]
+    observers = [
+        Observer(endpoints, m.model, m.version, others_measured=names, gpus=gpus) for m in members
+    ]
     drivers: list[Driver] = []
     started = time.monotonic()
     steps: list[list[StepResult]] = [[] for _ in members]

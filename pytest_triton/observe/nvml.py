@@ -14,6 +14,21 @@ from types import ModuleType
 from typing import Any
 
 
+def selected_gpus(count: int, selection: str) -> list[int]:
+    """GPU indices chosen by an 'all' / 'none' / '0,2' selection (docker's --gpus spelling)."""
+    value = selection.strip().lower()
+    if value in ("", "all"):
+        return list(range(count))
+    if value == "none":
+        return []
+    indices: list[int] = []
+    for part in value.replace("device=", "").split(","):
+        part = part.strip()
+        if part.isdigit() and int(part) < count:
+            indices.append(int(part))
+    return indices
+
+
 class NvmlReader:
     """Reads utilisation, memory and power of every GPU NVML sees.
 
@@ -21,7 +36,9 @@ class NvmlReader:
     nvml_gpu_memory_used_mb (sum), nvml_gpu_power_w (sum), nvml_gpu_count.
     """
 
-    def __init__(self, module: ModuleType | None = None) -> None:
+    def __init__(self, module: ModuleType | None = None, selection: str = "all") -> None:
+        """`selection`: the GPUs read, as --triton-gpus spells them ('all', 'none', '0,2'):
+        those the measured server uses."""
         self._nvml: Any = None
         self._handles: list[Any] = []
         self.reason = ""
@@ -33,7 +50,9 @@ class NvmlReader:
         try:
             nvml.nvmlInit()
             count = int(nvml.nvmlDeviceGetCount())
-            self._handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+            self._handles = [
+                nvml.nvmlDeviceGetHandleByIndex(i) for i in selected_gpus(count, selection)
+            ]
         except Exception as exc:  # NVMLError_LibraryNotFound, DriverNotLoaded, ...
             self.reason = f"NVML unavailable: {exc}"
             return

@@ -41,13 +41,14 @@ class Observer:
         version: str | None,
         nvml: NvmlReader | None = None,
         others_measured: frozenset[str] = frozenset(),
+        gpus: str = "all",
     ) -> None:
         self._endpoints = endpoints
         self._model = model
         # models measured at the same time (load/together.py): loaded beside it, not by it
         self._ignored = others_measured | {model}
         self._version = version
-        self._nvml = nvml if nvml is not None else NvmlReader()
+        self._nvml = nvml if nvml is not None else NvmlReader(selection=gpus)
         self._metrics = endpoints.metrics
         self.failures: list[str] = []  # statistics reads that failed (reported as notes)
 

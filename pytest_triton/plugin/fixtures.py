@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     # suite without triton tests pays nothing for it.
     from pytest_triton.result import StepResult
     from pytest_triton.server.base import Server
+    from pytest_triton.spec import ServerSpec
 
     from .handle import Triton
     from .models_cache import ModelCache
@@ -50,6 +51,7 @@ def triton_server(
             warnings.warn(TritonRemoteWarning(UNCONTROLLED_LOAD_WARNING), stacklevel=1)
         server.start()
         request.config.stash[STATE_KEY].server = server.identity()
+        request.config.stash[GPUS_KEY] = nvml_selection(spec)
     except TritonTestError as exc:
         failure = f"{type(exc).__name__}: {exc}"
     if failure is not None:
@@ -117,6 +119,7 @@ def triton(
         search=specs.search if specs else None,
         say=say,
         step_lock=xdist_step_lock(request.config),
+        gpus=request.config.stash.get(GPUS_KEY, "all"),
     )
     failure = None
     try:
@@ -130,6 +133,18 @@ def triton(
 
 
 HANDLE_KEY = pytest.StashKey["Triton"]()
+# The GPUs the session's server uses, as NVML should read them (nvml_selection).
+GPUS_KEY = pytest.StashKey[str]()
+
+
+def nvml_selection(spec: ServerSpec) -> str:
+    """Which GPUs a measurement's NVML readings are of: a container's own devices, a local
+    server's CUDA_VISIBLE_DEVICES (a pytest-xdist worker's share), else all of them."""
+    if spec.mode == "docker":
+        return spec.gpus
+    if spec.mode == "local":
+        return str(spec.env.get("CUDA_VISIBLE_DEVICES", "all"))
+    return "all"
 
 
 def xdist_step_lock(config: pytest.Config) -> StepLock | None:

@@ -54,6 +54,7 @@ class Triton:
         search: Mapping[str, Any] | None = None,
         say: Callable[[str], None] | None = None,
         step_lock: StepLock | None = None,
+        gpus: str = "all",
     ) -> None:
         self._item = item
         self.server = server
@@ -69,6 +70,7 @@ class Triton:
         self._say = say  # a live line in the terminal
         self._from_checkpoint: set[int] = set()  # search points reused by --triton-resume
         self._step_lock = step_lock  # pytest-xdist workers take turns to measure a step
+        self._gpus = gpus  # the server's GPUs: what NVML readings are of
 
     @property
     def endpoints(self) -> Endpoints:
@@ -175,6 +177,7 @@ class Triton:
                 is_alive=self.server.is_alive,
                 progress=lambda _, step: self._on_step(step),
                 step_lock=self._step_lock,
+                gpus=self._gpus,
             )
         out: dict[str, Measurement] = {}
         for member, (spec, key, effective), measurement in zip(
@@ -320,6 +323,7 @@ class Triton:
                 progress=self._on_step,
                 probes_only=probes_only,
                 step_lock=self._step_lock,
+                gpus=self._gpus,
             )
 
     def _measure_paired(
@@ -339,6 +343,7 @@ class Triton:
                 is_alive=self.server.is_alive,
                 progress=self._on_step,
                 step_lock=self._step_lock,
+                gpus=self._gpus,
             )
         # The test measured its model: reports and baselines name it, not the served copy.
         current = replace(measured.current, model=spec.name)

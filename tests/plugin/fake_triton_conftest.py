@@ -55,6 +55,7 @@ def fake_measure(
     progress: Any = None,
     probes_only: bool = False,
     step_lock: Any = None,
+    gpus: str = "all",
 ) -> Measurement:
     base = float(os.environ.get("FAKE_LATENCY_MS", "5")) * float(
         os.environ.get("FAKE_LATENCY_FACTOR", "1")

@@ -58,6 +58,29 @@ def test_reads_every_gpu():
     assert reader.read() == {}
 
 
+def test_reads_only_the_gpus_the_measured_server_uses():
+    gpus = [
+        {"util": 50, "used": 2 * 2**30, "total": 16 * 2**30, "power_mw": 100_000},
+        {"util": 100, "used": 1 * 2**30, "total": 16 * 2**30, "power_mw": 50_500},
+    ]
+    # a pytest-xdist worker whose server has GPU 1 (--triton-gpus per-worker)
+    reading = NvmlReader(fake_pynvml(gpus), selection="1").read()
+    assert reading["nvml_gpu_count"] == 1 and reading["nvml_gpu_utilization"] == 1.0
+    assert reading["nvml_gpu_memory_used_mb"] == pytest.approx(1024)
+    # a container given no GPU: nothing of the machine's is read as its own
+    assert not NvmlReader(fake_pynvml(gpus), selection="none").available
+
+
+def test_the_selection_follows_how_the_server_was_given_its_gpus():
+    from pytest_triton.plugin.fixtures import nvml_selection
+    from pytest_triton.spec import ServerSpec, frozen_mapping
+
+    assert nvml_selection(ServerSpec("docker", gpus="2,3")) == "2,3"
+    local = ServerSpec("local", env=frozen_mapping({"CUDA_VISIBLE_DEVICES": "1"}))
+    assert nvml_selection(local) == "1"
+    assert nvml_selection(ServerSpec("local")) == "all"
+
+
 def test_boards_without_power_readings_keep_the_rest():
     reader = NvmlReader(
         fake_pynvml([{"util": 10, "used": 2**20, "total": 2**30, "power_mw": None}])
