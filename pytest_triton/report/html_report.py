@@ -31,8 +31,10 @@ from pytest_triton.search.result import SearchResult
 from pytest_triton.server.base import ServerIdentity
 from pytest_triton.spec import SLO
 
-_W, _H, _PAD = 420, 240, 44
-_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
+# Chart size, the margin around the plot, and the column on its right the legend takes.
+_W, _H, _PAD, _LEGEND = 560, 250, 44, 150
+_RIGHT = _W - _LEGEND  # the plot's right edge
+_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -83,7 +85,7 @@ def _chart(
     y_max = max([y for _, y in points] + [b for _, b in bounds]) * 1.1 or 1.0
 
     def sx(x: float) -> float:
-        return _PAD + (x / x_max) * (_W - 2 * _PAD)
+        return _PAD + (x / x_max) * (_RIGHT - _PAD)
 
     def sy(y: float) -> float:
         return _H - _PAD - (y / y_max) * (_H - 2 * _PAD)
@@ -91,18 +93,18 @@ def _chart(
     out = [
         f'<svg class="chart" width="{_W}" height="{_H}" role="img" '
         f'aria-label="{html.escape(title)}">',
-        f'<text x="{_W / 2}" y="16" text-anchor="middle" font-size="13">'
+        f'<text x="{(_PAD + _RIGHT) / 2}" y="16" text-anchor="middle" font-size="13">'
         f"{html.escape(title)}</text>",
-        f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" stroke="#888"/>',
+        f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_RIGHT}" y2="{_H - _PAD}" stroke="#888"/>',
         f'<line x1="{_PAD}" y1="{_PAD}" x2="{_PAD}" y2="{_H - _PAD}" stroke="#888"/>',
-        f'<text x="{_W / 2}" y="{_H - 6}" text-anchor="middle" font-size="11">'
+        f'<text x="{(_PAD + _RIGHT) / 2}" y="{_H - 6}" text-anchor="middle" font-size="11">'
         f"{html.escape(x_label)}</text>",
         f'<text x="12" y="{_H / 2}" font-size="11" transform="rotate(-90 12 {_H / 2})" '
         f'text-anchor="middle">{html.escape(y_label)}</text>',
     ]
     for t in _ticks(y_max):
         out.append(
-            f'<line class="tick" x1="{_PAD - 4}" y1="{sy(t):.1f}" x2="{_W - _PAD}" '
+            f'<line class="tick" x1="{_PAD - 4}" y1="{sy(t):.1f}" x2="{_RIGHT}" '
             f'y2="{sy(t):.1f}" stroke="#eee"/>'
             f'<text x="{_PAD - 6}" y="{sy(t) + 3:.1f}" text-anchor="end" font-size="9">'
             f"{t:.4g}</text>"
@@ -135,17 +137,17 @@ def _chart(
             for x, y in s.points
         ]
         out.append(
-            f'<text x="{_W - _PAD}" y="{_PAD + 14 * i}" text-anchor="end" font-size="11" '
+            f'<text x="{_RIGHT + 10}" y="{_PAD + 14 * i}" font-size="11" '
             f'fill="{colour}">{html.escape(s.name)}</text>'
         )
-    for name, bound in bounds:
+    for j, (name, bound) in enumerate(bounds):
         out.append(
-            f'<line class="bound" x1="{_PAD}" y1="{sy(bound):.1f}" x2="{_W - _PAD}" '
+            f'<line class="bound" x1="{_PAD}" y1="{sy(bound):.1f}" x2="{_RIGHT}" '
             f'y2="{sy(bound):.1f}" stroke="#b00020" stroke-dasharray="5,3"/>'
         )
         out.append(
-            f'<text x="{_PAD + 4}" y="{sy(bound) - 4:.1f}" font-size="10" fill="#b00020">'
-            f"{html.escape(name)}</text>"
+            f'<text x="{_RIGHT + 10}" y="{_PAD + 14 * (len(series) + j)}" font-size="10" '
+            f'fill="#b00020">- - {html.escape(name)}</text>'
         )
     out.append("</svg>")
     return "\n".join(out)
@@ -208,12 +210,10 @@ def _latency_series(record: MeasurementRecord, steps: Sequence[StepResult]) -> l
                 (s.throughput, p50.baseline * p50.change.low, p50.baseline * p50.change.high)
             )
     if baseline:
-        out.append(
-            Series("baseline p50 (band: 95 % interval now)", baseline, dashed=True, band=band)
-        )
+        out.append(Series("baseline p50, band: now", baseline, dashed=True, band=band))
     probes = [p for p in record.measurement.extra.get("probes", ()) if isinstance(p, StepResult)]
     if probes:
-        out.append(Series("auto ramp probes (p50)", [(p.throughput, p.p50_ms) for p in probes],
+        out.append(Series("probes (p50)", [(p.throughput, p.p50_ms) for p in probes],
                           hollow=True))  # fmt: skip
     return out
 
