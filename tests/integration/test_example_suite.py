@@ -55,3 +55,25 @@ def test_a_breached_slo_fails_that_test_with_a_table_and_reports(tmp_path: Path)
     assert "<svg" in html.read_text()
     # The terminal summary lists the measurement and where the reports went.
     assert "triton performance" in out and f"report written: {report}" in out
+
+
+def test_under_xdist_the_example_suite_passes_as_without_it_with_full_reports(tmp_path: Path):
+    """-n 2: a server per worker, steps taken in turn, every worker's measurements in the
+    controller's reports (the suite passes on its own, so it must here too)."""
+    report = tmp_path / "report.json"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "example_suite", "-p", "no:cacheprovider",
+            "-n", "2", "--triton-baseline=off", f"--basetemp={tmp_path / 'run'}",
+            f"--triton-report-json={report}",
+        ],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "4 passed" in out
+    data = json.loads(report.read_text())
+    assert {t["outcome"] for t in data["tests"]} == {"passed"} and len(data["tests"]) == 4
+    measured = {r["test"].split("::")[-1] for r in data["results"]}
+    assert len(measured) == 4, measured
+    assert data["server"]["kind"] == "local"
