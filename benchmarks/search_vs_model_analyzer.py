@@ -19,6 +19,7 @@ Analyzer's wall time; quick within 5 % of brute's best in at most 30 % of brute'
 
     scripts/provision_model_analyzer.sh
     python benchmarks/search_vs_model_analyzer.py [--workdir DIR] [--scenarios manual,quick]
+        [--model-analyzer-brute]   # its brute mode on the quick space too: its own ratio
 """
 
 from __future__ import annotations
@@ -106,8 +107,8 @@ def server_wrapper(workdir: Path) -> Path:
     return wrapper
 
 
-def run_model_analyzer(scenario: str, workdir: Path) -> Outcome:
-    here = workdir / f"ma-{scenario}"
+def run_model_analyzer(scenario: str, workdir: Path, mode: str | None = None) -> Outcome:
+    here = workdir / f"ma-{scenario}-{mode or 'as-asked'}"
     here.mkdir(parents=True, exist_ok=True)
     config = {
         "model_repository": str(MODELS),
@@ -120,6 +121,8 @@ def run_model_analyzer(scenario: str, workdir: Path) -> Outcome:
         "checkpoint_directory": str(here / "checkpoints"),
         **SCENARIOS[scenario],
     }
+    if mode is not None:
+        config["run_config_search_mode"] = mode
     path = here / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     started = time.monotonic()
@@ -213,6 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--scenarios", default="manual,quick")
+    parser.add_argument(
+        "--model-analyzer-brute",
+        action="store_true",
+        help="also run Model Analyzer's brute mode on the quick scenario's space, for its own "
+        "quick-over-brute ratio",
+    )
     args = parser.parse_args(argv)
     if not ANALYZER.exists():
         raise SystemExit(
@@ -230,6 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if scenario == "quick":
             outcomes.append(run_ours(scenario, workdir, mode="brute"))
             print(outcomes[-1], flush=True)
+            if args.model_analyzer_brute:
+                outcomes.append(run_model_analyzer(scenario, workdir, mode="brute"))
+                print(outcomes[-1], flush=True)
     print()
     for o in outcomes:
         print(
@@ -244,15 +256,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{scenario}: our time / Model Analyzer's {ours.seconds / ma.seconds:.2f}, our "
             f"winner's throughput / its winner's {ours.throughput / ma.throughput:.3f}"
         )
-    quick, brute = (
-        by.get(("pytest-triton", "quick", "quick")),
-        by.get(("pytest-triton", "quick", "brute")),
-    )
-    if quick and brute:
-        print(
-            f"our quick / our brute: time {quick.seconds / brute.seconds:.2f}, best throughput "
-            f"{quick.throughput / brute.throughput:.3f}"
-        )
+    for tool, label in (("pytest-triton", "our"), ("model-analyzer", "Model Analyzer's")):
+        quick, brute = by.get((tool, "quick", "quick")), by.get((tool, "quick", "brute"))
+        if quick and brute:
+            print(
+                f"{label} quick / {label} brute: time {quick.seconds / brute.seconds:.2f}, "
+                f"best throughput {quick.throughput / brute.throughput:.3f}"
+            )
     return 0
 
 
