@@ -30,14 +30,6 @@ def model_config(http: str, model: str, version: str | None) -> dict[str, Any]:
     return data
 
 
-def model_stats(
-    http: str, model: str, version: str | None, timeout_s: float = 5.0
-) -> dict[str, Any]:
-    path = triton_http.model_path(model, version) + "/stats"
-    data: dict[str, Any] = get_json(http, path, timeout_s)
-    return data
-
-
 def all_model_stats(http: str, timeout_s: float = 5.0) -> dict[str, Any]:
     """Statistics of every loaded model (GET /v2/models/stats)."""
     data: dict[str, Any] = get_json(http, "/v2/models/stats", timeout_s)

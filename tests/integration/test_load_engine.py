@@ -18,7 +18,7 @@ from pytest_triton.errors import MeasurementError, ServerDiedError
 from pytest_triton.load.engine import measure
 from pytest_triton.load.native.driver import build_requests, split_hostport
 from pytest_triton.load.native.worker import LoadLoop, StepCommand, WorkerConfig
-from pytest_triton.load.server_reads import model_stats
+from pytest_triton.load.server_reads import all_model_stats
 from pytest_triton.load.stats import inference_counters
 from pytest_triton.result import StepResult
 from pytest_triton.server.local import LocalServer
@@ -38,7 +38,9 @@ def server(
 
 
 def _served(server: LocalServer, model: str) -> int:
-    return inference_counters(model_stats(server.endpoints.http, model, None))["success"][0]
+    entries = all_model_stats(server.endpoints.http)["model_stats"]
+    own = [e for e in entries if e["name"] == model]
+    return inference_counters({"model_stats": own})["success"][0]
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
