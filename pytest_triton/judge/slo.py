@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pytest_triton.result import Measurement, StepResult, metric_value
-from pytest_triton.spec import SLO
+from pytest_triton.spec import SLO, STREAM_LATENCIES
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,7 @@ _LABELS = {
     "max_error_rate": "max error rate",
     "min_capacity": "min capacity",
     "max_gpu_memory_mb": "max GPU memory",
-    **{
-        f"{k}_{p}_ms": f"{p} {k.upper()}"
-        for k in ("ttft", "itl")
-        for p in ("p50", "p90", "p95", "p99")
-    },
+    **{f"{n}_ms": f"{n.split('_')[1]} {n.split('_')[0].upper()}" for n in STREAM_LATENCIES},
     "min_output_tokens_per_s": "min tokens/s",
 }
 _UNITS = {
@@ -79,7 +75,7 @@ _UNITS = {
     "min_throughput": "/s",
     "min_capacity": "/s",
     "max_gpu_memory_mb": "MB",
-    **{f"{k}_{p}_ms": "ms" for k in ("ttft", "itl") for p in ("p50", "p90", "p95", "p99")},
+    **{f"{n}_ms": "ms" for n in STREAM_LATENCIES},
     "min_output_tokens_per_s": "/s",
 }
 

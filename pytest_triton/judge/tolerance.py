@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pytest_triton.errors import ConfigError
+from pytest_triton.spec import STREAM_LATENCIES
 
 
 class Direction(Enum):
@@ -44,11 +45,10 @@ METRICS: Mapping[str, MetricDef] = MappingProxyType(
         "p95": MetricDef("p95", Direction.LOWER_IS_BETTER, "ms", 0.95),
         "p99": MetricDef("p99", Direction.LOWER_IS_BETTER, "ms", 0.99),
         **{
-            f"{kind}_p{q}": MetricDef(
-                f"{kind}_p{q}", Direction.LOWER_IS_BETTER, "ms", q / 100, stream=True
+            name: MetricDef(
+                name, Direction.LOWER_IS_BETTER, "ms", int(name[-2:]) / 100, stream=True
             )
-            for kind in ("ttft", "itl")
-            for q in (50, 90, 95, 99)
+            for name in STREAM_LATENCIES  # ttft_p50 ... itl_p99
         },
         "output_tokens_per_s": MetricDef(
             "output_tokens_per_s", Direction.HIGHER_IS_BETTER, "tokens/s", stream=True
