@@ -199,17 +199,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         lines = [line for g in bsession.gates for line in g.summary_lines()] if bsession else []
         send_to_controller(session.config, lines)
         return
-    from pytest_triton.report.files import GITHUB_FILES, write_reports
-    from pytest_triton.report.files import OPTIONS as REPORT_OPTIONS
+    from pytest_triton.report.files import report_targets, write_reports
 
-    targets = {
-        kind: get_option(session.config, option.lstrip("-").replace("-", "_"))
-        for kind, option in REPORT_OPTIONS.items()
-        if kind not in GITHUB_FILES
-    }
-    github = get_option(session.config, "triton_github_benchmark")
-    for kind, name in GITHUB_FILES.items():
-        targets[kind] = github / name if github is not None else None
+    targets = report_targets(lambda name: get_option(session.config, name))
     state.reports_written, state.report_errors = write_reports(
         reported(state), state.server, targets
     )

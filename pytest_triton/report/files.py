@@ -29,6 +29,19 @@ GITHUB_FILES = {
 }
 
 
+def report_targets(option: Callable[[str], Path | None]) -> dict[str, Path | None]:
+    """Each report kind's path, from the options (`option` reads one by its ini name)."""
+    targets = {
+        kind: option(flag.lstrip("-").replace("-", "_"))
+        for kind, flag in OPTIONS.items()
+        if kind not in GITHUB_FILES
+    }
+    directory = option("triton_github_benchmark")
+    for kind, name in GITHUB_FILES.items():
+        targets[kind] = directory / name if directory is not None else None
+    return targets
+
+
 def _renderers() -> dict[str, Renderer]:
     from .benchmark_json import render_benchmark_json
     from .github_benchmark import render_bigger, render_smaller
