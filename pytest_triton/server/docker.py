@@ -30,8 +30,9 @@ from pytest_triton.server.container_plan import (
     HOST_IP,
     plan_container,
 )
+from pytest_triton.server.owner import Owner
 from pytest_triton.server.readiness import wait_until_ready
-from pytest_triton.server.reaper import Owner, reap_orphans, session_labels, spawn_watchdog
+from pytest_triton.server.reaper import reap_orphans, session_labels, spawn_watchdog
 from pytest_triton.spec import ServerSpec
 
 if TYPE_CHECKING:

@@ -31,17 +31,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import select
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_triton.process import python_child_env
+from pytest_triton.server.owner import Owner, host_key, wait_for_death
 
 if TYPE_CHECKING:
     import docker
@@ -55,57 +54,6 @@ LABEL_HOST = f"{LABEL_PREFIX}.host"
 # After the owner dies the watchdog removes the container, then looks once more after this long:
 # a create request the owner sent just before dying may still be completing in the engine.
 SECOND_SWEEP_DELAY_S = 2.0
-
-
-@dataclass(frozen=True)
-class Owner:
-    """The process a container belongs to, identified so that pid reuse cannot fool us."""
-
-    pid: int
-    start_ticks: int  # field 22 of /proc/<pid>/stat: start time in clock ticks since boot
-    host: str  # boot id + pid namespace: where `pid` means this process
-
-    @classmethod
-    def current(cls) -> Owner:
-        return cls.of(os.getpid())
-
-    @classmethod
-    def of(cls, pid: int) -> Owner:
-        start = process_start_ticks(pid)
-        if start is None:
-            raise ProcessLookupError(pid)
-        return cls(pid=pid, start_ticks=start, host=host_key())
-
-    def is_alive(self) -> bool:
-        """True while the very process we recorded is running (zombies count as dead)."""
-        return process_start_ticks(self.pid) == self.start_ticks
-
-
-def process_start_ticks(pid: int) -> int | None:
-    """Start time of a live process, or None when there is none (or only its zombie)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # comm (field 2) may contain spaces and parentheses: split after its closing parenthesis.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    state, start = fields[0], fields[19]
-    if state in ("Z", "X"):
-        return None
-    return int(start)
-
-
-def host_key() -> str:
-    """Identifies the pid space of this process: a reboot or another pid namespace changes it."""
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        boot = "unknown-boot"
-    try:
-        pidns = os.readlink("/proc/self/ns/pid")  # e.g. "pid:[4026531836]"
-    except OSError:
-        pidns = "unknown-ns"
-    return f"{boot}/{pidns.removeprefix('pid:').strip('[]')}"
 
 
 def session_labels(session_id: str, owner: Owner) -> dict[str, str]:
@@ -193,40 +141,6 @@ def spawn_watchdog(
         start_new_session=True,
         env=python_child_env(),
     )
-
-
-def wait_for_death(
-    owner: Owner,
-    *,
-    stop_waiting: Callable[[], bool] = lambda: False,
-    check_every_s: float = 2.0,
-) -> bool:
-    """Block until `owner` dies (True) or `stop_waiting()` says to give up (False)."""
-    if not owner.is_alive():
-        return True
-    pidfd: int | None
-    try:
-        pidfd = os.pidfd_open(owner.pid)
-    except (AttributeError, OSError):  # pre-5.3 kernel or not Linux: fall back to polling
-        pidfd = None
-    try:
-        # The pid could have been recycled between is_alive() and pidfd_open(): re-check.
-        if not owner.is_alive():
-            return True
-        while True:
-            if pidfd is not None:
-                readable, _, _ = select.select([pidfd], [], [], check_every_s)
-                if readable:
-                    return True
-            else:
-                time.sleep(min(check_every_s, 0.2))
-                if not owner.is_alive():
-                    return True
-            if stop_waiting():
-                return False
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
 
 
 def run_watchdog(owner: Owner, container_name: str, log: Callable[[str], None]) -> int:

@@ -20,12 +20,8 @@ from pytest_triton.errors import ServerDiedError, ServerNotFoundError, ServerSta
 from pytest_triton.server.container_plan import CONTAINER_MODELS
 from pytest_triton.server.docker import DockerServer
 from pytest_triton.server.models import ModelController
-from pytest_triton.server.reaper import (
-    LABEL_SESSION,
-    Owner,
-    reap_orphans,
-    session_labels,
-)
+from pytest_triton.server.owner import Owner
+from pytest_triton.server.reaper import LABEL_SESSION, reap_orphans, session_labels
 from pytest_triton.spec import ModelSpec, ServerSpec, frozen_mapping
 
 pytestmark = pytest.mark.docker

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from pytest_triton.server.docker import DockerServer
-from pytest_triton.server.reaper import LABEL_SESSION, Owner
+from pytest_triton.server.owner import Owner
+from pytest_triton.server.reaper import LABEL_SESSION
 from pytest_triton.spec import ServerSpec
 
 pytestmark = pytest.mark.docker

@@ -11,18 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from pytest_triton.server.owner import Owner, host_key, process_start_ticks, wait_for_death
 from pytest_triton.server.reaper import (
     LABEL_HOST,
     LABEL_OWNER_PID,
     LABEL_OWNER_START,
     LABEL_SESSION,
-    Owner,
-    host_key,
     is_orphan,
     owner_from_labels,
-    process_start_ticks,
     session_labels,
-    wait_for_death,
 )
 
 
