@@ -1,11 +1,11 @@
 """Launch a tritonserver binary: by default the one shipped in the nvidia-pytriton wheel
-(set up as bundled.py says). The child is bound to our lifetime with PR_SET_PDEATHSIG so a
-SIGKILLed pytest cannot leave it running.
+(set up as bundled.py says). The child is bound to our lifetime with PR_SET_PDEATHSIG, and its
+python stubs and shared-memory regions by a watchdog (local_watchdog.py), so a SIGKILLed pytest
+leaves nothing of it behind.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +17,7 @@ from typing import IO
 from pytest_triton.errors import ConfigError, ServerDiedError, ServerNotFoundError
 from pytest_triton.filehash import sha256_file
 from pytest_triton.process import die_with_parent
-from pytest_triton.server.args import server_argv
+from pytest_triton.server.args import normalize_flag, server_argv
 from pytest_triton.server.base import (
     Endpoints,
     LogFollower,
@@ -26,8 +26,15 @@ from pytest_triton.server.base import (
     read_log_tail,
 )
 from pytest_triton.server.bundled import backend_flags, bundled_env, bundled_server_root
+from pytest_triton.server.local_watchdog import end_server, spawn_watchdog, stop_watchdog
+from pytest_triton.server.owner import Owner
 from pytest_triton.server.ports import ensure_free, free_ports
 from pytest_triton.server.readiness import wait_until_ready
+from pytest_triton.server.shm_regions import (
+    PREFIX_OPTION,
+    reap_dead_owners_regions,
+    region_prefix,
+)
 from pytest_triton.spec import ServerSpec
 
 STOP_TIMEOUT_S = 30.0
@@ -42,18 +49,6 @@ NOT_FOUND_HELP = (
     "--triton-server-path at a tritonserver binary, run in a container with --triton-image, "
     "or use a running server with --triton-url"
 )
-
-
-def _kill_leftovers(server_pid: int) -> None:
-    """SIGKILL whatever is left of the server's process group: its python backend stubs.
-
-    The server runs in a session of its own, so its group id is the pid we started and its
-    stubs are the only other members. A server that exits cleanly ends its stubs itself; one
-    that died (SIGKILL, OOM) leaves them running, reparented to init, each polling for a
-    parent that never comes back (seen in CI: one stub per such test, still there 20 minutes
-    on). A group with no members left raises ProcessLookupError: nothing to do."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(server_pid, signal.SIGKILL)
 
 
 class LocalServer(ServerContext):
@@ -79,7 +74,12 @@ class LocalServer(ServerContext):
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
         self._log_path = (spec.log_dir or workdir) / "tritonserver.log"
-        self._server_id = f"pytest-triton-{uuid.uuid4().hex[:12]}"
+        tag = uuid.uuid4().hex[:12]
+        self._server_id = f"pytest-triton-{tag}"
+        self._owner = Owner.current()
+        self._shm_prefix = region_prefix(self._owner, tag)
+        self._watchdog: subprocess.Popen[bytes] | None = None
+        _refuse_own_region_prefix(spec.flags)
         self._endpoints: Endpoints | None = None
         self._version = ""
         self._exit_code: int | None = None
@@ -122,6 +122,7 @@ class LocalServer(ServerContext):
         )
 
     def start(self) -> None:
+        reap_dead_owners_regions()
         if self._fixed_ports:
             for port in self._fixed_ports:
                 ensure_free(port)
@@ -150,6 +151,8 @@ class LocalServer(ServerContext):
             {**self._backend_flags(), **dict(self._spec.flags)},
             server_id=self._server_id,
         )
+        # A flag of its own, beside any backend-config of the user's: tritonserver takes many.
+        argv.append(f"--backend-config=python,{PREFIX_OPTION}={self._shm_prefix}")
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = self._log_path.open("ab")
         try:
@@ -169,6 +172,13 @@ class LocalServer(ServerContext):
             raise ServerNotFoundError(
                 f"{self._binary} cannot be run: {exc.strerror or exc}; " + NOT_FOUND_HELP
             ) from None
+        # Before any model loads, so no stub exists that the watchdog would not cover.
+        self._watchdog = spawn_watchdog(
+            self._owner,
+            self._proc.pid,
+            self._shm_prefix,
+            self._log_path.with_name("local-watchdog.log"),
+        )
         self._endpoints = Endpoints(
             grpc=f"127.0.0.1:{grpc}", http=f"127.0.0.1:{http}", metrics=f"127.0.0.1:{metrics}"
         )
@@ -197,7 +207,10 @@ class LocalServer(ServerContext):
                 proc.wait()
         if proc is not None:
             self._exit_code = proc.returncode
-            _kill_leftovers(proc.pid)
+            end_server(proc.pid, self._shm_prefix)
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            stop_watchdog(watchdog)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -231,6 +244,16 @@ class LocalServer(ServerContext):
             env = bundled_env(self._bundled_root, env)
         env.update(_as_str_mapping(self._spec.env))
         return env
+
+
+def _refuse_own_region_prefix(flags: Mapping[str, object]) -> None:
+    for name, value in flags.items():
+        if normalize_flag(name) == "backend-config" and PREFIX_OPTION in str(value):
+            raise ConfigError(
+                f"--backend-config {value}: pytest-triton names the python backend's "
+                f"shared-memory regions itself ({PREFIX_OPTION}), so that it can remove them "
+                "after a killed server; drop that setting"
+            )
 
 
 def _as_str_mapping(values: Mapping[str, str]) -> dict[str, str]:

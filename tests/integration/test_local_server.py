@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -168,44 +169,138 @@ def test_load_failures_quote_triton_and_hangs_time_out(tmp_path: Path):
         assert time.monotonic() - started < 20
 
 
-def test_the_server_dies_with_a_killed_pytest(pytester: pytest.Pytester, example_repository: Path):
-    """SIGKILL gives pytest no chance to clean up: PR_SET_PDEATHSIG must end the server."""
+# A model that starts a helper process, as models that run an engine or a tokenizer server
+# beside them do: it stays in the server's process group, and nothing ends it when the server
+# dies with pytest. (A stub itself can stay the same way: one whose server died while it was
+# starting waited for it forever, re-parented to init; seen in CI, not reproducible on demand.)
+HELPER_MODEL = """
+import subprocess
+import sys
+from pathlib import Path
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        here = str(Path(__file__).parent)
+        self.helper = subprocess.Popen(["python3", "-c", "import time; time.sleep(600)", here])
+
+    def execute(self, requests):
+        return []
+"""
+
+# A model whose request never ends, and whose stub therefore outlasts the server's exit timeout.
+HUNG_MODEL = """
+import time
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        time.sleep(600)
+"""
+
+
+def _processes_of(repo: Path) -> dict[int, list[str]]:
+    """Live processes whose arguments name a model of `repo` (stubs, and helpers that say so):
+    pid -> argv."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if any(arg.startswith(str(repo)) for arg in argv) and pid_alive(int(entry.name)):
+            found[int(entry.name)] = argv
+    return found
+
+
+def _stub_regions(processes: dict[int, list[str]]) -> list[Path]:
+    """The shared-memory regions of the python stubs among `processes` (a stub's 2nd argument)."""
+    return [
+        Path("/dev/shm") / argv[2]
+        for argv in processes.values()
+        if argv[0].endswith("triton_python_backend_stub")
+    ]
+
+
+def _model_repo(root: Path, example_repository: Path, name: str, code: str) -> Path:
+    repo = root / "repo"
+    model = shutil.copytree(example_repository / "tiny", repo / name)
+    shutil.rmtree(model / "1" / "__pycache__", ignore_errors=True)
+    (model / "1" / "model.py").write_text(code)
+    return repo
+
+
+def test_a_stopped_server_leaves_no_shared_memory_behind_a_hung_stub(
+    example_repository: Path, tmp_path: Path
+):
+    """The stub of a hung request outlasts the server's exit timeout and is SIGKILLed: its
+    region is then ours to remove (/dev/shm is memory; 64 MiB in a default container)."""
+    repo = _model_repo(tmp_path, example_repository, "hung", HUNG_MODEL)
+    spec = ServerSpec("local", model_repository=repo, flags={"exit-timeout-secs": "1"})
+    with LocalServer(spec, tmp_path / "srv") as server:
+        ModelController(server.endpoints.http, repo, server).load(ModelSpec("hung"))
+        infer = subprocess.Popen(
+            ["curl", "-s", "-m", "30", "-d", '{"inputs": [{"name": "INPUT0", "datatype": "FP32",'
+             ' "shape": [1, 16], "data": [' + ",".join(["0"] * 16) + "]}]}",
+             f"http://{server.endpoints.http}/v2/models/hung/infer"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(1.0)  # the request reaches the stub
+        regions = _stub_regions(_processes_of(repo))
+        assert regions and all(region.exists() for region in regions)
+    infer.kill()
+    infer.wait()
+    assert not _processes_of(repo)
+    assert not [r.name for r in regions if r.exists()], "the hung stub's region was left"
+
+
+def test_nothing_of_the_server_outlives_a_killed_pytest(
+    pytester: pytest.Pytester, example_repository: Path
+):
+    """SIGKILL gives pytest no chance to clean up: PR_SET_PDEATHSIG must end the server, and
+    the watchdog what is left of its process group (here a model's helper process)."""
+    repo = _model_repo(pytester.path, example_repository, "helper", HELPER_MODEL)
     pid_file = pytester.path / "server.pid"
     pytester.makepyfile(
         f"""
         import time
 
-        def test_hold(triton_server):
+        import pytest
+
+        @pytest.mark.triton_model("helper")
+        def test_hold(triton, triton_server):
             open({str(pid_file)!r}, "w").write(str(triton_server.pid))
             time.sleep(120)
         """
     )
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            f"--triton-model-repository={example_repository}",
-        ],
-        cwd=pytester.path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+         f"--triton-model-repository={repo}"],
+        cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
             time.sleep(0.2)
         server_pid = int(pid_file.read_text())
-        assert pid_alive(server_pid)
+        ours = _processes_of(repo)
+        assert pid_alive(server_pid) and len(ours) == 2  # the stub and its helper
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while pid_alive(server_pid) and time.monotonic() < deadline:
+        regions = _stub_regions(ours)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and (
+            pid_alive(server_pid) or _processes_of(repo) or any(r.exists() for r in regions)
+        ):
             time.sleep(0.1)
         assert not pid_alive(server_pid), "tritonserver outlived a SIGKILLed pytest"
+        assert not _processes_of(repo), "part of the server outlived a SIGKILLed pytest"
+        assert not [r.name for r in regions if r.exists()], "its shared memory was left"
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        for pid in _processes_of(repo):  # what a failing run left, by pid
+            os.kill(pid, signal.SIGKILL)
