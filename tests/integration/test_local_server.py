@@ -94,6 +94,13 @@ def test_missing_repository_and_binary_are_clear_errors(tmp_path: Path, example_
         )
 
 
+def test_naming_the_python_backends_regions_is_refused(tmp_path: Path, example_repository: Path):
+    """The plugin names them so it can find them after a killed server."""
+    flags = {"backend_config": "python,shm-region-prefix-name=mine_"}
+    with pytest.raises(ConfigError, match="shm-region-prefix-name.*drop that setting"):
+        LocalServer(ServerSpec("local", model_repository=example_repository, flags=flags), tmp_path)
+
+
 def test_a_server_path_that_is_not_a_program_is_a_clear_error(
     tmp_path: Path, example_repository: Path
 ):
