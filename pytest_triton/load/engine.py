@@ -20,7 +20,7 @@ Modes:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ def measure(
     progress: Progress | None = None,
     data: Any = None,
     probes_only: bool = False,
+    probes: Sequence[StepResult] = (),
     step_lock: StepLock | None = None,
     gpus: str = "all",
 ) -> Measurement:
@@ -60,13 +61,15 @@ def measure(
     is asked. `progress` receives every finished step, probes included. `data` optionally
     gives input tensors (a mapping name -> array, a list of them, or a file path).
     `probes_only` (an `auto` load only): stop after the probes, which are then the steps.
+    `probes` (an `auto` load only): probes already taken of this model as loaded (a look
+    with `probes_only`): the ramp starts from them instead of probing again.
     `step_lock`: held around every step (pytest-xdist workers take turns, step_lock.py).
     `gpus`: the GPUs NVML readings are of ('all', 'none', '0,2'): those the server uses.
     Raises ConfigError / MeasurementError / ServerDiedError.
     """
     current, _ = _measure(
         endpoints, model, None, version, load, slo, is_alive, progress, data, probes_only,
-        step_lock, gpus,
+        probes, step_lock, gpus,
     )  # fmt: skip
     return current
 
@@ -116,6 +119,7 @@ def _measure(
     progress: Progress | None,
     data: Any,
     probes_only: bool = False,
+    probes: Sequence[StepResult] = (),
     step_lock: StepLock | None = None,
     gpus: str = "all",
 ) -> tuple[Measurement, PairedMeasurement | None]:
@@ -142,7 +146,7 @@ def _measure(
             run = paired.run_step
         if step_lock is not None:
             run = _holding(step_lock, run)
-        ramp = Ramp(run, load, slo, progress, probes_only)
+        ramp = Ramp(run, load, slo, progress, probes_only, probes)
         steps, capacity, notes = ramp.run()
         for driver in drivers:
             notes.extend(driver.notes)

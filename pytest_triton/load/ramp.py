@@ -7,7 +7,7 @@ engine.py; this module is the rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pytest_triton.result import StepResult
 from pytest_triton.spec import SLO, LoadSpec
@@ -38,13 +38,17 @@ class Ramp:
         slo: SLO | None,
         progress: Progress | None = None,
         probes_only: bool = False,
+        known_probes: Sequence[StepResult] = (),
     ) -> None:
         self._run = run
         # An `auto` ramp that stops after its probes: a quick look at a config (a search's
         # screening, search/strategy.py), whose steps are the probes.
         self._probes_only = probes_only
-        if probes_only and (not load.auto or load.request_rate):
-            raise ValueError("probes_only needs an auto concurrency ramp")
+        # Probes already taken of this config (a search's look at it): the ramp starts from
+        # them instead of probing again, and decides as it would have on them.
+        self._known_probes = {p.concurrency: p for p in known_probes}
+        if (probes_only or known_probes) and (not load.auto or load.request_rate):
+            raise ValueError("probes_only and known_probes need an auto concurrency ramp")
         self._load = load
         self._slo = slo if slo is not None and not slo.is_empty() else None
         self._progress = progress
@@ -94,6 +98,12 @@ class Ramp:
         if self._progress is not None:
             self._progress(step)
         return step
+
+    def _known_probe(self, concurrency: int) -> StepResult | None:
+        known = self._known_probes.get(concurrency)
+        if known is not None:
+            self.probes.append(known)
+        return known
 
     def _probe_at(self, point: LoadPoint) -> StepResult | None:
         return next((p for p in self.probes if p.load_point == point.label), None)
@@ -147,7 +157,7 @@ class Ramp:
         probes: list[StepResult] = []
         breached: StepResult | None = None
         for c in doubling(load.max_concurrency):
-            step = self._step(LoadPoint(concurrency=c), probe=True)
+            step = self._known_probe(c) or self._step(LoadPoint(concurrency=c), probe=True)
             if violates(step, self._slo):
                 breached = step
                 self.notes.append(f"auto ramp stopped at c{c}: an SLO latency bound was exceeded")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -205,9 +205,13 @@ class Triton:
         load_spec = self._search_load(settings)
 
         def measure_point(
-            index: int, override: Mapping[str, Any], batch_size: int | None, look: bool
+            index: int,
+            override: Mapping[str, Any],
+            batch_size: int | None,
+            look: bool,
+            probes: Sequence[StepResult],
         ) -> Measurement:
-            return self._measure_config(spec, index, override, batch_size, load_spec, look)
+            return self._measure_config(spec, index, override, batch_size, load_spec, look, probes)
 
         def progress(trial: Trial, total: int) -> None:
             if self._say is not None:
@@ -269,10 +273,11 @@ class Triton:
         batch_size: int | None,
         load_spec: LoadSpec,
         look: bool = False,
+        probes: Sequence[StepResult] = (),
     ) -> Measurement:
-        """One config of a search: loaded through the config override, then measured (or only
-        looked at: its probe ramp), and checkpointed at once (pytest_triton_measured): a
-        killed search resumes after it."""
+        """One config of a search: loaded through the config override, then measured (from
+        `probes`, a look's, when given) or only looked at (its probe ramp), and checkpointed at
+        once (pytest_triton_measured): a killed search resumes after it."""
         from pytest_triton.errors import ModelLoadError
         from pytest_triton.search.run import ConfigSkipped
 
@@ -297,7 +302,7 @@ class Triton:
             self._from_checkpoint.add(index)
             return reused
         try:
-            measured = self._measure_model(spec, load, probes_only=look)
+            measured = self._measure_model(spec, load, probes_only=look, probes=probes)
         except MeasurementError as exc:
             raise ConfigSkipped(f"not measured: {exc}") from None
         record = MeasurementRecord(
@@ -307,7 +312,11 @@ class Triton:
         return measured
 
     def _measure_model(
-        self, spec: ModelSpec, load: LoadSpec, probes_only: bool = False
+        self,
+        spec: ModelSpec,
+        load: LoadSpec,
+        probes_only: bool = False,
+        probes: Sequence[StepResult] = (),
     ) -> Measurement:
         """The model as loaded now, measured by the engine, its steps reported live."""
         from pytest_triton.load.engine import measure
@@ -322,6 +331,7 @@ class Triton:
                 is_alive=self.server.is_alive,
                 progress=self._on_step,
                 probes_only=probes_only,
+                probes=probes,
                 step_lock=self._step_lock,
                 gpus=self._gpus,
             )

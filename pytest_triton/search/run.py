@@ -9,11 +9,11 @@ what `max_gap_to_best` gates.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pytest_triton.result import Measurement
+from pytest_triton.result import Measurement, StepResult
 from pytest_triton.search.automatic import automatic_space
 from pytest_triton.search.legality import skip_reason
 from pytest_triton.search.result import SearchResult, rank
@@ -29,9 +29,11 @@ class ConfigSkipped(Exception):
 
 
 # Measures one point: (its index in the space, config override, batch size or None for the
-# test's own, True for only a look: its probe ramp). Raises ConfigSkipped for a config that
-# cannot be measured.
-MeasurePoint = Callable[[int, Mapping[str, Any], int | None, bool], Measurement]
+# test's own, True for only a look: its probe ramp, the probes of an earlier look to start
+# the ramp from). Raises ConfigSkipped for a config that cannot be measured.
+MeasurePoint = Callable[
+    [int, Mapping[str, Any], int | None, bool, Sequence[StepResult]], Measurement
+]
 
 
 def points(settings: SearchSettings, base: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -65,12 +67,17 @@ def search(
         space.append({"config": {}, "batch_size": (settings.load.batch_sizes or (None,))[0]})
         own = len(space) - 1
 
-    def evaluate(index: int, point: Mapping[str, Any], look: bool = False) -> Trial:
+    def evaluate(
+        index: int,
+        point: Mapping[str, Any],
+        look: bool = False,
+        probes: Sequence[StepResult] = (),
+    ) -> Trial:
         effective = effective_config(base, point["config"], model)
         why = skip_reason(effective, base, point["batch_size"] or 1)
         if why is None:
             try:
-                measured = measure(index, point["config"], point["batch_size"], look)
+                measured = measure(index, point["config"], point["batch_size"], look, probes)
                 trial = (
                     Trial(index, point, measured)
                     if not look
@@ -87,6 +94,11 @@ def search(
     def screen(index: int, point: Mapping[str, Any]) -> Trial:
         return evaluate(index, point, look=True)
 
+    def finish(trial: Trial) -> Trial:
+        # a looked-at config measured to stability: its ramp goes on from the look's probes
+        probes = trial.look.steps if trial.look is not None else ()
+        return replace(evaluate(trial.index, trial.point, probes=probes), look=trial.look)
+
     own_trial = evaluate(own, space[own])
     trials = run(
         settings.mode,
@@ -94,7 +106,7 @@ def search(
         _reusing(evaluate, own, own_trial),
         slo,
         settings.objectives,
-        screen if can_look else None,
+        (screen, finish) if can_look else None,
     )
     trials[own] = own_trial
     result = rank(trials, own, slo, settings.objectives, settings.mode, time.monotonic() - started)

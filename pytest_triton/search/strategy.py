@@ -10,11 +10,13 @@ config that cannot be measured (skipped) is never stood on.
 
 When configs are measured with the `auto` ramp, quick climbs on looks: each config's probe ramp
 alone (a few short probes, no stable steps: Model Analyzer's climb also decides on single
-measurements), and only the FINALISTS best looks are then measured to stability. A look
-decides where to climb, never which config wins: the ranking is of measured configs only.
+measurements), and only the FINALISTS best looks are then measured to stability, their ramps
+going on from the look's probes. A look decides where to climb, never which config wins: the
+ranking is of measured configs only.
 
 A strategy only decides which configs to measure; `evaluate` measures one (or says why it was
-skipped), `screen` takes a look at one, and objectives.score_all ranks what was measured.
+skipped), `screen` takes a look at one, `finish` measures a looked-at one, and
+objectives.score_all ranks what was measured.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Trial:
 
 # Measures point `index` of the space (or says why it was skipped).
 Evaluate = Callable[[int, Mapping[str, Any]], Trial]
+# Measures a looked-at trial to stability.
+Finish = Callable[[Trial], Trial]
 
 
 def run(
@@ -61,19 +65,21 @@ def run(
     evaluate: Evaluate,
     slo: SLO | None,
     objectives: Objectives,
-    screen: Evaluate | None = None,
+    looks: tuple[Evaluate, Finish] | None = None,
 ) -> list[Trial]:
-    """The space's trials, in the space's order (untried ones empty). `screen` (quick only)
-    takes a look at a config instead of measuring it (module docstring)."""
+    """The space's trials, in the space's order (untried ones empty). `looks` (quick only):
+    how to take a look at a config instead of measuring it, and how to measure a looked-at
+    one (module docstring)."""
     trials = [Trial(i, c) for i, c in enumerate(points)]
     if mode == "brute":
         for i, point in enumerate(points):
             trials[i] = evaluate(i, point)
         return trials
-    if screen is None:
+    if looks is None:
         return _climb(points, evaluate, slo, objectives, trials)
+    screen, finish = looks
     looked = _climb(points, screen, _look_bounds(slo), objectives, trials)
-    return _finals(looked, evaluate, _look_bounds(slo), objectives)
+    return _finals(looked, finish, _look_bounds(slo), objectives)
 
 
 def _climb(
@@ -117,12 +123,12 @@ def _climb(
 
 
 def _finals(
-    trials: list[Trial], evaluate: Evaluate, slo: SLO | None, objectives: Objectives
+    trials: list[Trial], finish: Finish, slo: SLO | None, objectives: Objectives
 ) -> list[Trial]:
     """Measure the FINALISTS best looks to stability (`slo`: what looks are held to)."""
     looked = {i: s for i, s in enumerate(_standings(trials, slo, objectives)) if s is not None}
     for i in sorted(looked, key=looked.__getitem__, reverse=True)[:FINALISTS]:
-        trials[i] = replace(evaluate(i, trials[i].point), look=trials[i].look)
+        trials[i] = finish(trials[i])
     return trials
 
 

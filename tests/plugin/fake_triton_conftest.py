@@ -54,6 +54,7 @@ def fake_measure(
     is_alive: Any = None,
     progress: Any = None,
     probes_only: bool = False,
+    probes: Any = (),
     step_lock: Any = None,
     gpus: str = "all",
 ) -> Measurement:

@@ -95,6 +95,24 @@ def test_a_look_is_the_auto_ramps_probes_alone():
         Ramp(server, LoadSpec(concurrency=(1, 2)), None, None, True)
 
 
+def test_a_ramp_from_a_looks_probes_probes_nothing_again_and_decides_alike():
+    # a search's finalist (search/strategy.py): measured after its look, from the look's probes
+    slo = SLO(p99_ms=25.0)
+    load = LoadSpec(concurrency=(), auto=True)
+    look, _, _ = Ramp(FakeServer(), load, slo, None, True).run()
+    fresh, fresh_server = ramp(load, slo)
+    fresh_steps, _, _ = fresh.run()
+    server = FakeServer()
+    r = Ramp(server, load, slo, None, False, look)
+    steps, _, notes = r.run()
+    assert all(not probe for _, probe in server.calls)  # no probe taken again
+    assert server.calls == [c for c in fresh_server.calls if not c[1]]  # the same stable steps
+    assert steps == fresh_steps and r.probes == look  # reported as this ramp's probes
+    assert any("SLO latency bound" in n for n in notes)
+    with pytest.raises(ValueError, match="auto concurrency ramp"):
+        Ramp(server, LoadSpec(concurrency=(1, 2)), None, None, False, look)
+
+
 class SlowOnce(FakeServer):
     """A stretch of a busy machine: the first stable step at `point` reads `factor` slow."""
 

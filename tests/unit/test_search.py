@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -170,11 +170,17 @@ def test_quick_on_the_auto_ramp_climbs_on_looks_and_measures_only_the_best_looks
     configs = expand_config(space)
     looked: list[int] = []
     measured: list[int] = []
+    started_from: dict[int, tuple[StepResult, ...]] = {}
 
     def measure(
-        index: int, config: Mapping[str, Any], batch_size: int | None, look: bool
+        index: int,
+        config: Mapping[str, Any],
+        batch_size: int | None,
+        look: bool,
+        probes: Sequence[StepResult] = (),
     ) -> Measurement:
         (looked if look else measured).append(index)
+        started_from[index] = tuple(probes)
         t = _model(config)
         if look:  # a look reads 10 % high, as short probes can: it never reaches the ranking
             return _measured(_probe(1, t * 0.3, 2.0), _probe(8, t * 1.1, 6.0))
@@ -194,6 +200,10 @@ def test_quick_on_the_auto_ramp_climbs_on_looks_and_measures_only_the_best_looks
         {"max_batch_size": 8, "instance_group": [{"kind": "KIND_CPU", "count": 1}]}
     )
     assert measured[0] == committed and len(measured) == 1 + FINALISTS
+    # a finalist's ramp goes on from its look's probes instead of probing again
+    finalists = [e.trial for e in result.entries if e.trial.index in measured[1:]]
+    assert [started_from[t.index] for t in finalists] == [t.look.steps for t in finalists if t.look]
+    assert len(finalists) == FINALISTS and started_from[committed] == ()
     assert 5 <= len(looked) <= 10 and len(set(looked)) == len(looked)
     winner = result.winner
     assert winner is not None and winner.trial.point["config"] == {
@@ -211,7 +221,11 @@ def test_quick_on_the_auto_ramp_climbs_on_looks_and_measures_only_the_best_looks
     plain: list[int] = []
 
     def measure_all(
-        index: int, config: Mapping[str, Any], batch_size: int | None, look: bool
+        index: int,
+        config: Mapping[str, Any],
+        batch_size: int | None,
+        look: bool,
+        probes: Sequence[StepResult] = (),
     ) -> Measurement:
         assert not look
         plain.append(index)
@@ -251,7 +265,11 @@ def _count(config: Mapping[str, Any]) -> int:
 
 
 def _fake_measure(
-    index: int, config: Mapping[str, Any], batch_size: int | None, look: bool = False
+    index: int,
+    config: Mapping[str, Any],
+    batch_size: int | None,
+    look: bool = False,
+    probes: Sequence[StepResult] = (),
 ) -> Measurement:
     if _count(config) == 3:
         raise ConfigSkipped("load failed: Triton said 'out of memory'")
@@ -402,7 +420,11 @@ def _gap_search(speedup: float, gap: str = "10%") -> Any:
     """count 1 (committed) against count 2, `speedup` times its throughput, windows 2 % apart."""
 
     def measure(
-        index: int, config: Mapping[str, Any], batch_size: int | None, look: bool
+        index: int,
+        config: Mapping[str, Any],
+        batch_size: int | None,
+        look: bool,
+        probes: Sequence[StepResult] = (),
     ) -> Measurement:
         factor = speedup if _count(config) == 2 else 1.0
         return measurement_from_latencies([5.0 / factor, 5.1 / factor, 4.9 / factor])
