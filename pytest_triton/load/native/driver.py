@@ -146,14 +146,16 @@ class NativeDriver:
             check_reachable(endpoints.grpc)
             self._shared = SystemSharedMemory(endpoints.http, model)
         try:
-            self._start(endpoints, model, version, load, data)
+            self._pool = self._start(endpoints, model, version, load, data)
         except BaseException:
-            self.close()  # no region left registered or on /dev/shm
+            if self._shared is not None:
+                self._shared.close()  # no region left registered or on /dev/shm
             raise
 
     def _start(
         self, endpoints: Endpoints, model: str, version: str | None, load: LoadSpec, data: Any
-    ) -> None:
+    ) -> Pool:
+        """Check a first request, then the load workers' pool (not started)."""
         self.io, messages = build_requests(endpoints, model, version, load, data, self._shared)
         self.streaming = use_streaming(self.io, load)
         length = sequence_length(self.io, load)
@@ -170,7 +172,7 @@ class NativeDriver:
                     "shapes (shapes=...), batch_size and input_data against the model config"
                 )
         host, port = split_hostport(address)
-        self._pool = Pool(
+        pool = Pool(
             WorkerConfig(
                 host,
                 port,
@@ -189,11 +191,10 @@ class NativeDriver:
         self._max_processes = (
             max(1, (os.cpu_count() or 1) // 2) if self._auto_processes else self._processes
         )
+        return pool
 
     def close(self) -> None:
-        pool = getattr(self, "_pool", None)
-        if pool is not None:
-            pool.close()
+        self._pool.close()
         if self._shared is not None:
             self._shared.close()
 
