@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from pytest_triton.errors import ConfigError, ServerDiedError, ServerNotFoundError, ServerStartError
+from pytest_triton.server import watchdog
 from pytest_triton.server.base import Endpoints, ServerContext, ServerIdentity, read_log_tail
 from pytest_triton.server.container_plan import (
     CONTAINER_BINARY,
@@ -202,14 +203,9 @@ class DockerServer(ServerContext):
         self._create_sent = False
 
     def _stop_watchdog(self) -> None:
-        watchdog, self._watchdog = self._watchdog, None
-        if watchdog is not None and watchdog.poll() is None:
-            watchdog.terminate()
-            try:
-                watchdog.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                watchdog.kill()
-                watchdog.wait()
+        guard, self._watchdog = self._watchdog, None
+        if guard is not None:
+            watchdog.stop(guard)
 
     # -- steps -------------------------------------------------------------------------------
     def _start(self, client: docker.DockerClient) -> None:

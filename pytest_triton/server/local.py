@@ -17,6 +17,7 @@ from typing import IO
 from pytest_triton.errors import ConfigError, ServerDiedError, ServerNotFoundError
 from pytest_triton.filehash import sha256_file
 from pytest_triton.process import die_with_parent
+from pytest_triton.server import watchdog
 from pytest_triton.server.args import normalize_flag, server_argv
 from pytest_triton.server.base import (
     Endpoints,
@@ -26,7 +27,7 @@ from pytest_triton.server.base import (
     read_log_tail,
 )
 from pytest_triton.server.bundled import backend_flags, bundled_env, bundled_server_root
-from pytest_triton.server.local_watchdog import end_server, spawn_watchdog, stop_watchdog
+from pytest_triton.server.local_watchdog import end_server, spawn_watchdog
 from pytest_triton.server.owner import Owner
 from pytest_triton.server.ports import ensure_free, free_ports
 from pytest_triton.server.readiness import wait_until_ready
@@ -208,9 +209,9 @@ class LocalServer(ServerContext):
         if proc is not None:
             self._exit_code = proc.returncode
             end_server(proc.pid, self._shm_prefix)
-        watchdog, self._watchdog = self._watchdog, None
-        if watchdog is not None:
-            stop_watchdog(watchdog)
+        guard, self._watchdog = self._watchdog, None
+        if guard is not None:
+            watchdog.stop(guard)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

@@ -8,9 +8,9 @@ ignoring SIGTERM). The server runs in a session of its own, so its process group
 and its stubs are the group's other members.
 
 - LocalServer.stop ends the group itself (end_server below) and then stops the watchdog.
-- A SIGKILLed pytest runs no stop: the watchdog, a process of its own session started with the
-  server, wakes on pytest's death (a pidfd, owner.py) and ends the group. It exits on its own
-  once the group is gone while pytest lives (stop's message to it was lost).
+- A SIGKILLed pytest runs no stop: the watchdog (watchdog.py), started with the server, wakes
+  on pytest's death (a pidfd, owner.py) and ends the group. It exits on its own once the group
+  is gone while pytest lives (stop's message to it was lost).
 
 Ending a group also removes the server's shared-memory regions (shm_regions.py): a SIGKILLed
 stub leaves its region behind.
@@ -25,11 +25,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from pytest_triton.process import python_child_env
-from pytest_triton.server.owner import Owner, host_key, wait_for_death
+from pytest_triton.server import watchdog
+from pytest_triton.server.owner import Owner, wait_for_death
 from pytest_triton.server.shm_regions import remove_regions
 
 # After SIGKILL the group's members are gone within milliseconds; regions are removed after
@@ -64,47 +63,13 @@ def end_server(pgid: int, shm_prefix: str) -> list[str]:
 def spawn_watchdog(
     owner: Owner, server_pgid: int, shm_prefix: str, log_path: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start the watchdog of a server just started as group `server_pgid`; the caller
-    terminates it after its own stop. Own session and no inherited descriptors: a Ctrl-C or a
-    group kill aimed at pytest does not reach it, and it never holds pytest's output open."""
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest_triton.server.local_watchdog",
-        "--owner-pid",
-        str(owner.pid),
-        "--owner-start",
-        str(owner.start_ticks),
-        "--server-group",
-        str(server_pgid),
-        "--shm-prefix",
-        shm_prefix,
-    ]
-    if log_path is not None:
-        argv += ["--log", str(log_path)]
-    return subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        close_fds=True,
-        start_new_session=True,
-        env=python_child_env(),
-    )
+    """Start the watchdog of a server just started as group `server_pgid`; the caller stops it
+    (watchdog.stop) after its own stop."""
+    arguments = ["--server-group", str(server_pgid), "--shm-prefix", shm_prefix]
+    return watchdog.spawn("pytest_triton.server.local_watchdog", owner, arguments, log_path)
 
 
-def stop_watchdog(watchdog: subprocess.Popen[bytes]) -> None:
-    """End a watchdog whose server was stopped in order (its default SIGTERM action: exit)."""
-    if watchdog.poll() is None:
-        watchdog.terminate()
-        try:
-            watchdog.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            watchdog.kill()
-            watchdog.wait()
-
-
-def run_watchdog(owner: Owner, pgid: int, shm_prefix: str, log: Callable[[str], None]) -> int:
+def run_watchdog(owner: Owner, pgid: int, shm_prefix: str, log: watchdog.Log) -> int:
     """The watchdog's body: outlive the owner by as long as it takes to end its server."""
     if not wait_for_death(owner, stop_waiting=lambda: not group_alive(pgid)):
         log(f"server group {pgid} ended by its session; watchdog exits")
@@ -120,30 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pytest_triton.server.local_watchdog",
         description="End a local tritonserver's process group once the pytest that owns it dies.",
     )
-    parser.add_argument("--owner-pid", type=int, required=True)
-    parser.add_argument("--owner-start", type=int, required=True)
     parser.add_argument("--server-group", type=int, required=True)
     parser.add_argument("--shm-prefix", required=True)
-    parser.add_argument("--log", type=Path)
-    args = parser.parse_args(argv)
-
-    # A Ctrl-C or a closing terminal is pytest's to handle in order; we stay for the case where
-    # it cannot. SIGTERM (from LocalServer.stop) keeps its default action: exit.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-    def log(message: str) -> None:
-        if args.log is None:
-            return
-        with contextlib.suppress(OSError), args.log.open("a") as f:
-            f.write(f"{time.strftime('%H:%M:%S')} watchdog[{os.getpid()}]: {message}\n")
-
-    owner = Owner(pid=args.owner_pid, start_ticks=args.owner_start, host=host_key())
-    try:
-        return run_watchdog(owner, args.server_group, args.shm_prefix, log)
-    except Exception as exc:  # the watchdog has no one to report to but its log
-        log(f"failed: {exc!r}")
-        return 1
+    return watchdog.main(
+        argv,
+        parser,
+        lambda owner, args, log: run_watchdog(owner, args.server_group, args.shm_prefix, log),
+    )
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ Ryuk) or a wrapper inside the Triton container:
   and no Docker socket mounted into a container (that is root on the host);
 - the Triton container keeps running tritonserver itself, exactly the `docker run` line users
   would type, with no shell wrapper between the engine's signals and the server;
-- it runs in its own session (setsid) with no inherited file descriptors, so a Ctrl-C or a
-  process-group kill aimed at pytest does not take it down, and it never holds pytest's output
-  pipes open (a caller reading pytest's stdout would otherwise hang until it exits).
+- it is out of reach of what is aimed at pytest (watchdog.py says how).
 
 Labels record the owner as (pid, process start time, host key). The start time makes a recycled
 pid not look like a live owner; the host key (boot id + pid namespace) keeps a reaper from judging
@@ -30,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -39,7 +35,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_triton.process import python_child_env
+from pytest_triton.server import watchdog
 from pytest_triton.server.owner import Owner, host_key, wait_for_death
 
 if TYPE_CHECKING:
@@ -117,29 +113,10 @@ def spawn_watchdog(
     """Start the watchdog for a container that is about to be created under `container_name`.
 
     Spawned *before* the container exists so that no instant passes in which pytest could die
-    with a container and no watchdog. The caller stops it (terminate) after its own teardown.
+    with a container and no watchdog. The caller stops it (watchdog.stop) after its teardown.
     """
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest_triton.server.reaper",
-        "--owner-pid",
-        str(owner.pid),
-        "--owner-start",
-        str(owner.start_ticks),
-        "--container",
-        container_name,
-    ]
-    if log_path is not None:
-        argv += ["--log", str(log_path)]
-    return subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        close_fds=True,
-        start_new_session=True,
-        env=python_child_env(),
+    return watchdog.spawn(
+        "pytest_triton.server.reaper", owner, ["--container", container_name], log_path
     )
 
 
@@ -186,30 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pytest_triton.server.reaper",
         description="Remove a pytest-triton container once the pytest process that owns it dies.",
     )
-    parser.add_argument("--owner-pid", type=int, required=True)
-    parser.add_argument("--owner-start", type=int, required=True)
     parser.add_argument("--container", required=True)
-    parser.add_argument("--log", type=Path)
-    args = parser.parse_args(argv)
-
-    # Ctrl-C in a terminal and a closing terminal are meant for pytest, which tears down in
-    # order; we must stay to cover the case where it cannot. SIGTERM (from the owner's teardown)
-    # keeps its default action: exit.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-    def log(message: str) -> None:
-        if args.log is None:
-            return
-        with contextlib.suppress(OSError), args.log.open("a") as f:
-            f.write(f"{time.strftime('%H:%M:%S')} watchdog[{os.getpid()}]: {message}\n")
-
-    owner = Owner(pid=args.owner_pid, start_ticks=args.owner_start, host=host_key())
-    try:
-        return run_watchdog(owner, args.container, log)
-    except Exception as exc:  # the watchdog has no one to report to but its log
-        log(f"failed: {exc!r}")
-        return 1
+    return watchdog.main(
+        argv, parser, lambda owner, args, log: run_watchdog(owner, args.container, log)
+    )
 
 
 if __name__ == "__main__":
