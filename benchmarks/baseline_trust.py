@@ -21,6 +21,8 @@ the runs' checkpoints against the baseline), so a rate is never read without its
         --calibrate-each-round --change auto   # calibration spread over the hour; injected
                                                # changes sized from the stated resolution
     python benchmarks/baseline_trust.py --runs 20 --paired --change auto   # paired, sized alike
+    python benchmarks/baseline_trust.py --summarise WORKDIR_1 WORKDIR_2   # one summary of the
+                                               # runs of one command split over sessions
 
 With --paired every run compares with the baseline build measured in turn on the same server
 (--triton-baseline-build) instead of the stored baseline, and the changes are code changes: each
@@ -394,6 +396,18 @@ def run_spread(
     return lines
 
 
+def summarise_workdirs(workdirs: Sequence[Path]) -> list[str]:
+    """summarise() over the runs of several workdirs, each with its command."""
+    results: list[RunResult] = []
+    lines: list[str] = []
+    for workdir in workdirs:
+        saved = json.loads((workdir / "results.json").read_text())
+        lines.append(f"{workdir}: {saved['command']}")
+        results += [RunResult(**run) for run in saved["runs"]]
+    tests = sorted({t for r in results for t in r.statuses})
+    return lines + summarise(results, tests)
+
+
 def summarise(results: Sequence[RunResult], tests: Sequence[str]) -> list[str]:
     lines: list[str] = []
     for scenario in ("unchanged", "latency", "throughput"):
@@ -588,7 +602,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="extra pytest argument (repeatable), e.g. --pytest-arg=--triton-window=2",
     )
+    parser.add_argument(
+        "--summarise",
+        nargs="+",
+        type=Path,
+        metavar="WORKDIR",
+        help="print nothing new: one summary of the results of these earlier runs (the same "
+        "command run in parts)",
+    )
     args = parser.parse_args(argv)
+    if args.summarise:
+        print("\n".join(summarise_workdirs(args.summarise)))
+        return 0
     args.tests = args.tests or [str(SUITE)]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="baseline-trust-"))
     workdir.mkdir(parents=True, exist_ok=True)
