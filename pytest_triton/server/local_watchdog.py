@@ -1,11 +1,13 @@
 """Nothing of a local server outlives its pytest: the end of a server's process group, and a
 watchdog that does it when pytest is SIGKILLed.
 
-tritonserver dies with pytest (PR_SET_PDEATHSIG, process.py), but its python backend stubs are
-its children, not ours: re-parented to init, a stub busy in a request does not notice and runs
-on (seen after a search test SIGKILLed pytest mid-step: a stub still running 12 minutes later,
-ignoring SIGTERM). The server runs in a session of its own, so its process group id is its pid
-and its stubs are the group's other members.
+tritonserver dies with pytest (PR_SET_PDEATHSIG, process.py), but the other processes of its
+group are its children, not ours, and re-parented to init some run on: a python stub whose
+server died while it was starting waits for it forever, ignoring SIGTERM (seen after a search
+test SIGKILLed pytest: a stub still running 12 minutes later; killing servers at random points
+of a load left stubs in 2 of 12 tries), and so does any process a model started. The server
+runs in a session of its own, so its process group id is its pid and those processes are the
+group's other members.
 
 - LocalServer.stop ends the group itself (end_server below) and then stops the watchdog.
 - A SIGKILLed pytest runs no stop: the watchdog (watchdog.py), started with the server, wakes

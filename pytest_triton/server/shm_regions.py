@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from pytest_triton.server.owner import Owner, host_key
@@ -42,24 +43,20 @@ def region_prefix(owner: Owner, server_tag: str) -> str:
 
 def remove_regions(prefix: str, shm_dir: Path = SHM_DIR) -> list[str]:
     """Unlink the regions whose names start with `prefix`; returns the names removed."""
-    removed: list[str] = []
     if not prefix.startswith(REGION_NAMESPACE):
         raise ValueError(f"{prefix!r} is not a pytest-triton region prefix")
-    for path in shm_dir.glob(f"{prefix}*"):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed.append(path.name)
-    return removed
+    return _unlink(shm_dir.glob(f"{prefix}*"))
 
 
-def region_owner(name: str) -> Owner | None:
-    """The owner a region's name records, when it is one of ours and of this pid namespace."""
+def region_owner(name: str, here: str | None = None) -> Owner | None:
+    """The owner a region's name records, when it is one of ours and of this pid namespace
+    (`here`: host_key(), when the caller already has it)."""
     if not name.startswith(REGION_NAMESPACE):
         return None
     parts = name[len(REGION_NAMESPACE) :].split("_")
     if len(parts) < 4:
         return None
-    here = host_key()
+    here = here if here is not None else host_key()
     host, pid, start = parts[0], parts[1], parts[2]
     if host != _host_tag(here) or not (pid.isdigit() and start.isdigit()):
         return None
@@ -69,11 +66,19 @@ def region_owner(name: str) -> Owner | None:
 def reap_dead_owners_regions(shm_dir: Path = SHM_DIR) -> list[str]:
     """Unlink the regions of servers whose owning pytest process is dead; returns their names.
     Regions of live owners, of other pid namespaces and not of ours are left alone."""
-    removed: list[str] = []
+    here = host_key()
+    dead = []
     for path in shm_dir.glob(f"{REGION_NAMESPACE}*"):
-        owner = region_owner(path.name)
-        if owner is None or owner.is_alive():
-            continue
+        owner = region_owner(path.name, here)
+        if owner is not None and not owner.is_alive():
+            dead.append(path)
+    return _unlink(dead)
+
+
+def _unlink(paths: Iterable[Path]) -> list[str]:
+    """Unlink each path, skipping one already gone; returns the names removed."""
+    removed: list[str] = []
+    for path in paths:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path.name)
